@@ -1,0 +1,1 @@
+"""Alembic migrations for recstream's database (run them with `recstream db upgrade`)."""

@@ -1,0 +1,252 @@
+"""The online recommender: a River matrix-factorisation model learned per event, ranked with NumPy.
+
+River keeps factors in dicts of small arrays, and its `rank()` costs ~26 ms a user. We mirror each item's
+factors and bias into one contiguous matrix after every learned chunk (only the items the chunk touched), so
+top-K is a single mat-vec + argpartition (~0.1 ms over 10k items) and reflects events as soon as they are learned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+import numpy as np
+from river import optim, reco
+
+from .interaction import Interaction
+from .popularity import DecayedPopularity
+
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"view": 0.3, "click": 0.6, "add_to_cart": 0.8, "purchase": 1.0}
+
+
+@dataclass(frozen=True)
+class OnlineConfig:
+    """Knobs of the online learner. `recstream worker` fills them from RECSTREAM_ONLINE_* settings."""
+
+    algorithm: Literal["biased_mf", "funk_mf"] = "biased_mf"
+    n_factors: int = 32
+    learning_rate: float = 0.05
+    l2: float = 0.002
+    #: Sampled negatives (target 0) learned after each positive event: implicit data has no explicit "no".
+    negatives: int = 1
+    #: Weight of log-popularity in the personal score: popularity is a strong prior the factors refine.
+    popularity_blend: float = 3.0
+    popularity_half_life_s: float = 365 * 24 * 3600.0
+    #: Target learned for each implicit event type; ratings map to 1 (>= rating_threshold) or 0.
+    event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    rating_threshold: float = 4.0
+    #: Users with fewer learned events than this are served popular items.
+    min_user_events: int = 1
+    #: Share of positive events scored before learning for the live Recall@10 (1.0 = every one).
+    prequential_sample: float = 0.2
+    #: How many of a user's most recent items are remembered (and excluded from their recommendations).
+    max_seen_per_user: int = 2000
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ("biased_mf", "funk_mf"):
+            raise ValueError(f"online algorithm must be 'biased_mf' or 'funk_mf', got {self.algorithm!r}")
+        if self.n_factors < 1:
+            raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
+        if not 0.0 <= self.prequential_sample <= 1.0:
+            raise ValueError(f"prequential_sample must be within [0, 1], got {self.prequential_sample}")
+
+
+class Recommendation(NamedTuple):
+    items: list[str]
+    scores: list[float]
+    #: "personal" (factors + popularity) or "popular" (cold user)
+    source: str
+
+
+class OnlineRecommender:
+    """Learns from `Interaction`s in order; serves top-K for any user.
+
+    >>> from recstream.models.interaction import Interaction
+    >>> rec = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0))
+    >>> rec.learn([Interaction("e1", "u1", "i1", "click", None, 1.0), Interaction("e2", "u2", "i2", "view", None, 2.0)])
+    >>> rec.recommend("u1", k=5).items  # i1 is already seen by u1
+    ['i2']
+    """
+
+    def __init__(self, config: OnlineConfig | None = None) -> None:
+        self.config = cfg = config or OnlineConfig()
+        init = optim.initializers.Normal(mu=0.0, sigma=0.1, seed=cfg.seed)
+        if cfg.algorithm == "biased_mf":
+            self.model: reco.base.Ranker = reco.BiasedMF(
+                n_factors=cfg.n_factors, bias_optimizer=optim.SGD(cfg.learning_rate),
+                latent_optimizer=optim.SGD(cfg.learning_rate), l2_bias=cfg.l2, l2_latent=cfg.l2,
+                latent_initializer=init, seed=cfg.seed)
+        else:
+            self.model = reco.FunkMF(
+                n_factors=cfg.n_factors, optimizer=optim.SGD(cfg.learning_rate), l2=cfg.l2,
+                initializer=init, seed=cfg.seed)
+        self._rng = np.random.default_rng(cfg.seed)
+        self.item_ids: list[str] = []
+        self._item_row: dict[str, int] = {}
+        self._factors = np.zeros((1024, cfg.n_factors), dtype=np.float64)
+        self._biases = np.zeros(1024, dtype=np.float64)
+        self.popularity = DecayedPopularity(cfg.popularity_half_life_s)
+        #: user -> recent item rows, insertion-ordered so the oldest can be forgotten
+        self._seen: dict[str, dict[int, None]] = {}
+        self._user_events: dict[str, int] = {}
+        self.events_learned = 0
+        self.prequential_hits = 0
+        self.prequential_trials = 0
+
+    # ---- bookkeeping -------------------------------------------------------------------------------------
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_users(self) -> int:
+        return len(self._user_events)
+
+    @property
+    def recall_at_10(self) -> float | None:
+        """Prequential Recall@10 so far: share of evaluated positive events whose item was in the top-10."""
+        return self.prequential_hits / self.prequential_trials if self.prequential_trials else None
+
+    def _row(self, item_id: str) -> int:
+        row = self._item_row.get(item_id)
+        if row is None:
+            row = len(self.item_ids)
+            self._item_row[item_id] = row
+            self.item_ids.append(item_id)
+            if row >= len(self._biases):
+                self._factors = np.vstack([self._factors, np.zeros_like(self._factors)])
+                self._biases = np.concatenate([self._biases, np.zeros_like(self._biases)])
+        return row
+
+    def target(self, event: Interaction) -> float:
+        """The value the factor model learns for one event (0 = negative)."""
+        if event.type == "rating":
+            return 1.0 if (event.value or 0.0) >= self.config.rating_threshold else 0.0
+        weight = self.config.event_weights.get(event.type, 0.0)
+        return weight if event.value is None else weight * float(event.value)
+
+    # ---- learning ----------------------------------------------------------------------------------------
+    def learn(self, events: Sequence[Interaction], evaluate: bool = True) -> None:
+        """Test-then-learn on `events` (in order): score a sample of positives, then update from all of them."""
+        if not events:
+            return
+        cfg = self.config
+        rows = np.fromiter((self._row(e.item_id) for e in events), dtype=np.int64, count=len(events))
+        targets = [self.target(e) for e in events]
+        if evaluate and cfg.prequential_sample > 0:
+            self._evaluate(events, rows, targets)
+        learn_one = self.model.learn_one
+        n_known = self.n_items
+        negatives = cfg.negatives
+        neg_rows = self._rng.integers(0, n_known, size=(len(events), negatives)) if negatives else None
+        touched: set[str] = set()
+        for i, (e, y) in enumerate(zip(events, targets)):
+            learn_one(e.user_id, e.item_id, y)
+            touched.add(e.item_id)
+            if y > 0 and neg_rows is not None:
+                seen = self._seen.get(e.user_id)
+                for r in neg_rows[i]:
+                    neg = self.item_ids[r]
+                    if (seen is None or r not in seen) and neg != e.item_id:
+                        learn_one(e.user_id, neg, 0.0)
+                        touched.add(neg)
+            self._remember(e.user_id, int(rows[i]))
+        self._sync_items(touched)
+        # Popularity counts what users liked (measured on the MovieLens replay: counting low ratings too lost
+        # 0.3 pt of Recall@10).
+        weights = np.array([max(t, 0.0) for t in targets], dtype=np.float64)
+        self.popularity.add(rows, weights, np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events)))
+        self.events_learned += len(events)
+
+    def _remember(self, user_id: str, row: int) -> None:
+        seen = self._seen.get(user_id)
+        if seen is None:
+            seen = self._seen[user_id] = {}
+        seen.pop(row, None)
+        seen[row] = None
+        if len(seen) > self.config.max_seen_per_user:
+            del seen[next(iter(seen))]
+        self._user_events[user_id] = self._user_events.get(user_id, 0) + 1
+
+    def _sync_items(self, item_ids: set[str]) -> None:
+        latents = self.model.i_latents
+        biases = getattr(self.model, "i_biases", None)
+        for item_id in item_ids:
+            row = self._item_row[item_id]
+            vec = latents.get(item_id)
+            if vec is not None:
+                self._factors[row] = vec
+            if biases is not None:
+                self._biases[row] = biases.get(item_id, 0.0)
+
+    def _evaluate(self, events: Sequence[Interaction], rows: np.ndarray, targets: list[float]) -> None:
+        """Score a sample of this chunk's novel positive events against the state before the chunk."""
+        n = self.n_items
+        picks = []
+        draws = self._rng.random(len(events))
+        for i, e in enumerate(events):
+            if targets[i] <= 0 or draws[i] >= self.config.prequential_sample:
+                continue
+            seen = self._seen.get(e.user_id)
+            if seen is not None and int(rows[i]) in seen:
+                continue  # a repeat interaction is no test of discovery
+            picks.append(i)
+        if not picks or n == 0:
+            return
+        base = self._popularity_term(n)
+        for i in picks:
+            scores = self._scores(events[i].user_id, n, base)
+            target_score = scores[int(rows[i])]
+            # Rank of the target = how many items outscore it; ties count against it.
+            if np.isfinite(target_score) and int(np.count_nonzero(scores >= target_score)) <= 10:
+                self.prequential_hits += 1
+            self.prequential_trials += 1
+
+    # ---- serving -----------------------------------------------------------------------------------------
+    def _popularity_term(self, n: int) -> np.ndarray:
+        return np.log1p(self.popularity.scores(n))
+
+    def _scores(self, user_id: str, n: int, pop_term: np.ndarray, exclude_seen: bool = True) -> np.ndarray:
+        """Scores over the first `n` items for `user_id` (a fresh array), seen items at -inf."""
+        vec = self.model.u_latents.get(user_id)  # .get: never insert unknown users on the serving path
+        if vec is None or self._user_events.get(user_id, 0) < self.config.min_user_events:
+            scores = pop_term.copy()
+        else:
+            scores = self._factors[:n] @ vec
+            scores += self._biases[:n]
+            scores += self.config.popularity_blend * pop_term
+        seen = self._seen.get(user_id) if exclude_seen else None
+        if seen:
+            scores[np.fromiter(seen, dtype=np.int64, count=len(seen))] = -np.inf
+        return scores
+
+    def is_personal(self, user_id: str) -> bool:
+        return (user_id in self.model.u_latents
+                and self._user_events.get(user_id, 0) >= self.config.min_user_events)
+
+    def recommend(self, user_id: str, k: int = 10, exclude_seen: bool = True) -> Recommendation:
+        """Top-`k` items for `user_id`; unknown users get the most popular items."""
+        n = self.n_items
+        if n == 0 or k <= 0:
+            return Recommendation([], [], "popular")
+        scores = self._scores(user_id, n, self._popularity_term(n), exclude_seen)
+        k_eff = min(k, n)
+        top = np.argpartition(-scores, k_eff - 1)[:k_eff]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[np.isfinite(scores[top])]
+        source = "personal" if self.is_personal(user_id) else "popular"
+        return Recommendation([self.item_ids[r] for r in top], [float(scores[r]) for r in top], source)
+
+
+def recall_ci(hits: int, trials: int) -> tuple[float, float]:
+    """Wilson 95% interval for a hit rate (used when reporting replay results)."""
+    if trials == 0:
+        return (0.0, 1.0)
+    z, p = 1.96, hits / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return (centre - half, centre + half)

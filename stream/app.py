@@ -1,0 +1,69 @@
+"""The stream worker: a Faust app that runs the ingest loop and serves the HTTP API from the same state."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from aiokafka import AIOKafkaProducer
+
+from .deadletter import KafkaDeadLetters
+from .ingest import IngestLoop, make_consumer
+from .service import WorkerState
+from .settings import Settings
+from .web import register_views
+
+log = logging.getLogger("recstream.worker")
+
+
+def create_app(settings: Settings, state: WorkerState) -> faust.App:
+    app = faust.App(
+        "recstream",
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        broker_session_timeout=settings.session_timeout_s,
+        topic_partitions=settings.topic_partitions,
+        # Faust's own consumer has nothing to read here; the hot path is IngestLoop.
+        topic_allow_declare=True,
+    )
+    register_views(app, state)
+
+    @app.task
+    async def ingest() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, client_id="recstream-dead-letters",
+                                    acks="all", linger_ms=5)
+        consumer = make_consumer(settings, state.topics)
+        await producer.start()
+        await consumer.start()
+        pipeline = state.attach(KafkaDeadLetters(producer, settings.topic_dead_letter))
+        log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour,
+                 state.topics.feedback, settings.bootstrap, settings.web_host, settings.web_port)
+        try:
+            await IngestLoop(consumer, pipeline, settings).run()
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
+    @app.timer(interval=10.0)
+    async def report() -> None:
+        h = state.health()
+        if h["pipeline"]:
+            log.info("learned %d events (%d users, %d items), dead-lettered %s, live Recall@10 %s",
+                     h["events_learned"], h["users"], h["items"], h["pipeline"]["dead_lettered"] or 0,
+                     h["prequential_recall_at_10"])
+
+    return app
+
+
+def run_worker(settings: Settings) -> None:
+    """Block running one worker until SIGINT/SIGTERM."""
+    from .topics import Topics, ensure_topics
+
+    ensure_topics(settings.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
+    state = WorkerState.create(settings)
+    app = create_app(settings, state)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()

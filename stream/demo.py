@@ -1,0 +1,113 @@
+"""`recstream demo`: the whole loop on one machine — embedded broker, SQLite, a worker, a replayed stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from kafka import KafkaProducer
+
+from recstream.models.db import create_db_engine, upgrade
+from recstream.models.interaction import Interaction
+from recstream.models.synthetic import SyntheticSpec, generate
+
+from .broker import EmbeddedBroker, free_port
+from .cli import api_get
+from .produce import event_json, produce
+from .settings import Settings
+from .topics import Topics, ensure_topics
+
+
+def _wait(what: str, check, timeout: float = 90.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.2)
+    raise click.ClickException(f"timed out waiting for {what} (see var/demo/worker.log)")
+
+
+def _show(title: str, recs: dict) -> None:
+    items = ", ".join(f"{i['item_id']}" for i in recs["items"])
+    click.echo(f"  {title}: [{recs['source']}, {recs['model_version']}] {items}")
+
+
+def run_demo(events: int = 30_000, keep: bool = False) -> None:
+    work = Path("var/demo")
+    work.mkdir(parents=True, exist_ok=True)
+    db_path = work / "recstream.db"
+    for p in work.glob("recstream.db*"):
+        p.unlink()
+    click.secho("1. embedded broker (tansu, in-memory) and a fresh SQLite event store", bold=True)
+    broker = EmbeddedBroker(log_path=work / "broker.log").start()
+    web_port = free_port()
+    env = {**os.environ, "RECSTREAM_BOOTSTRAP": broker.bootstrap, "RECSTREAM_DATABASE_URL": f"sqlite:///{db_path}",
+           "RECSTREAM_WEB_PORT": str(web_port), "RECSTREAM_SESSION_TIMEOUT_S": "6",
+           "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0"}
+    settings = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{db_path}", web_port=web_port)
+    upgrade(create_db_engine(settings.database_url))
+    ensure_topics(settings.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
+    click.echo(f"   broker {broker.bootstrap}, database {db_path}")
+    worker = None
+    try:
+        click.secho("2. stream worker (recstream worker)", bold=True)
+        log = open(work / "worker.log", "wb")
+        worker = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        api = f"http://127.0.0.1:{web_port}"
+        _wait("the worker's API", lambda: api_get(f"{api}/healthz")["pipeline"] is not None)
+        click.echo(f"   API at {api}")
+
+        click.secho(f"3. replay {events} synthetic events (users with drifting genre tastes)", bold=True)
+        produce(generate(SyntheticSpec(events=events)), settings.bootstrap, settings.topic_behaviour, total=events)
+        h = _wait("the worker to learn the stream",
+                  lambda: (x := api_get(f"{api}/healthz"))["events_learned"] >= events and x, timeout=180)
+        click.echo(f"   learned {h['events_learned']} events: {h['users']} users, {h['items']} items, "
+                   f"live prequential Recall@10 {h['prequential_recall_at_10']}")
+
+        click.secho("4. a user's recommendations change as their events arrive", bold=True)
+        user = "demo-user"
+        _show("new user  ", api_get(f"{api}/recommendations/{user}?k=5"))
+        producer = KafkaProducer(bootstrap_servers=settings.bootstrap)
+        favourite = api_get(f"{api}/recommendations/u1?k=3")["items"]
+        now = time.time()
+        sent_at = time.monotonic()
+        for n, it in enumerate(favourite):
+            e = Interaction(f"demo-{now}-{n}", user, it["item_id"], "purchase", None, now)
+            producer.send(settings.topic_behaviour, key=user.encode(), value=event_json(e))
+        producer.flush()
+        recs = _wait("the new events to show", lambda: (r := api_get(f"{api}/recommendations/{user}?k=5"))
+                     ["source"] == "personal" and r, timeout=30)
+        click.echo(f"   {len(favourite)} purchases by {user} reflected after {time.monotonic() - sent_at:.2f} s")
+        _show("after buys", recs)
+
+        click.secho("5. bad input goes to the dead-letter topic with a reason", bold=True)
+        for bad in (b"not json", b'{"event_id":"x","user_id":"demo-user","item_id":"i1","type":"teleport",'
+                                 b'"ts":1767225600}'):
+            producer.send(settings.topic_behaviour, key=user.encode(), value=bad)
+        producer.flush()
+        producer.close()
+        h = _wait("dead letters", lambda: (x := api_get(f"{api}/healthz"))["pipeline"]["dead_lettered"] and x)
+        click.echo(f"   dead-lettered: {json.dumps(h['pipeline']['dead_lettered'])}  "
+                   f"(inspect: RECSTREAM_BOOTSTRAP={broker.bootstrap} recstream dead-letters)")
+        click.secho("demo complete.", bold=True, fg="green")
+        if keep:
+            click.echo(f"worker API {api}; broker {broker.bootstrap}. Ctrl-C to stop.")
+            worker.wait()
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        broker.stop()

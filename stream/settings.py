@@ -1,0 +1,62 @@
+"""Every knob of recstream in one typed object, read from RECSTREAM_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recstream.models.db import normalise_url
+from recstream.models.online import OnlineConfig
+
+
+class Settings(BaseSettings):
+    """recstream settings. Each field is read from `RECSTREAM_<FIELD>` (upper case), e.g. RECSTREAM_BOOTSTRAP."""
+
+    model_config = SettingsConfigDict(env_prefix="RECSTREAM_", env_file=".env", extra="ignore", frozen=True)
+
+    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    database_url: str = Field("sqlite:///var/recstream.db", description="SQLAlchemy URL of the event store")
+    topic_behaviour: str = Field("recstream.behaviour", description="topic of user-behaviour events")
+    topic_feedback: str = Field("recstream.feedback", description="topic of feedback on served recommendations")
+    topic_dead_letter: str = Field("recstream.dead-letter", description="where invalid input goes, with reasons")
+    topic_partitions: int = Field(4, ge=1, description="partitions when recstream creates the topics")
+    group_id: str = Field("recstream-worker", description="consumer group of the stream workers")
+    #: The embedded broker's group join waits about half of this: keep it low in dev and tests.
+    session_timeout_s: float = Field(10.0, gt=0, description="Kafka consumer session timeout, seconds")
+    batch_max: int = Field(2000, ge=1, description="most events handled in one batch")
+    batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
+    learn_chunk: int = Field(200, ge=1, description="events learned between yields to the HTTP server")
+    web_host: str = Field("127.0.0.1", description="address the HTTP API binds")
+    web_port: int = Field(6066, ge=0, le=65535, description="port of the HTTP API")
+    max_event_bytes: int = Field(16 * 1024, ge=256, description="larger messages are dead-lettered")
+    max_future_skew_s: float = Field(24 * 3600.0, ge=0, description="how far in the future an event ts may be")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The online learner (see recstream.models.online.OnlineConfig for what each does).
+    online_algorithm: Literal["biased_mf", "funk_mf"] = "biased_mf"
+    online_factors: int = Field(32, ge=1)
+    online_learning_rate: float = Field(0.05, gt=0)
+    online_negatives: int = Field(1, ge=0)
+    online_popularity_half_life_s: float = Field(365 * 24 * 3600.0, gt=0)
+    online_prequential_sample: float = Field(0.2, ge=0, le=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        return normalise_url(v)
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, v: str) -> str:
+        for server in v.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"RECSTREAM_BOOTSTRAP must be host:port[,host:port], got {v!r}")
+        return v
+
+    def online_config(self) -> OnlineConfig:
+        return OnlineConfig(algorithm=self.online_algorithm, n_factors=self.online_factors,
+                            learning_rate=self.online_learning_rate, negatives=self.online_negatives,
+                            popularity_half_life_s=self.online_popularity_half_life_s,
+                            prequential_sample=self.online_prequential_sample)
