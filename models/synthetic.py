@@ -27,7 +27,7 @@ class SyntheticSpec:
     events_per_second: float = 50.0  # event-time rate, not replay speed
     #: How far tastes wander every 1,000 events (0 = stationary).
     drift: float = 0.02
-    #: Event index at which every user's favourite genres are rotated (None = no shift).
+    #: Event index at which every user's favourite genres rotate and each genre gets new hits (None = no shift).
     shift_at: int | None = None
     #: Zipf exponent of item popularity within a genre.
     zipf: float = 1.1
@@ -62,6 +62,7 @@ def generate(spec: SyntheticSpec, block: int = 1_000) -> Iterator[Interaction]:
         if spec.shift_at is not None and not shifted:
             if produced >= spec.shift_at:
                 prefs = np.roll(prefs, spec.genres // 2, axis=1)  # favourite genres become unloved ones
+                genre_items = [rng.permutation(g) for g in genre_items]  # and each genre has new hits
                 shifted = True
             else:
                 n = min(n, spec.shift_at - produced)  # end the block exactly at the shift

@@ -1,0 +1,148 @@
+"""Shared fixtures: the embedded broker, fresh databases (SQLite always, PostgreSQL where one runs), a worker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from recstream.models.db import create_db_engine, upgrade
+from recstream.stream.broker import EmbeddedBroker, free_port
+from recstream.stream.cli import api_get
+
+PG_ADMIN_URL = os.environ.get("RECSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            pass
+        with create_engine(PG_ADMIN_URL).connect() as c:
+            c.execute(text("select 1"))
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+PG = _pg_available()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test session."""
+    name = f"recstream_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(not PG, reason="no PostgreSQL at 127.0.0.1:5432")])])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL (no schema yet), on SQLite and on PostgreSQL when available."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'recstream.db'}"
+        return
+    url = request.getfixturevalue("pg_database")
+    yield url
+    engine = create_engine(url)
+    with engine.begin() as c:
+        c.execute(text("DROP TABLE IF EXISTS interactions, feedback, alembic_version CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str):  # type: ignore[no-untyped-def]
+    """An engine on a migrated, empty database."""
+    eng = create_db_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as b:
+        yield b
+
+
+@dataclass
+class RunningWorker:
+    api: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def health(self) -> dict:
+        return api_get(f"{self.api}/healthz")
+
+    def wait(self, predicate, timeout: float = 60.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.health()
+            if predicate(last):
+                return last
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; last health {last}\n{self.log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def worker_factory(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Start real `recstream worker` processes on fresh topics and a fresh SQLite database."""
+    started: list[RunningWorker] = []
+    suffix = uuid.uuid4().hex[:8]
+
+    def start(**env_overrides: str) -> RunningWorker:
+        db = tmp_path / "worker.db"
+        env = {**os.environ,
+               "RECSTREAM_BOOTSTRAP": broker.bootstrap,
+               "RECSTREAM_DATABASE_URL": f"sqlite:///{db}",
+               "RECSTREAM_TOPIC_BEHAVIOUR": f"behaviour-{suffix}",
+               "RECSTREAM_TOPIC_FEEDBACK": f"feedback-{suffix}",
+               "RECSTREAM_TOPIC_DEAD_LETTER": f"dead-letter-{suffix}",
+               "RECSTREAM_GROUP_ID": f"group-{suffix}",
+               "RECSTREAM_WEB_PORT": str(free_port()),
+               "RECSTREAM_SESSION_TIMEOUT_S": "6",
+               "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0",
+               **env_overrides}
+        upgrade(create_db_engine(env["RECSTREAM_DATABASE_URL"]))
+        log = tmp_path / f"worker-{len(started)}.log"
+        proc = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"], env=env,
+                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        w = RunningWorker(f"http://127.0.0.1:{env['RECSTREAM_WEB_PORT']}", env, proc, log)
+        started.append(w)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                # Ready once the ingest loop owns partitions: the pipeline exists after the consumer started.
+                if w.health()["pipeline"] is not None:
+                    return w
+            except Exception:  # noqa: BLE001
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"worker did not become ready:\n{log.read_text()[-3000:]}")
+
+    yield start
+    for w in started:
+        if w.process.poll() is None:
+            w.process.terminate()
+            try:
+                w.process.wait(15)
+            except subprocess.TimeoutExpired:
+                w.process.kill()

@@ -1,0 +1,127 @@
+"""One contract for every online ranker configuration (River's `check_*` style)."""
+
+import pickle
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from recstream.models.interaction import Interaction
+from recstream.models.online import OnlineConfig, OnlineRecommender
+from recstream.models.replay import chunks, popularity_config, replay
+from recstream.models.synthetic import SyntheticSpec, generate
+
+CONFIGS = {
+    "biased_mf": OnlineConfig(seed=1),
+    "funk_mf": OnlineConfig(algorithm="funk_mf", seed=1),
+}
+
+
+@pytest.fixture(params=list(CONFIGS))
+def config(request) -> OnlineConfig:
+    return CONFIGS[request.param]
+
+
+@pytest.fixture(scope="module")
+def stream() -> list[Interaction]:
+    return list(generate(SyntheticSpec(users=300, items=600, genres=8, events=30_000, seed=3, drift=0.0)))
+
+
+def trained(config: OnlineConfig, events) -> OnlineRecommender:
+    rec = OnlineRecommender(config)
+    for batch in chunks(events, 200):
+        rec.learn(batch)
+    return rec
+
+
+def test_ranks_top_k_sorted_without_seen_items(config, stream):
+    rec = trained(config, stream)
+    user = stream[-1].user_id
+    out = rec.recommend(user, k=10)
+    assert len(out.items) == 10 and out.source == "personal"
+    assert out.scores == sorted(out.scores, reverse=True)
+    seen = {e.item_id for e in stream if e.user_id == user}
+    assert not seen & set(out.items)
+    with_seen = rec.recommend(user, k=10, exclude_seen=False)
+    assert len(with_seen.items) == 10
+
+
+def test_serving_never_grows_state(config, stream):
+    rec = trained(config, stream[:5000])
+    users, items = rec.n_users, rec.n_items
+    latents = len(rec.model.u_latents)
+    out = rec.recommend("someone-new", k=5)
+    assert out.source == "popular" and len(out.items) == 5
+    assert (rec.n_users, rec.n_items, len(rec.model.u_latents)) == (users, items, latents)
+
+
+def test_cold_users_get_the_most_popular_items(config):
+    rec = OnlineRecommender(config)
+    events = [Interaction(f"e{i}", f"u{i}", "hit" if i % 3 else f"rare{i}", "purchase", None, 1.7e9 + i)
+              for i in range(30)]
+    rec.learn(events)
+    assert rec.recommend("stranger", k=1).items == ["hit"]
+
+
+def test_learning_moves_a_user_towards_what_they_did(config, stream):
+    rec = trained(config, stream)
+    before = rec.recommend("newcomer", k=rec.n_items, exclude_seen=False)
+    # The newcomer buys items far down the popular ranking.
+    niche = before.items[-40:-35]
+    rec.learn([Interaction(f"n{i}", "newcomer", it, "purchase", None, stream[-1].ts + i) for i, it in
+               enumerate(niche)])
+    after = rec.recommend("newcomer", k=rec.n_items, exclude_seen=False)
+    assert after.source == "personal" and before.source == "popular"
+    for item in niche:  # each bought item now ranks higher for this user than in the popular ranking
+        assert after.items.index(item) < before.items.index(item)
+    assert not set(niche) & set(rec.recommend("newcomer", k=20).items)
+
+
+def test_pickle_round_trip_gives_identical_rankings(config, stream):
+    rec = trained(config, stream[:8000])
+    clone = pickle.loads(pickle.dumps(rec))
+    for user in ("u1", "u2", "nobody"):
+        assert clone.recommend(user, 10) == rec.recommend(user, 10)
+    clone.learn(stream[8000:8200])
+    rec.learn(stream[8000:8200])
+    assert clone.recommend("u1", 10).items == rec.recommend("u1", 10).items
+
+
+def test_beats_random_ranking_on_a_replay(config, stream):
+    result = replay(stream, replace(config, prequential_sample=1.0), "model")
+    n_items = len({e.item_id for e in stream})
+    assert result.trials > 1000
+    assert result.recall_at_10 > 5 * (10 / n_items)
+
+
+def test_prequential_sample_controls_how_much_is_scored(stream):
+    full = replay(stream[:6000], OnlineConfig(prequential_sample=1.0), "full")
+    none = replay(stream[:6000], OnlineConfig(prequential_sample=0.0), "none")
+    some = replay(stream[:6000], OnlineConfig(prequential_sample=0.2), "some")
+    assert none.trials == 0 and 0 < some.trials < full.trials
+
+
+def test_popularity_baseline_never_personalises(stream):
+    cfg = popularity_config(OnlineConfig())
+    rec = trained(cfg, stream[:3000])
+    assert rec.recommend(stream[0].user_id, 5).source == "popular"
+
+
+def test_ratings_below_threshold_are_negatives():
+    rec = OnlineRecommender(OnlineConfig())
+    assert rec.target(Interaction("e", "u", "i", "rating", 2.0, 0.0)) == 0.0
+    assert rec.target(Interaction("e", "u", "i", "rating", 4.5, 0.0)) == 1.0
+    assert rec.target(Interaction("e", "u", "i", "view", None, 0.0)) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("bad", [{"algorithm": "svd"}, {"n_factors": 0}, {"prequential_sample": 2.0}])
+def test_bad_config_is_named(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        OnlineConfig(**bad)
+
+
+def test_item_matrix_grows_past_its_initial_capacity():
+    rec = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0))
+    rec.learn([Interaction(f"e{i}", "u", f"i{i}", "view", None, 1.7e9 + i) for i in range(3000)])
+    assert rec.n_items == 3000
+    assert np.isfinite(rec.recommend("u", 5, exclude_seen=False).scores).all()

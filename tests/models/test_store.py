@@ -1,0 +1,47 @@
+"""Event store: batch writes are idempotent on event_id, on SQLite and PostgreSQL."""
+
+from recstream.models.interaction import Feedback, Interaction
+from recstream.models.store import EventStore
+
+
+def ev(i: int, user: str = "u1", ts: float = 1.7e9) -> Interaction:
+    return Interaction(f"e{i}", user, f"i{i % 7}", "click", None, ts + i, {"page": "home"} if i % 2 else None)
+
+
+def test_new_ids_are_reported_once(engine):
+    store = EventStore(engine)
+    assert store.add_interactions([ev(i) for i in range(10)]) == {f"e{i}" for i in range(10)}
+    # A redelivery of part of the batch plus new events: only the new ones are new.
+    assert store.add_interactions([ev(i) for i in range(5, 15)]) == {f"e{i}" for i in range(10, 15)}
+    assert store.count_interactions() == 15
+
+
+def test_duplicates_inside_one_batch_store_one_row(engine):
+    store = EventStore(engine)
+    assert store.add_interactions([ev(1), ev(1), ev(2)]) == {"e1", "e2"}
+    assert store.count_interactions() == 2
+
+
+def test_rows_round_trip_in_event_time_order(engine):
+    store = EventStore(engine)
+    events = [ev(3, ts=100.0), ev(1, ts=300.0), ev(2, ts=50.0)]
+    store.add_interactions(events)
+    back = list(store.iter_interactions())
+    assert [e.event_id for e in back] == ["e2", "e3", "e1"]
+    assert back[1] == events[0]  # every field, context included
+    assert [e.event_id for e in store.iter_interactions(since=100.0, until=200.0)] == ["e3"]
+
+
+def test_large_batches_cross_the_sqlite_variable_limit(engine):
+    store = EventStore(engine)
+    batch = [ev(i) for i in range(40_000)]
+    assert len(store.add_interactions(batch)) == 40_000
+    assert store.add_interactions(batch) == set()
+
+
+def test_feedback_is_idempotent(engine):
+    store = EventStore(engine)
+    fb = [Feedback(f"f{i}", "rec1", "u1", f"i{i}", "click", "online:biased_mf", 1.7e9) for i in range(3)]
+    assert len(store.add_feedback(fb)) == 3
+    assert store.add_feedback(fb) == set()
+    assert store.count_feedback() == 3

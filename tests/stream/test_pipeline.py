@@ -1,0 +1,94 @@
+"""The batch pipeline against a real SQLite store and a recording dead-letter sink (no Kafka needed)."""
+
+import asyncio
+import json
+
+from recstream.models.db import create_db_engine, upgrade
+from recstream.models.online import OnlineConfig, OnlineRecommender
+from recstream.models.store import EventStore
+from recstream.stream.events import EventParser
+from recstream.stream.pipeline import Pipeline, RawRecord
+from recstream.stream.topics import Topics
+
+TOPICS = Topics("behaviour", "feedback", "dead-letter")
+
+
+class RecordingSink:
+    def __init__(self):
+        self.sent = []
+
+    async def send_many(self, items):
+        self.sent.extend(items)
+
+
+def make(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    upgrade(engine)
+    sink = RecordingSink()
+    rec = OnlineRecommender(OnlineConfig(n_factors=8))
+    return Pipeline(TOPICS, EventParser(), EventStore(engine), rec, sink, learn_chunk=50), sink
+
+
+def good(i: int) -> RawRecord:
+    user = f"u{i % 20}"
+    doc = {"event_id": f"e{i}", "user_id": user, "item_id": f"i{i % 50}", "type": "click", "ts": 1772366400 + i}
+    return RawRecord("behaviour", 0, i, user.encode(), json.dumps(doc).encode())
+
+
+def bad(i: int) -> RawRecord:
+    return RawRecord("behaviour", 1, i, b"u1", b"garbage %d" % i)
+
+
+def test_valid_are_stored_and_learned_bad_are_dead_lettered(tmp_path):
+    pipe, sink = make(tmp_path)
+    records = []
+    for i in range(1000):
+        records.append(good(i))
+        if i % 5 == 0:
+            records.append(bad(i))
+    asyncio.run(pipe.handle(records))
+    assert pipe.store.count_interactions() == 1000
+    assert len(sink.sent) == 200
+    rec, why = sink.sent[0]
+    assert rec.value == b"garbage 0" and rec.offset == 0 and why.code == "not_json"
+    assert pipe.recommender.events_learned == 1000
+    assert pipe.stats.as_dict()["dead_lettered"] == {"not_json": 200}
+
+
+def test_redelivery_stores_and_learns_nothing_twice(tmp_path):
+    pipe, _ = make(tmp_path)
+    batch = [good(i) for i in range(300)]
+    asyncio.run(pipe.handle(batch))
+    asyncio.run(pipe.handle(batch[100:] + [good(i) for i in range(300, 350)]))
+    assert pipe.store.count_interactions() == 350
+    assert pipe.recommender.events_learned == 350
+    assert pipe.stats.duplicates == 200
+
+
+def test_in_batch_duplicates_are_learned_once(tmp_path):
+    pipe, _ = make(tmp_path)
+    asyncio.run(pipe.handle([good(1), good(1), good(2)]))
+    assert pipe.recommender.events_learned == 2
+
+
+def test_feedback_is_stored_and_bad_feedback_dead_lettered(tmp_path):
+    pipe, sink = make(tmp_path)
+    fb = {"event_id": "f1", "rec_id": "r1", "user_id": "u1", "item_id": "i1", "action": "skip",
+          "model_version": "online:biased_mf", "ts": 1772366400}
+    asyncio.run(pipe.handle([RawRecord("feedback", 0, 0, b"u1", json.dumps(fb).encode()),
+                             RawRecord("feedback", 0, 1, b"u1", json.dumps({**fb, "action": "meh"}).encode())]))
+    assert pipe.store.count_feedback() == 1
+    assert [why.code for _, why in sink.sent] == ["schema"]
+
+
+def test_a_failed_store_raises_so_the_batch_is_not_committed(tmp_path):
+    pipe, _ = make(tmp_path)
+    pipe.store.engine.dispose()
+    (tmp_path / "p.db").unlink()
+    (tmp_path / "p.db").mkdir()  # the database is now unusable
+    try:
+        asyncio.run(pipe.handle([good(1)]))
+    except Exception as exc:  # noqa: BLE001
+        assert pipe.recommender.events_learned == 0, exc
+    else:
+        raise AssertionError("a failing store must fail the batch")

@@ -1,0 +1,13 @@
+from recstream.stream.web import _bool_param, _int_param
+
+
+def test_int_params():
+    assert _int_param(None, "k", 10, 1, 200) == 10
+    assert _int_param("5", "k", 10, 1, 200) == 5
+    assert "between 1 and 200, got 'ten'" in _int_param("ten", "k", 10, 1, 200)
+    assert "got 0" in _int_param("0", "k", 10, 1, 200)
+
+
+def test_bool_params():
+    assert _bool_param("false", "exclude_seen", True) is False
+    assert "true or false" in _bool_param("maybe", "exclude_seen", True)
