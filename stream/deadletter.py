@@ -47,8 +47,7 @@ def read_dead_letters(bootstrap: str, topic: str, limit: int = 20, timeout_s: fl
     """The newest `limit` dead letters as dicts (reason, source, original value as text where it decodes)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="recstream-dlq-read",
-                             consumer_timeout_ms=int(timeout_s * 1000))
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="recstream-dlq-read")
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in parts]
@@ -57,15 +56,18 @@ def read_dead_letters(bootstrap: str, topic: str, limit: int = 20, timeout_s: fl
         for tp in tps:
             consumer.seek(tp, max(ends[tp] - limit, 0))
         out = []
-        for msg in consumer:
-            h = {k: v.decode(errors="replace") for k, v in msg.headers}
-            value = msg.value
-            out.append({"code": h.get(H_CODE), "reason": h.get(H_REASON), "source_topic": h.get(H_TOPIC),
-                        "source_partition": h.get(H_PARTITION), "source_offset": h.get(H_OFFSET),
-                        "key": msg.key.decode(errors="replace") if msg.key else None,
-                        "value": value.decode(errors="replace")[:500] if value is not None else None})
-            if all(consumer.position(tp) >= ends[tp] for tp in tps):
-                break
+        deadline = time.monotonic() + timeout_s
+        # poll() hands back whole fetched batches; positions advance per batch, so test them between polls.
+        while time.monotonic() < deadline and any(consumer.position(tp) < ends[tp] for tp in tps):
+            for msgs in consumer.poll(timeout_ms=200).values():
+                for msg in msgs:
+                    h = {k: v.decode(errors="replace") for k, v in msg.headers}
+                    value = msg.value
+                    out.append({"code": h.get(H_CODE), "reason": h.get(H_REASON), "source_topic": h.get(H_TOPIC),
+                                "source_partition": h.get(H_PARTITION), "source_offset": h.get(H_OFFSET),
+                                "failed_at": float(h.get(H_FAILED_AT) or 0), "key": msg.key.decode(errors="replace") if msg.key else None,
+                                "value": value.decode(errors="replace")[:500] if value is not None else None})
+        out.sort(key=lambda d: d["failed_at"])  # partitions interleave: newest last
         return out[-limit:]
     finally:
         consumer.close()

@@ -1,0 +1,67 @@
+"""The operator's commands, run as a user would: the `recstream` entry point in a subprocess."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from kafka import KafkaConsumer
+
+from recstream.stream.broker import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def recstream(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "recstream.stream.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def test_broker_command_serves_kafka_and_stops_cleanly():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "broker", "--port", str(port)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert f"bootstrap 127.0.0.1:{port}" in line
+        out = recstream("topics", "--bootstrap", f"127.0.0.1:{port}")
+        assert out.returncode == 0 and "recstream.behaviour" in out.stdout
+    finally:
+        proc.send_signal(2)
+        proc.wait(10)
+
+
+def test_db_upgrade_then_current(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert recstream("db", "current", "--database-url", url).stdout.startswith("current none")
+    up = recstream("db", "upgrade", "--database-url", url)
+    assert up.returncode == 0 and "at revision 0001" in up.stdout
+
+
+def test_produce_replays_a_csv_file_in_time_order(broker, tmp_path):
+    f = tmp_path / "shop.csv"
+    f.write_text("user_id,item_id,type,ts\nu2,i2,view,1772366402\nu1,i1,purchase,1772366401\n")
+    env = {"RECSTREAM_BOOTSTRAP": broker.bootstrap, "RECSTREAM_TOPIC_BEHAVIOUR": f"csv-{time.time_ns()}"}
+    out = recstream("produce", str(f), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "sent 2 events" in out.stdout
+    c = KafkaConsumer(env["RECSTREAM_TOPIC_BEHAVIOUR"], bootstrap_servers=broker.bootstrap,
+                      auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    got = [(m.key, m.value) for m in c]
+    c.close()
+    assert sorted(k for k, _ in got) == [b"u1", b"u2"]
+    assert all(b'"event_id":"shop-' in v for _, v in got)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["produce"], "give either PATH or --synthetic"),
+    (["produce", "/no/such/file.csv"], "no such file"),
+    (["worker", "--database-url", "mysql://x@y/z"], "unsupported database"),
+    (["produce", "--synthetic", "--bootstrap", "nonsense"], "host:port"),
+])
+def test_bad_input_gets_one_clear_line(args, words):
+    out = recstream(*args)
+    assert out.returncode != 0
+    assert words in out.stderr
+    assert "Traceback" not in out.stderr

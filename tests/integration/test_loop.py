@@ -1,0 +1,109 @@
+"""The whole loop on the real embedded broker, with real worker processes and a client we did not write."""
+
+import json
+import time
+
+import pytest
+from kafka import KafkaProducer
+
+from recstream.models.db import create_db_engine
+from recstream.models.store import EventStore
+from recstream.stream.cli import api_get
+from recstream.stream.deadletter import read_dead_letters
+
+pytestmark = pytest.mark.integration
+
+
+def event(i: int, user: str, item: str, type_: str = "click", ts: float | None = None) -> bytes:
+    return json.dumps({"event_id": f"ev-{i}", "user_id": user, "item_id": item, "type": type_,
+                       "ts": ts or time.time()}).encode()
+
+
+def producer(bootstrap: str) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+
+
+def test_events_from_kafka_python_change_a_users_recommendations(worker_factory):
+    w = worker_factory()
+    p = producer(w.env["RECSTREAM_BOOTSTRAP"])
+    topic = w.env["RECSTREAM_TOPIC_BEHAVIOUR"]
+    # A crowd makes i-hot popular; alice then buys two things.
+    for i in range(200):
+        user = f"crowd{i % 40}"
+        p.send(topic, key=user.encode(), value=event(i, user, "i-hot" if i % 2 else f"i{i % 30}"))
+    p.flush()
+    w.wait(lambda h: h["events_learned"] >= 200, what="the crowd's events")
+    before = api_get(f"{w.api}/recommendations/alice?k=5")
+    assert before["source"] == "popular" and before["items"][0]["item_id"] == "i-hot"
+    assert before["rec_id"] and before["model_version"] == "online:biased_mf"
+
+    sent = time.monotonic()
+    p.send(topic, key=b"alice", value=event(1000, "alice", "i-hot", "purchase"))
+    p.send(topic, key=b"alice", value=event(1001, "alice", "i7", "purchase"))
+    p.flush()
+    while True:
+        after = api_get(f"{w.api}/recommendations/alice?k=5")
+        if after["source"] == "personal":
+            break
+        assert time.monotonic() - sent < 10, "alice's events never reached her recommendations"
+        time.sleep(0.05)
+    ids = [i["item_id"] for i in after["items"]]
+    assert "i-hot" not in ids and "i7" not in ids  # bought items are not recommended back
+    assert ids != [i["item_id"] for i in before["items"]]
+
+
+def test_mixed_valid_and_malformed_events_store_exactly_the_valid_ones(worker_factory):
+    w = worker_factory()
+    bootstrap, topic = w.env["RECSTREAM_BOOTSTRAP"], w.env["RECSTREAM_TOPIC_BEHAVIOUR"]
+    p = producer(bootstrap)
+    malformed = [
+        (b"u1", b"this is not json"),
+        (b"u1", json.dumps({"event_id": "x", "user_id": "u1", "item_id": "i", "type": "teleport",
+                            "ts": time.time()}).encode()),
+        (b"u1", json.dumps({"user_id": "u1", "item_id": "i", "type": "view", "ts": time.time()}).encode()),
+        (b"u1", json.dumps({"event_id": "x", "user_id": "u1", "item_id": "i", "type": "view", "ts": 3}).encode()),
+        (None, event(0, "u1", "i1")),
+    ]
+    ts0 = time.time() - 3600
+    for i in range(1000):
+        user = f"u{i % 50}"
+        p.send(topic, key=user.encode(), value=event(i, user, f"i{i % 80}", "view", ts0 + i))
+        if i % 5 == 0:
+            key, value = malformed[(i // 5) % len(malformed)]
+            p.send(topic, key=key, value=value)
+    p.flush()
+    h = w.wait(lambda h: h["pipeline"]["consumed"] >= 1200, what="1,200 messages")
+    store = EventStore(create_db_engine(w.env["RECSTREAM_DATABASE_URL"]))
+    assert store.count_interactions() == 1000
+    assert sum(h["pipeline"]["dead_lettered"].values()) == 200
+    assert h["events_learned"] == 1000
+
+    letters = read_dead_letters(bootstrap, w.env["RECSTREAM_TOPIC_DEAD_LETTER"], limit=500, timeout_s=5)
+    assert len(letters) == 200
+    assert {d["code"] for d in letters} == {"not_json", "schema", "bad_timestamp", "key_mismatch"}
+    assert all(d["reason"] and d["source_topic"] == topic and d["source_offset"].isdigit() for d in letters)
+    assert any(d["value"] == "this is not json" for d in letters)  # the original bytes, untouched
+
+    # Redelivering the same valid events (a producer retry, a replay) adds no rows and teaches nothing twice.
+    for i in range(1000):
+        user = f"u{i % 50}"
+        p.send(topic, key=user.encode(), value=event(i, user, f"i{i % 80}", "view", ts0 + i))
+    p.flush()
+    h = w.wait(lambda h: h["pipeline"]["consumed"] >= 2200, what="the redelivery")
+    assert store.count_interactions() == 1000
+    assert h["events_learned"] == 1000 and h["pipeline"]["duplicates"] == 1000
+
+
+def test_http_api_answers_bad_parameters_clearly(worker_factory):
+    w = worker_factory()
+    import urllib.error
+    import urllib.request
+
+    for query, words in (("k=ten", "k must be an integer"), ("k=0", "between 1 and 200"),
+                         ("exclude_seen=maybe", "true or false")):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{w.api}/recommendations/alice?{query}")
+        assert err.value.code == 400 and words in json.loads(err.value.read())["error"]
+    empty = api_get(f"{w.api}/recommendations/nobody?k=3")
+    assert empty["items"] == [] and empty["source"] == "popular"
+    assert api_get(f"{w.api}/healthz")["status"] == "ok"
