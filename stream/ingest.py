@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
@@ -44,15 +45,20 @@ class IngestLoop:
     async def run(self) -> None:
         timeout_ms = int(self.settings.batch_within_s * 1000)
         backoff = 0.5
+        seconds = self.pipeline.stats.seconds
         while True:
+            t0 = time.perf_counter()
             batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_max)
+            seconds["fetch"] += time.perf_counter() - t0
             if not batches:
                 continue
             records = [RawRecord(m.topic, m.partition, m.offset, m.key, m.value)
                        for msgs in batches.values() for m in msgs]
             try:
                 await self.pipeline.handle(records)
+                t1 = time.perf_counter()
                 await self.consumer.commit()
+                seconds["commit"] += time.perf_counter() - t1
                 backoff = 0.5
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise

@@ -35,7 +35,8 @@ class WorkerState:
     def attach(self, dead_letters: DeadLetterSink) -> Pipeline:
         s = self.settings
         self.pipeline = Pipeline(self.topics, EventParser(s.max_event_bytes, s.max_future_skew_s), self.store,
-                                 self.recommender, dead_letters, learn_chunk=s.learn_chunk)
+                                 self.recommender, dead_letters, learn_chunk=s.learn_chunk,
+                                 dedupe_window=s.dedupe_window)
         return self.pipeline
 
     @property

@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(10.0, gt=0, description="Kafka consumer session timeout, seconds")
     batch_max: int = Field(2000, ge=1, description="most events handled in one batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
-    learn_chunk: int = Field(200, ge=1, description="events learned between yields to the HTTP server")
+    learn_chunk: int = Field(50, ge=1, description="events parsed or learned between yields to the HTTP server")
+    dedupe_window: int = Field(1_000_000, ge=1, description="recent event ids remembered so none is learned twice")
     web_host: str = Field("127.0.0.1", description="address the HTTP API binds")
     web_port: int = Field(6066, ge=0, le=65535, description="port of the HTTP API")
     max_event_bytes: int = Field(16 * 1024, ge=256, description="larger messages are dead-lettered")
@@ -37,9 +38,9 @@ class Settings(BaseSettings):
     online_algorithm: Literal["biased_mf", "funk_mf"] = "biased_mf"
     online_factors: int = Field(32, ge=1)
     online_learning_rate: float = Field(0.05, gt=0)
-    online_negatives: int = Field(1, ge=0)
+    online_negatives: int = Field(0, ge=0)
     online_popularity_half_life_s: float = Field(365 * 24 * 3600.0, gt=0)
-    online_prequential_sample: float = Field(0.2, ge=0, le=1)
+    online_prequential_sample: float = Field(0.05, ge=0, le=1)
 
     @field_validator("database_url")
     @classmethod

@@ -81,14 +81,19 @@ def test_feedback_is_stored_and_bad_feedback_dead_lettered(tmp_path):
     assert [why.code for _, why in sink.sent] == ["schema"]
 
 
-def test_a_failed_store_raises_so_the_batch_is_not_committed(tmp_path):
+def test_a_failed_store_fails_the_batch_and_the_retry_learns_nothing_twice(tmp_path):
+    import pytest
+    from sqlalchemy import create_engine
+
     pipe, _ = make(tmp_path)
-    pipe.store.engine.dispose()
-    (tmp_path / "p.db").unlink()
-    (tmp_path / "p.db").mkdir()  # the database is now unusable
-    try:
-        asyncio.run(pipe.handle([good(1)]))
-    except Exception as exc:  # noqa: BLE001
-        assert pipe.recommender.events_learned == 0, exc
-    else:
-        raise AssertionError("a failing store must fail the batch")
+    working = pipe.store.engine
+    (tmp_path / "gone").mkdir()
+    pipe.store.engine = create_engine(f"sqlite:///{tmp_path / 'gone'}")  # a directory: every write fails
+    batch = [good(i) for i in range(10)]
+    with pytest.raises(Exception):
+        asyncio.run(pipe.handle(batch))
+    assert pipe.stats.consumed == 0  # not counted as handled, so the consumer does not commit it
+    pipe.store.engine = working  # the database is back; Kafka redelivers the batch
+    asyncio.run(pipe.handle(batch))
+    assert pipe.store.count_interactions() == 10
+    assert pipe.recommender.events_learned == 10

@@ -1,0 +1,175 @@
+"""Freshness and serving latency of a real worker process on the embedded broker.
+
+    python bench/freshness.py [--load-rate 3000] [--probes 100] [--requests 2000] [--request-rate 200]
+
+1. Warm-up: 10k+ items learned, so ranking covers >= 10,000 items.
+2. Freshness under steady load: a background producer sends synthetic events at --load-rate/s; each probe sends
+   one purchase for a brand-new user and polls GET /recommendations until it is served personally (or the
+   bought item disappears). Reported: p50/p99 seconds from send to reflected.
+3. Endpoint latency at a steady request rate over one keep-alive connection, idle and under the same load.
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+from kafka import KafkaProducer
+
+from recstream.models.db import create_db_engine, upgrade
+from recstream.models.interaction import Interaction
+from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.stream.broker import EmbeddedBroker, free_port
+from recstream.stream.produce import event_json, produce
+from recstream.stream.settings import Settings
+from recstream.stream.topics import Topics, ensure_topics
+
+
+def get(conn: http.client.HTTPConnection, path: str) -> dict:
+    conn.request("GET", path)
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        raise RuntimeError(f"{path}: {r.status} {body[:200]!r}")
+    return json.loads(body)
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.array(xs), q)) if xs else float("nan")
+
+
+class Load(threading.Thread):
+    """Steady background events, paced in 10 ms slices."""
+
+    def __init__(self, bootstrap: str, topic: str, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        self.topic, self.rate = topic, rate
+        self.stop_flag = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        events = generate(SyntheticSpec(users=5_000, items=10_000, events=10_000_000, seed=99, prefix="load",
+                                        start_ts=time.time() - 3600, events_per_second=1e6))
+        start = time.monotonic()
+        while not self.stop_flag.is_set():
+            due = int((time.monotonic() - start) * self.rate)
+            while self.sent < due:
+                e = next(events)
+                self.producer.send(self.topic, key=e.user_id.encode(), value=event_json(e))
+                self.sent += 1
+            time.sleep(0.01)
+        self.producer.flush()
+        self.producer.close()
+
+
+def latencies(conn: http.client.HTTPConnection, n: int, rate: float, users: list[str]) -> list[float]:
+    out = []
+    start = time.monotonic()
+    for i in range(n):
+        wait = start + i / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        t = time.perf_counter()
+        get(conn, f"/recommendations/{users[i % len(users)]}?k=10")
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--load-rate", type=float, default=3000)
+    ap.add_argument("--probes", type=int, default=100)
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--request-rate", type=float, default=200)
+    args = ap.parse_args()
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        s = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/f.db", web_port=port)
+        upgrade(create_db_engine(s.database_url))
+        ensure_topics(s.bootstrap, Topics.from_settings(s), s.topic_partitions)
+        env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,
+               "RECSTREAM_WEB_PORT": str(port), "RECSTREAM_SESSION_TIMEOUT_S": "6"}
+        worker = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"], env=env,
+                                  stdout=open(f"{tmp}/worker.log", "wb"), stderr=subprocess.STDOUT)
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if get(conn, "/healthz")["pipeline"] is not None:
+                        break
+                except (OSError, RuntimeError, http.client.HTTPException):
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                if time.monotonic() > deadline:
+                    raise RuntimeError(open(f"{tmp}/worker.log").read()[-3000:])
+                time.sleep(0.2)
+            # Warm-up: a stream touching (nearly) all 10k items.
+            warm = SyntheticSpec(users=5_000, items=10_000, events=60_000, seed=5, zipf=1.01,
+                                 start_ts=time.time() - 7200)
+            catalogue = [Interaction(f"cat-{i}", f"u{i % 5_000}", f"i{i}", "view", None, time.time() - 7300)
+                         for i in range(10_000)]
+            produce(iter(catalogue), s.bootstrap, s.topic_behaviour, progress=False)
+            produce(generate(warm), s.bootstrap, s.topic_behaviour, total=warm.events, progress=False)
+            while get(conn, "/healthz")["events_learned"] < warm.events + len(catalogue):
+                time.sleep(0.2)
+            n_items = get(conn, "/healthz")["items"]
+            users = [f"u{i}" for i in range(0, 5_000, 7)]
+
+            idle = latencies(conn, args.requests, args.request_rate, users)
+
+            load = Load(s.bootstrap, s.topic_behaviour, args.load_rate)
+            load.start()
+            time.sleep(2.0)  # let the load reach steady state
+            probe_producer = KafkaProducer(bootstrap_servers=s.bootstrap, linger_ms=0)
+            fresh = []
+            for p in range(args.probes):
+                user = f"probe-{p}"
+                e = Interaction(f"probe-{p}-{time.time_ns()}", user, "i1", "purchase", None, time.time())
+                sent = time.perf_counter()
+                probe_producer.send(s.topic_behaviour, key=user.encode(), value=event_json(e))
+                probe_producer.flush()
+                while True:
+                    r = get(conn, f"/recommendations/{user}?k=10")
+                    if r["source"] == "personal":
+                        fresh.append(time.perf_counter() - sent)
+                        break
+                    if time.perf_counter() - sent > 10:
+                        fresh.append(float("inf"))
+                        break
+                    time.sleep(0.002)
+                time.sleep(0.05)
+            loaded = latencies(conn, args.requests, args.request_rate, users)
+            load.stop_flag.set()
+            load.join()
+            health = get(conn, "/healthz")
+        finally:
+            worker.terminate()
+            worker.wait(15)
+    lost = sum(1 for x in fresh if x == float("inf"))
+    print(json.dumps({
+        "bench": "freshness", "items_ranked": n_items, "load_events_per_s": args.load_rate,
+        "load_events_sent": load.sent,
+        "freshness_s": {"p50": round(pct(fresh, 50), 4), "p99": round(pct(fresh, 99), 4), "probes": len(fresh),
+                        "never_reflected_within_10s": lost, "goal_p99": 1.0},
+        "endpoint_latency_ms_idle": {"p50": round(pct(idle, 50) * 1e3, 3), "p99": round(pct(idle, 99) * 1e3, 3),
+                                     "requests": len(idle), "rate_per_s": args.request_rate},
+        "endpoint_latency_ms_under_load": {"p50": round(pct(loaded, 50) * 1e3, 3),
+                                           "p99": round(pct(loaded, 99) * 1e3, 3), "requests": len(loaded),
+                                           "rate_per_s": args.request_rate},
+        "goal_endpoint_p99_ms": 10,
+        "worker_pipeline": health["pipeline"],
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

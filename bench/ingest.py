@@ -1,0 +1,167 @@
+"""Ingest throughput of one worker vs River's bare learn_one loop vs a naive per-event Faust table agent.
+
+    python bench/ingest.py [--events 200000] [--faust-events 20000] [--database-url URL]
+
+Prints one JSON object. All three run in this process tree on the same events, on the embedded broker.
+The worker figure is the real ingest path (aiokafka batches → validate → store → test-then-learn → commit,
+with the dead-letter producer attached), timed from its first batch to its last commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+from aiokafka import AIOKafkaProducer
+
+from recstream.models.db import create_db_engine, upgrade
+from recstream.models.online import OnlineConfig, OnlineRecommender
+from recstream.models.store import EventStore
+from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.stream.broker import EmbeddedBroker
+from recstream.stream.deadletter import KafkaDeadLetters
+from recstream.stream.events import EventParser
+from recstream.stream.ingest import IngestLoop, make_consumer
+from recstream.stream.pipeline import Pipeline
+from recstream.stream.produce import event_json
+from recstream.stream.settings import Settings
+from recstream.stream.topics import Topics, ensure_topics
+
+
+async def fill(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1024 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=k, value=v) for k, v in payloads]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) -> dict:
+    topics = Topics.from_settings(settings)
+    engine = create_db_engine(settings.database_url)
+    upgrade(engine)
+    recommender = OnlineRecommender(config)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
+    await producer.start()
+    consumer = make_consumer(settings, topics)
+    await consumer.start()
+    pipeline = Pipeline(topics, EventParser(settings.max_event_bytes), EventStore(engine), recommender,
+                        KafkaDeadLetters(producer, topics.dead_letter), learn_chunk=settings.learn_chunk)
+    loop = IngestLoop(consumer, pipeline, settings)
+    first: list[float] = []
+    original = pipeline.handle
+
+    async def timed_handle(records):  # type: ignore[no-untyped-def]
+        if not first:
+            first.append(time.perf_counter())
+        await original(records)
+
+    pipeline.handle = timed_handle  # type: ignore[method-assign]
+    task = asyncio.create_task(loop.run())
+    try:
+        while pipeline.stats.consumed < n:
+            await asyncio.sleep(0.005)
+            if task.done():
+                task.result()
+        end = time.perf_counter()
+    finally:
+        task.cancel()
+        await consumer.stop()
+        await producer.stop()
+    rows = EventStore(engine).count_interactions()
+    return {"events_per_s": round(n / (end - first[0])), "seconds": round(end - first[0], 2), "stored_rows": rows,
+            "learned": recommender.events_learned, "batches": pipeline.stats.batches,
+            "prequential_recall_at_10": round(recommender.recall_at_10 or 0, 4),
+            "stage_seconds": pipeline.stats.as_dict()["seconds"]}
+
+
+def run_bare_river(events, config: OnlineConfig) -> dict:
+    """(a) River alone: the same model, the same targets, one learn_one per event, nothing else."""
+    rec = OnlineRecommender(config)
+    triples = [(e.user_id, e.item_id, rec.target(e)) for e in events]
+    learn_one = rec.model.learn_one
+    t = time.perf_counter()
+    for u, i, y in triples:
+        learn_one(u, i, y)
+    s = time.perf_counter() - t
+    return {"events_per_s": round(len(triples) / s), "seconds": round(s, 2)}
+
+
+NAIVE_FAUST = textwrap.dedent('''
+    import os, sys, time, faust
+    boot, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    app = faust.App("naive-bench-" + topic, broker="kafka://" + boot, store="memory://", value_serializer="json",
+                    key_serializer="raw", web_enabled=False, broker_session_timeout=6, topic_partitions=4)
+    src = app.topic(topic, value_serializer="json", key_serializer="raw")
+    counts = app.Table("item_counts", default=int, partitions=4)
+    state = {"n": 0, "t0": None}
+    @app.agent(src)
+    async def naive(stream):
+        async for key, ev in stream.items():
+            if state["t0"] is None:
+                state["t0"] = time.perf_counter()
+            counts[key] += 1  # one table update (and changelog record) per event
+            state["n"] += 1
+            if state["n"] >= n:
+                print(f"RESULT={n / (time.perf_counter() - state['t0']):.1f}", flush=True)
+                os._exit(0)
+    faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+''')
+
+
+def run_naive_faust(bootstrap: str, topic: str, n: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "naive.py")
+        with open(script, "w") as f:
+            f.write(NAIVE_FAUST)
+        out = subprocess.run([sys.executable, script, bootstrap, topic, str(n)], capture_output=True, text=True,
+                             timeout=600, cwd=tmp)
+    # Faust routes stdout through its logger, which may split the line: search the whole output.
+    found = re.search(r"RESULT\D*?([0-9]+\.[0-9]+)", out.stdout + out.stderr)
+    if found:
+        return {"events_per_s": round(float(found.group(1))), "events": n}
+    raise RuntimeError(f"naive Faust agent gave no result:\n{out.stderr[-2000:]}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--faust-events", type=int, default=20_000)
+    ap.add_argument("--database-url")
+    args = ap.parse_args()
+    config = OnlineConfig()  # the worker's defaults
+    events = list(generate(SyntheticSpec(users=5_000, items=10_000, events=args.events, seed=1)))
+    payloads = [(e.user_id.encode(), event_json(e)) for e in events]
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(bootstrap=broker.bootstrap, session_timeout_s=6,
+                            database_url=args.database_url or f"sqlite:///{tmp}/bench.db",
+                            topic_behaviour="bench.behaviour", topic_feedback="bench.feedback",
+                            topic_dead_letter="bench.dead-letter", group_id="bench")
+        ensure_topics(broker.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
+        asyncio.run(fill(broker.bootstrap, settings.topic_behaviour, payloads))
+        worker = asyncio.run(run_worker_ingest(settings, len(events), config))
+        bare = run_bare_river(events, config)
+        naive = run_naive_faust(broker.bootstrap, settings.topic_behaviour, args.faust_events)
+    print(json.dumps({
+        "bench": "ingest", "events": len(events), "database": settings.database_url.split(":")[0],
+        "online": {"algorithm": config.algorithm, "n_factors": config.n_factors, "negatives": config.negatives,
+                   "prequential_sample": config.prequential_sample},
+        "worker": worker, "bare_river_learn_one": bare, "naive_faust_table_per_event": naive,
+        "ratio_vs_bare_river": round(worker["events_per_s"] / bare["events_per_s"], 3),
+        "ratio_vs_naive_faust": round(worker["events_per_s"] / naive["events_per_s"], 1),
+        "goals": {"ratio_vs_bare_river": ">= 0.6", "ratio_vs_naive_faust": ">= 20"},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
