@@ -28,10 +28,9 @@ from recstream.models.store import EventStore
 from recstream.models.synthetic import SyntheticSpec, generate
 from recstream.stream.broker import EmbeddedBroker
 from recstream.stream.deadletter import KafkaDeadLetters
-from recstream.stream.events import EventParser
 from recstream.stream.ingest import IngestLoop, make_consumer
-from recstream.stream.pipeline import Pipeline
 from recstream.stream.produce import event_json
+from recstream.stream.service import WorkerState
 from recstream.stream.settings import Settings
 from recstream.stream.topics import Topics, ensure_topics
 
@@ -47,28 +46,25 @@ async def fill(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) 
 
 
 async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) -> dict:
-    topics = Topics.from_settings(settings)
-    engine = create_db_engine(settings.database_url)
-    upgrade(engine)
-    recommender = OnlineRecommender(config)
+    """The worker's ingest path exactly as `recstream worker` wires it, minus the HTTP server."""
+    upgrade(create_db_engine(settings.database_url))
+    state = WorkerState.create(settings)
+    state.recommender = OnlineRecommender(config)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
     await producer.start()
-    consumer = make_consumer(settings, topics)
+    consumer = make_consumer(settings, state.topics)
     await consumer.start()
-    pipeline = Pipeline(topics, EventParser(settings.max_event_bytes), EventStore(engine), recommender,
-                        KafkaDeadLetters(producer, topics.dead_letter), learn_chunk=settings.learn_chunk)
-    loop = IngestLoop(consumer, pipeline, settings)
-    first: list[float] = []
-    original = pipeline.handle
-
-    async def timed_handle(records):  # type: ignore[no-untyped-def]
-        if not first:
-            first.append(time.perf_counter())
-        await original(records)
-
-    pipeline.handle = timed_handle  # type: ignore[method-assign]
-    task = asyncio.create_task(loop.run())
+    pipeline = state.attach(KafkaDeadLetters(producer, settings.topic_dead_letter))
+    if settings.prepare_in_process:
+        await pipeline.prepare([])  # start the helper process before the clock does
+    task = asyncio.create_task(IngestLoop(consumer, pipeline, settings).run())
     try:
+        while pipeline.stats.consumed == 0:
+            await asyncio.sleep(0.001)
+            if task.done():
+                task.result()
+        first = time.perf_counter()  # the first batch is done: ~one batch is not timed (small against n)
+        counted = pipeline.stats.consumed
         while pipeline.stats.consumed < n:
             await asyncio.sleep(0.005)
             if task.done():
@@ -76,12 +72,15 @@ async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) ->
         end = time.perf_counter()
     finally:
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         await consumer.stop()
         await producer.stop()
-    rows = EventStore(engine).count_interactions()
-    return {"events_per_s": round(n / (end - first[0])), "seconds": round(end - first[0], 2), "stored_rows": rows,
-            "learned": recommender.events_learned, "batches": pipeline.stats.batches,
-            "prequential_recall_at_10": round(recommender.recall_at_10 or 0, 4),
+        pipeline.preparer.close()
+    rows = EventStore(create_db_engine(settings.database_url)).count_interactions()
+    return {"events_per_s": round((n - counted) / (end - first)), "seconds": round(end - first, 2),
+            "stored_rows": rows, "learned": state.recommender.events_learned, "batches": pipeline.stats.batches,
+            "prepare_in_process": settings.prepare_in_process,
+            "prequential_recall_at_10": round(state.recommender.recall_at_10 or 0, 4),
             "stage_seconds": pipeline.stats.as_dict()["seconds"]}
 
 
@@ -138,6 +137,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--faust-events", type=int, default=20_000)
     ap.add_argument("--database-url")
+    ap.add_argument("--in-process", action="store_true", help="validate+store in the worker process (no helper)")
     args = ap.parse_args()
     config = OnlineConfig()  # the worker's defaults
     events = list(generate(SyntheticSpec(users=5_000, items=10_000, events=args.events, seed=1)))
@@ -146,7 +146,8 @@ def main() -> None:
         settings = Settings(bootstrap=broker.bootstrap, session_timeout_s=6,
                             database_url=args.database_url or f"sqlite:///{tmp}/bench.db",
                             topic_behaviour="bench.behaviour", topic_feedback="bench.feedback",
-                            topic_dead_letter="bench.dead-letter", group_id="bench")
+                            topic_dead_letter="bench.dead-letter", group_id="bench",
+                            prepare_in_process=not args.in_process)
         ensure_topics(broker.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
         asyncio.run(fill(broker.bootstrap, settings.topic_behaviour, payloads))
         worker = asyncio.run(run_worker_ingest(settings, len(events), config))

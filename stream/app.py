@@ -47,6 +47,7 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         finally:
             await consumer.stop()
             await producer.stop()
+            pipeline.preparer.close()
 
     @app.timer(interval=10.0)
     async def report() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 
 from .events import Rejection
-from .pipeline import RawRecord
+from .records import RawRecord
 
 H_CODE = "recstream.error.code"
 H_REASON = "recstream.error.reason"

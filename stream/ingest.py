@@ -1,8 +1,11 @@
-"""The hot path: an aiokafka batch consumer feeding the pipeline, committing after each handled batch.
+"""The hot path: an aiokafka batch consumer feeding the pipeline, committing each batch once it is done.
 
 Why not a Faust agent: on the embedded broker, iterating a Faust stream (plain, `take`, or `take_events`) peaked
-at 5-6.5k events/s with no work per event, while aiokafka's `getmany` read 205k/s (LIBRARY-NOTES.md). The worker
-stays a Faust app (lifecycle, web server, timers); only this loop bypasses Faust's per-event machinery.
+at 5-6.5k events/s with no work per event, while aiokafka's `getmany` read 205k/s. The worker stays a Faust app
+(lifecycle, web server, timers); only this loop bypasses Faust's per-event machinery.
+
+Two batches are in flight: while batch N is learned here, batch N+1 is validated and stored by the helper
+process. Batches are applied and committed strictly in order.
 """
 
 from __future__ import annotations
@@ -10,15 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
+from typing import NamedTuple
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
 
-from .pipeline import Pipeline, RawRecord
+from .pipeline import Pipeline
+from .prepare import Prepared
+from .records import RawRecord
 from .settings import Settings
 from .topics import Topics
 
 log = logging.getLogger(__name__)
+
+#: Batches between fetch and commit: one being learned, one being prepared.
+IN_FLIGHT = 2
 
 
 def make_consumer(settings: Settings, topics: Topics) -> AIOKafkaConsumer:
@@ -29,12 +40,22 @@ def make_consumer(settings: Settings, topics: Topics) -> AIOKafkaConsumer:
         enable_auto_commit=False, auto_offset_reset="earliest",
         session_timeout_ms=session_ms, heartbeat_interval_ms=max(session_ms // 3, 100),
         max_poll_records=settings.batch_max, max_partition_fetch_bytes=4 * 1024 * 1024,
+        # The broker may hold a fetch this long waiting for data (default 500 ms): it bounds freshness.
+        fetch_max_wait_ms=min(int(settings.batch_within_s * 1000), 500),
         fetch_max_bytes=32 * 1024 * 1024,
     )
 
 
+class Batch(NamedTuple):
+    records: list[RawRecord]
+    #: next offset to read per partition once this batch is done
+    offsets: dict[TopicPartition, OffsetAndMetadata]
+    prepared: asyncio.Future[Prepared]
+
+
 class IngestLoop:
-    """Consume → handle → commit, forever. A failed batch is not committed and is re-read after a back-off."""
+    """Consume → prepare → apply → commit, forever. A failed batch is not committed and is re-read after a
+    back-off (with anything fetched after it)."""
 
     def __init__(self, consumer: AIOKafkaConsumer, pipeline: Pipeline, settings: Settings) -> None:
         self.consumer = consumer
@@ -42,30 +63,45 @@ class IngestLoop:
         self.settings = settings
         self.failures = 0
 
+    async def _fetch(self, wait: bool) -> Batch | None:
+        t0 = time.perf_counter()
+        timeout_ms = int(self.settings.batch_within_s * 1000) if wait else 0
+        fetched = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_max)
+        self.pipeline.stats.seconds["fetch"] += time.perf_counter() - t0
+        if not fetched:
+            return None
+        records = [RawRecord(m.topic, m.partition, m.offset, m.key, m.value) for msgs in fetched.values() for m in msgs]
+        offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in fetched.items()}
+        return Batch(records, offsets, asyncio.ensure_future(self.pipeline.prepare(records)))
+
     async def run(self) -> None:
-        timeout_ms = int(self.settings.batch_within_s * 1000)
         backoff = 0.5
-        seconds = self.pipeline.stats.seconds
+        in_flight: deque[Batch] = deque()
         while True:
-            t0 = time.perf_counter()
-            batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_max)
-            seconds["fetch"] += time.perf_counter() - t0
-            if not batches:
+            if len(in_flight) < IN_FLIGHT:
+                batch = await self._fetch(wait=not in_flight)
+                if batch is not None:
+                    in_flight.append(batch)
+                    if len(in_flight) < IN_FLIGHT and not in_flight[0].prepared.done():
+                        continue  # fetch one more to prepare while the first is being prepared
+            if not in_flight:
                 continue
-            records = [RawRecord(m.topic, m.partition, m.offset, m.key, m.value)
-                       for msgs in batches.values() for m in msgs]
+            head = in_flight.popleft()
             try:
-                await self.pipeline.handle(records)
+                await self.pipeline.apply(head.records, await head.prepared)
                 t1 = time.perf_counter()
-                await self.consumer.commit()
-                seconds["commit"] += time.perf_counter() - t1
+                await self.consumer.commit(head.offsets)
+                self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1
                 backoff = 0.5
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:  # noqa: BLE001 - a bad batch must never kill the worker
                 self.failures += 1
                 log.error("batch of %d records failed, retrying from the last commit in %.1f s: %s",
-                          len(records), backoff, exc, exc_info=not isinstance(exc, KafkaError))
+                          len(head.records), backoff, exc, exc_info=not isinstance(exc, KafkaError))
+                for later in in_flight:  # fetched after the failed batch: it will be read again
+                    await asyncio.gather(later.prepared, return_exceptions=True)
+                in_flight.clear()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 for tp in self.consumer.assignment():

@@ -1,4 +1,4 @@
-"""What one worker holds: settings, the store, the online recommender and the pipeline, wired once."""
+"""What one worker holds: settings, the online recommender and the pipeline, wired once."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 from recstream.models.db import create_db_engine, require_current_schema
 from recstream.models.online import OnlineRecommender
-from recstream.models.store import EventStore
 
-from .events import EventParser
 from .pipeline import DeadLetterSink, Pipeline
+from .prepare import Preparer, PreparerProcess
 from .settings import Settings
 from .topics import Topics
 
@@ -19,7 +18,6 @@ from .topics import Topics
 @dataclass
 class WorkerState:
     settings: Settings
-    store: EventStore
     recommender: OnlineRecommender
     topics: Topics
     started_at: float = field(default_factory=time.time)
@@ -28,14 +26,16 @@ class WorkerState:
     @classmethod
     def create(cls, settings: Settings) -> WorkerState:
         engine = create_db_engine(settings.database_url)
-        require_current_schema(engine)
-        return cls(settings, EventStore(engine), OnlineRecommender(settings.online_config()),
-                   Topics.from_settings(settings))
+        try:
+            require_current_schema(engine)  # fail here, clearly, not in the helper process later
+        finally:
+            engine.dispose()
+        return cls(settings, OnlineRecommender(settings.online_config()), Topics.from_settings(settings))
 
     def attach(self, dead_letters: DeadLetterSink) -> Pipeline:
         s = self.settings
-        self.pipeline = Pipeline(self.topics, EventParser(s.max_event_bytes, s.max_future_skew_s), self.store,
-                                 self.recommender, dead_letters, learn_chunk=s.learn_chunk,
+        preparer = PreparerProcess(s) if s.prepare_in_process else Preparer.from_settings(s)
+        self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.learn_chunk,
                                  dedupe_window=s.dedupe_window)
         return self.pipeline
 

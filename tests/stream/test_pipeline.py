@@ -8,6 +8,7 @@ from recstream.models.online import OnlineConfig, OnlineRecommender
 from recstream.models.store import EventStore
 from recstream.stream.events import EventParser
 from recstream.stream.pipeline import Pipeline, RawRecord
+from recstream.stream.prepare import Preparer
 from recstream.stream.topics import Topics
 
 TOPICS = Topics("behaviour", "feedback", "dead-letter")
@@ -26,7 +27,7 @@ def make(tmp_path):
     upgrade(engine)
     sink = RecordingSink()
     rec = OnlineRecommender(OnlineConfig(n_factors=8))
-    return Pipeline(TOPICS, EventParser(), EventStore(engine), rec, sink, learn_chunk=50), sink
+    return Pipeline(Preparer(TOPICS, EventParser(), EventStore(engine)), rec, sink, learn_chunk=50), sink
 
 
 def good(i: int) -> RawRecord:
@@ -47,7 +48,7 @@ def test_valid_are_stored_and_learned_bad_are_dead_lettered(tmp_path):
         if i % 5 == 0:
             records.append(bad(i))
     asyncio.run(pipe.handle(records))
-    assert pipe.store.count_interactions() == 1000
+    assert pipe.preparer.store.count_interactions() == 1000
     assert len(sink.sent) == 200
     rec, why = sink.sent[0]
     assert rec.value == b"garbage 0" and rec.offset == 0 and why.code == "not_json"
@@ -60,7 +61,7 @@ def test_redelivery_stores_and_learns_nothing_twice(tmp_path):
     batch = [good(i) for i in range(300)]
     asyncio.run(pipe.handle(batch))
     asyncio.run(pipe.handle(batch[100:] + [good(i) for i in range(300, 350)]))
-    assert pipe.store.count_interactions() == 350
+    assert pipe.preparer.store.count_interactions() == 350
     assert pipe.recommender.events_learned == 350
     assert pipe.stats.duplicates == 200
 
@@ -77,7 +78,7 @@ def test_feedback_is_stored_and_bad_feedback_dead_lettered(tmp_path):
           "model_version": "online:biased_mf", "ts": 1772366400}
     asyncio.run(pipe.handle([RawRecord("feedback", 0, 0, b"u1", json.dumps(fb).encode()),
                              RawRecord("feedback", 0, 1, b"u1", json.dumps({**fb, "action": "meh"}).encode())]))
-    assert pipe.store.count_feedback() == 1
+    assert pipe.preparer.store.count_feedback() == 1
     assert [why.code for _, why in sink.sent] == ["schema"]
 
 
@@ -86,14 +87,14 @@ def test_a_failed_store_fails_the_batch_and_the_retry_learns_nothing_twice(tmp_p
     from sqlalchemy import create_engine
 
     pipe, _ = make(tmp_path)
-    working = pipe.store.engine
+    working = pipe.preparer.store.engine
     (tmp_path / "gone").mkdir()
-    pipe.store.engine = create_engine(f"sqlite:///{tmp_path / 'gone'}")  # a directory: every write fails
+    pipe.preparer.store.engine = create_engine(f"sqlite:///{tmp_path / 'gone'}")  # a directory: every write fails
     batch = [good(i) for i in range(10)]
     with pytest.raises(Exception):
         asyncio.run(pipe.handle(batch))
     assert pipe.stats.consumed == 0  # not counted as handled, so the consumer does not commit it
-    pipe.store.engine = working  # the database is back; Kafka redelivers the batch
+    pipe.preparer.store.engine = working  # the database is back; Kafka redelivers the batch
     asyncio.run(pipe.handle(batch))
-    assert pipe.store.count_interactions() == 10
+    assert pipe.preparer.store.count_interactions() == 10
     assert pipe.recommender.events_learned == 10
