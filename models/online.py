@@ -136,42 +136,42 @@ class OnlineRecommender:
         if not events:
             return
         cfg = self.config
-        rows = np.fromiter((self._row(e.item_id) for e in events), dtype=np.int64, count=len(events))
+        row_of = self._item_row
+        rows = [row_of[e.item_id] if e.item_id in row_of else self._row(e.item_id) for e in events]
         targets = [self.target(e) for e in events]
         if evaluate and cfg.prequential_sample > 0:
             self._evaluate(events, rows, targets)
         learn_one = self.model.learn_one
-        n_known = self.n_items
         negatives = cfg.negatives
-        neg_rows = self._rng.integers(0, n_known, size=(len(events), negatives)) if negatives else None
+        neg_rows = self._rng.integers(0, self.n_items, size=(len(events), negatives)) if negatives else None
         touched: set[str] = set()
-        for i, (e, y) in enumerate(zip(events, targets)):
-            learn_one(e.user_id, e.item_id, y)
+        seen_by_user, user_events, cap = self._seen, self._user_events, cfg.max_seen_per_user
+        for i, e in enumerate(events):
+            user, y, row = e.user_id, targets[i], rows[i]
+            learn_one(user, e.item_id, y)
             touched.add(e.item_id)
+            seen = seen_by_user.get(user)
             if y > 0 and neg_rows is not None:
-                seen = self._seen.get(e.user_id)
                 for r in neg_rows[i]:
                     neg = self.item_ids[r]
                     if (seen is None or r not in seen) and neg != e.item_id:
-                        learn_one(e.user_id, neg, 0.0)
+                        learn_one(user, neg, 0.0)
                         touched.add(neg)
-            self._remember(e.user_id, int(rows[i]))
+            # Remember the item as seen (most recent last; the oldest is forgotten past the cap).
+            if seen is None:
+                seen = seen_by_user[user] = {}
+            seen.pop(row, None)
+            seen[row] = None
+            if len(seen) > cap:
+                del seen[next(iter(seen))]
+            user_events[user] = user_events.get(user, 0) + 1
         self._sync_items(touched)
         # Popularity counts what users liked (measured on the MovieLens replay: counting low ratings too lost
         # 0.3 pt of Recall@10).
         weights = np.array([max(t, 0.0) for t in targets], dtype=np.float64)
-        self.popularity.add(rows, weights, np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events)))
+        self.popularity.add(np.array(rows, dtype=np.int64), weights,
+                            np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events)))
         self.events_learned += len(events)
-
-    def _remember(self, user_id: str, row: int) -> None:
-        seen = self._seen.get(user_id)
-        if seen is None:
-            seen = self._seen[user_id] = {}
-        seen.pop(row, None)
-        seen[row] = None
-        if len(seen) > self.config.max_seen_per_user:
-            del seen[next(iter(seen))]
-        self._user_events[user_id] = self._user_events.get(user_id, 0) + 1
 
     def _sync_items(self, item_ids: set[str]) -> None:
         latents = self.model.i_latents
@@ -184,7 +184,7 @@ class OnlineRecommender:
             if biases is not None:
                 self._biases[row] = biases.get(item_id, 0.0)
 
-    def _evaluate(self, events: Sequence[Interaction], rows: np.ndarray, targets: list[float]) -> None:
+    def _evaluate(self, events: Sequence[Interaction], rows: list[int], targets: list[float]) -> None:
         """Score a sample of this chunk's novel positive events against the state before the chunk."""
         n = self.n_items
         picks = []
@@ -193,7 +193,7 @@ class OnlineRecommender:
             if targets[i] <= 0 or draws[i] >= self.config.prequential_sample:
                 continue
             seen = self._seen.get(e.user_id)
-            if seen is not None and int(rows[i]) in seen:
+            if seen is not None and rows[i] in seen:
                 continue  # a repeat interaction is no test of discovery
             picks.append(i)
         if not picks or n == 0:
@@ -201,7 +201,7 @@ class OnlineRecommender:
         base = self._popularity_term(n)
         for i in picks:
             scores = self._scores(events[i].user_id, n, base)
-            target_score = scores[int(rows[i])]
+            target_score = scores[rows[i]]
             # Rank of the target = how many items outscore it; ties count against it.
             if np.isfinite(target_score) and int(np.count_nonzero(scores >= target_score)) <= 10:
                 self.prequential_hits += 1
