@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -85,8 +87,16 @@ class Preparer:
 _child: Preparer | None = None
 
 
-def _init_child(settings: dict) -> None:
+def _exit_with_parent(parent: int) -> None:
+    # A worker killed with SIGKILL cannot stop its pool: without this, the helper lives on as an orphan.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _init_child(settings: dict, parent: int) -> None:
     global _child
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
     _child = Preparer.from_settings(Settings(**settings))
 
 
@@ -101,7 +111,7 @@ class PreparerProcess:
 
     def __init__(self, settings: Settings) -> None:
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_child, initargs=(settings.model_dump(),))
+                                         initializer=_init_child, initargs=(settings.model_dump(), os.getpid()))
 
     async def prepare(self, records: Sequence[RawRecord]) -> Prepared:
         return await asyncio.get_running_loop().run_in_executor(self._pool, _prepare_in_child, list(records))

@@ -1,6 +1,8 @@
 """The whole loop on the real embedded broker, with real worker processes and a client we did not write."""
 
 import json
+import os
+import signal
 import time
 
 import pytest
@@ -107,3 +109,35 @@ def test_http_api_answers_bad_parameters_clearly(worker_factory):
     empty = api_get(f"{w.api}/recommendations/nobody?k=3")
     assert empty["items"] == [] and empty["source"] == "popular"
     assert api_get(f"{w.api}/healthz")["status"] == "ok"
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(stat))
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_kill_9_of_a_worker_leaves_no_helper_process_behind(worker_factory):
+    w = worker_factory()
+    p = producer(w.env["RECSTREAM_BOOTSTRAP"])
+    for i in range(50):
+        p.send(w.env["RECSTREAM_TOPIC_BEHAVIOUR"], key=b"u1", value=event(i, "u1", f"i{i}"))
+    p.flush()
+    w.wait(lambda h: h["events_learned"] >= 50, what="events")  # the helper process exists by now
+    helpers = children(w.process.pid)
+    assert helpers
+    w.process.send_signal(signal.SIGKILL)
+    w.process.wait()
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{c}") and "Z" not in open(f"/proc/{c}/stat").read().rsplit(")", 1)[1][:3]
+              for c in helpers):
+        assert time.monotonic() < deadline, "helper processes outlived their worker"
+        time.sleep(0.2)
