@@ -24,7 +24,8 @@ def compare(name: str, events: list, chunk: int) -> dict:
     base = replace(OnlineConfig(), prequential_sample=1.0)
     out = {"events": len(events)}
     for label, cfg in (("popularity", popularity_config(base)), ("online_default", base),
-                       ("online_funk_mf", replace(base, algorithm="funk_mf"))):
+                       ("online_squared_loss_no_negatives", replace(base, loss="squared", negatives=0,
+                                                                    popularity_blend=3.0))):
         t = time.perf_counter()
         r = replay(events, cfg, label, chunk=chunk)
         out[label] = {**r.as_dict(), "seconds": round(time.perf_counter() - t, 1)}

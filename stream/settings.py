@@ -37,9 +37,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The online learner (see recstream.models.online.OnlineConfig for what each does).
     online_algorithm: Literal["biased_mf", "funk_mf"] = "biased_mf"
+    online_loss: Literal["squared", "log"] = "log"
     online_factors: int = Field(32, ge=1)
     online_learning_rate: float = Field(0.05, gt=0)
-    online_negatives: int = Field(0, ge=0)
+    online_negatives: int = Field(2, ge=0)
+    online_negative_sampling: Literal["uniform", "popularity"] = "popularity"
+    online_popularity_blend: float = Field(2.0, ge=0)
     online_popularity_half_life_s: float = Field(365 * 24 * 3600.0, gt=0)
     online_prequential_sample: float = Field(0.05, ge=0, le=1)
 
@@ -58,7 +61,9 @@ class Settings(BaseSettings):
         return v
 
     def online_config(self) -> OnlineConfig:
-        return OnlineConfig(algorithm=self.online_algorithm, n_factors=self.online_factors,
+        return OnlineConfig(algorithm=self.online_algorithm, loss=self.online_loss, n_factors=self.online_factors,
                             learning_rate=self.online_learning_rate, negatives=self.online_negatives,
+                            negative_sampling=self.online_negative_sampling,
+                            popularity_blend=self.online_popularity_blend,
                             popularity_half_life_s=self.online_popularity_half_life_s,
                             prequential_sample=self.online_prequential_sample)

@@ -14,6 +14,7 @@ from recstream.models.synthetic import SyntheticSpec, generate
 CONFIGS = {
     "biased_mf": OnlineConfig(seed=1),
     "funk_mf": OnlineConfig(algorithm="funk_mf", seed=1),
+    "squared_uniform": OnlineConfig(loss="squared", negative_sampling="uniform", negatives=1, seed=1),
 }
 
 
@@ -65,16 +66,25 @@ def test_cold_users_get_the_most_popular_items(config):
 
 def test_learning_moves_a_user_towards_what_they_did(config, stream):
     rec = trained(config, stream)
-    before = rec.recommend("newcomer", k=rec.n_items, exclude_seen=False)
-    # The newcomer buys items far down the popular ranking.
-    niche = before.items[-40:-35]
-    rec.learn([Interaction(f"n{i}", "newcomer", it, "purchase", None, stream[-1].ts + i) for i, it in
-               enumerate(niche)])
-    after = rec.recommend("newcomer", k=rec.n_items, exclude_seen=False)
-    assert after.source == "personal" and before.source == "popular"
-    for item in niche:  # each bought item now ranks higher for this user than in the popular ranking
-        assert after.items.index(item) < before.items.index(item)
-    assert not set(niche) & set(rec.recommend("newcomer", k=20).items)
+    before = rec.recommend("ann", k=rec.n_items, exclude_seen=False)
+    assert before.source == "popular"
+    # Two newcomers buy disjoint sets of niche items, a few times each.
+    tail = before.items[-60:]
+    bought = {"ann": tail[0::2][:5], "bob": tail[1::2][:5]}
+    t = stream[-1].ts
+    for rep in range(3):
+        for user, items in bought.items():
+            rec.learn([Interaction(f"{user}-{rep}-{it}", user, it, "purchase", None, t + rep) for it in items])
+    ranks = {u: rec.recommend(u, k=rec.n_items, exclude_seen=False) for u in bought}
+    assert all(r.source == "personal" for r in ranks.values())
+
+    def mean_rank(user: str, items: list[str]) -> float:
+        return sum(ranks[user].items.index(i) for i in items) / len(items)
+
+    # Each user's own purchases rank higher for them than for the other user: the factors personalise.
+    assert mean_rank("ann", bought["ann"]) < mean_rank("bob", bought["ann"])
+    assert mean_rank("bob", bought["bob"]) < mean_rank("ann", bought["bob"])
+    assert not set(bought["ann"]) & set(rec.recommend("ann", k=20).items)
 
 
 def test_pickle_round_trip_gives_identical_rankings(config, stream):
@@ -111,10 +121,14 @@ def test_ratings_below_threshold_are_negatives():
     rec = OnlineRecommender(OnlineConfig())
     assert rec.target(Interaction("e", "u", "i", "rating", 2.0, 0.0)) == 0.0
     assert rec.target(Interaction("e", "u", "i", "rating", 4.5, 0.0)) == 1.0
-    assert rec.target(Interaction("e", "u", "i", "view", None, 0.0)) == pytest.approx(0.3)
+    assert rec.target(Interaction("e", "u", "i", "view", None, 0.0)) == 1.0  # log loss: a class label
+    squared = OnlineRecommender(OnlineConfig(loss="squared"))
+    assert squared.target(Interaction("e", "u", "i", "view", None, 0.0)) == pytest.approx(0.3)  # a weight
+    assert squared.target(Interaction("e", "u", "i", "rating", 2.0, 0.0)) == 0.0
 
 
-@pytest.mark.parametrize("bad", [{"algorithm": "svd"}, {"n_factors": 0}, {"prequential_sample": 2.0}])
+@pytest.mark.parametrize("bad", [{"algorithm": "svd"}, {"n_factors": 0}, {"prequential_sample": 2.0},
+                                 {"loss": "hinge"}, {"negative_sampling": "random"}])
 def test_bad_config_is_named(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         OnlineConfig(**bad)
