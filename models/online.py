@@ -233,8 +233,8 @@ class OnlineRecommender:
 
     def _scores(self, user_id: str, n: int, pop_term: np.ndarray, exclude_seen: bool = True) -> np.ndarray:
         """Scores over the first `n` items for `user_id` (a fresh array), seen items at -inf."""
-        vec = self.model.u_latents.get(user_id)  # .get: never insert unknown users on the serving path
-        if vec is None or self._user_events.get(user_id, 0) < self.config.min_user_events:
+        vec = self._user_vector(user_id)
+        if vec is None:
             scores = pop_term.copy()
         else:
             scores = self._factors[:n] @ vec
@@ -245,9 +245,14 @@ class OnlineRecommender:
             scores[np.fromiter(seen, dtype=np.int64, count=len(seen))] = -np.inf
         return scores
 
+    def _user_vector(self, user_id: str) -> np.ndarray | None:
+        """The user's factors, or None while they get popular items (unknown, or too few events)."""
+        if self._user_events.get(user_id, 0) < self.config.min_user_events:
+            return None
+        return self.model.u_latents.get(user_id)  # .get: never insert unknown users on the serving path
+
     def is_personal(self, user_id: str) -> bool:
-        return (user_id in self.model.u_latents
-                and self._user_events.get(user_id, 0) >= self.config.min_user_events)
+        return self._user_vector(user_id) is not None
 
     def recommend(self, user_id: str, k: int = 10, exclude_seen: bool = True) -> Recommendation:
         """Top-`k` items for `user_id`; unknown users get the most popular items."""
