@@ -148,8 +148,11 @@ def produce(path: str | None, fmt: str, synthetic: bool, events: int, users: int
     if synthetic == (path is not None):
         raise click.UsageError("give either PATH or --synthetic")
     if synthetic:
-        spec = SyntheticSpec(users=users, items=items, events=min(events, limit or events), seed=seed,
-                             shift_at=shift_at)
+        try:
+            spec = SyntheticSpec(users=users, items=items, genres=min(12, items), seed=seed,
+                                 events=min(events, limit or events), shift_at=shift_at)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
         stream, total = generate(spec), spec.events
     else:
         data = read_interactions(path, fmt, limit)  # type: ignore[arg-type]

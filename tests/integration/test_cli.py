@@ -59,6 +59,8 @@ def test_produce_replays_a_csv_file_in_time_order(broker, tmp_path):
     (["produce", "/no/such/file.csv"], "no such file"),
     (["worker", "--database-url", "mysql://x@y/z"], "unsupported database"),
     (["produce", "--synthetic", "--bootstrap", "nonsense"], "host:port"),
+    (["produce", "--synthetic", "--events", "100", "--shift-at", "500"], "shift_at must be within"),
+    (["produce", "--synthetic", "--events", "0"], "--events"),
 ])
 def test_bad_input_gets_one_clear_line(args, words):
     out = recstream(*args)
