@@ -217,6 +217,7 @@ class OnlineRecommender:
         pred = np.einsum("ij,ij->i", U[ux], V[ix])
         biased = isinstance(m, reco.BiasedMF)
         if biased:
+            m.global_mean.update(0.0, w=len(users))  # learn_one updates the mean with y before it predicts
             bu = np.array([m.u_biases[u] for u in uniq_u])
             bi = np.array([m.i_biases[i] for i in uniq_i])
             pred += m.global_mean.get() + bu[ux] + bi[ix]
@@ -240,7 +241,6 @@ class OnlineRecommender:
                 m.u_biases[u] = float(bu[k])
             for k, i in enumerate(uniq_i):
                 m.i_biases[i] = float(bi[k])
-            m.global_mean.update(0.0, w=len(users))  # as learn_one(y=0) would, once per negative
 
     def _refresh_negative_cdf(self) -> None:
         n = self.n_items

@@ -139,3 +139,21 @@ def test_item_matrix_grows_past_its_initial_capacity():
     rec.learn([Interaction(f"e{i}", "u", f"i{i}", "view", None, 1.7e9 + i) for i in range(3000)])
     assert rec.n_items == 3000
     assert np.isfinite(rec.recommend("u", 5, exclude_seen=False).scores).all()
+
+
+@pytest.mark.parametrize("algorithm", ["biased_mf", "funk_mf"])
+@pytest.mark.parametrize("loss", ["log", "squared"])
+def test_vectorised_negative_step_equals_rivers_learn_one(algorithm, loss):
+    import copy
+
+    rec = OnlineRecommender(OnlineConfig(algorithm=algorithm, loss=loss, negatives=0, n_factors=6))
+    rec.learn([Interaction(f"e{i}", f"u{i % 3}", f"i{i % 4}", "purchase", None, 1.7e9 + i) for i in range(30)])
+    river = copy.deepcopy(rec.model)
+    rec._learn_negatives(["u1"], ["i2"])
+    river.learn_one("u1", "i2", 0.0)
+    np.testing.assert_allclose(rec.model.u_latents["u1"], river.u_latents["u1"], rtol=1e-12)
+    np.testing.assert_allclose(rec.model.i_latents["i2"], river.i_latents["i2"], rtol=1e-12)
+    if algorithm == "biased_mf":
+        assert rec.model.u_biases["u1"] == pytest.approx(river.u_biases["u1"], rel=1e-12)
+        assert rec.model.i_biases["i2"] == pytest.approx(river.i_biases["i2"], rel=1e-12)
+        assert rec.model.global_mean.get() == pytest.approx(river.global_mean.get(), rel=1e-12)
