@@ -141,3 +141,21 @@ def test_kill_9_of_a_worker_leaves_no_helper_process_behind(worker_factory):
               for c in helpers):
         assert time.monotonic() < deadline, "helper processes outlived their worker"
         time.sleep(0.2)
+
+
+def test_a_librdkafka_client_produces_events_the_worker_learns(worker_factory):
+    """confluent-kafka (librdkafka), with the Java-compatible partitioner the README asks for."""
+    confluent_kafka = pytest.importorskip("confluent_kafka")
+    w = worker_factory()
+    p = confluent_kafka.Producer({"bootstrap.servers": w.env["RECSTREAM_BOOTSTRAP"],
+                                  "partitioner": "murmur2_random"})
+    topic = w.env["RECSTREAM_TOPIC_BEHAVIOUR"]
+    for i in range(20):
+        p.produce(topic, key=b"carol", value=event(5000 + i, "carol", f"i{i}", "view"))
+        p.produce(topic, key=b"dave", value=event(6000 + i, "dave", f"j{i % 8}", "click"))
+    assert p.flush(10) == 0
+    w.wait(lambda h: h["events_learned"] >= 40, what="events from confluent-kafka")
+    recs = api_get(f"{w.api}/recommendations/carol?k=5")
+    assert recs["source"] == "personal"
+    items = [i["item_id"] for i in recs["items"]]
+    assert len(items) == 5 and all(i.startswith("j") for i in items)  # everything carol has not seen
