@@ -65,8 +65,9 @@ def run_worker(settings: Settings) -> None:
     from .topics import Topics, ensure_topics
 
     ensure_topics(settings.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
-    # The store thread and the event loop share the GIL; the default 5 ms hand-off showed up as tens of ms
-    # of request latency under load. 1 ms keeps serving snappy at no measurable ingest cost.
+    # Other threads (the helper pool's result hand-off; the store thread with RECSTREAM_PREPARE_IN_PROCESS=false)
+    # share the GIL with the event loop; the default 5 ms hand-off showed up as tens of ms of request latency
+    # under load. 1 ms keeps serving snappy at no measurable ingest cost.
     sys.setswitchinterval(0.001)
     state = WorkerState.create(settings)
     app = create_app(settings, state)

@@ -65,7 +65,8 @@ def read_dead_letters(bootstrap: str, topic: str, limit: int = 20, timeout_s: fl
                     value = msg.value
                     out.append({"code": h.get(H_CODE), "reason": h.get(H_REASON), "source_topic": h.get(H_TOPIC),
                                 "source_partition": h.get(H_PARTITION), "source_offset": h.get(H_OFFSET),
-                                "failed_at": float(h.get(H_FAILED_AT) or 0), "key": msg.key.decode(errors="replace") if msg.key else None,
+                                "failed_at": float(h.get(H_FAILED_AT) or 0),
+                                "key": msg.key.decode(errors="replace") if msg.key else None,
                                 "value": value.decode(errors="replace")[:500] if value is not None else None})
         out.sort(key=lambda d: d["failed_at"])  # partitions interleave: newest last
         return out[-limit:]

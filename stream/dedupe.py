@@ -18,9 +18,6 @@ class RecentIds:
         self._current: set[str] = set()
         self._previous: set[str] = set()
 
-    def __contains__(self, event_id: str) -> bool:
-        return event_id in self._current or event_id in self._previous
-
     def add_new(self, ids: list[str]) -> list[str]:
         """Record `ids`; return those not seen before, in order, each once."""
         new = []

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(10.0, gt=0, description="Kafka consumer session timeout, seconds")
     batch_max: int = Field(2000, ge=1, description="most events handled in one batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
-    learn_chunk: int = Field(30, ge=1, description="events parsed or learned between yields to the HTTP server")
+    learn_chunk: int = Field(30, ge=1, description="events learned between yields to the HTTP server")
     prepare_in_process: bool = Field(True, description="validate and store in a helper process (uses a 2nd core)")
     dedupe_window: int = Field(1_000_000, ge=1, description="recent event ids remembered so none is learned twice")
     web_host: str = Field("127.0.0.1", description="address the HTTP API binds")
