@@ -3,7 +3,10 @@
     RecstreamError
      ├── ConfigError        a setting is malformed or points at nothing usable
      ├── DatabaseError      the database is unreachable or its schema is not at the expected revision
-     └── DataFileError      an input file cannot be read as interactions
+     ├── DataFileError      an input file cannot be read as interactions
+     ├── RegistryError      a model version does not exist or cannot make the requested transition
+     ├── ArtefactError      a model file is missing or fails its checksum / signature
+     └── TrainingBusy       another training run holds the training lock
 
 Every message says what is wrong and what to do about it.
 """
@@ -23,3 +26,15 @@ class DatabaseError(RecstreamError):
 
 class DataFileError(RecstreamError):
     """An input file cannot be read as interactions."""
+
+
+class RegistryError(RecstreamError):
+    """A model version does not exist, or the requested transition is not allowed."""
+
+
+class ArtefactError(RecstreamError):
+    """A model artefact is missing, unreadable, or does not match its registered checksum or signature."""
+
+
+class TrainingBusy(RecstreamError):
+    """Another training run holds the training lock."""

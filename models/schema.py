@@ -1,8 +1,8 @@
-"""SQL tables (the event store). Migrations in `migrations/` create them; this module only describes them."""
+"""SQL tables (the event store and the model registry). Migrations in `migrations/` create them; this module only describes them."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Double, Index, MetaData, String, Table
+from sqlalchemy import JSON, Column, Double, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
 
 # Naming convention so Alembic migrations get stable, portable constraint names.
 metadata = MetaData(
@@ -47,4 +47,74 @@ feedback = Table(
     Column("received_at", Double, nullable=False),
     Index("ix_feedback_ts", "ts"),
     Index("ix_feedback_model_version", "model_version"),
+)
+
+# ---- the model registry ------------------------------------------------------------------------------------
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    #: "deep" (the scheduled PyTorch model) or "online" (a checkpoint of the online learner)
+    Column("kind", String(16), nullable=False),
+    #: candidate, rejected, canary, live, retired, rolled_back, failed
+    Column("status", String(16), nullable=False),
+    #: the version this one was warm-started from
+    Column("parent_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    Column("window_start", Double, nullable=True),
+    Column("window_end", Double, nullable=True),
+    Column("n_interactions", Integer, nullable=True),
+    Column("params", JSON, nullable=True),
+    Column("metrics", JSON, nullable=True),
+    Column("artefact", Text, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    #: HMAC-SHA256 of the artefact under RECSTREAM_ARTEFACT_KEY, when one is configured
+    Column("signature", String(64), nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("promoted_at", Double, nullable=True),
+    Index("ix_model_versions_kind_status", "kind", "status"),
+    # At most one live and one canary version per kind, enforced by the database even under racing promotions.
+    Index("uq_model_versions_live", "kind", unique=True, sqlite_where=text("status = 'live'"),
+          postgresql_where=text("status = 'live'")),
+    Index("uq_model_versions_canary", "kind", unique=True, sqlite_where=text("status = 'canary'"),
+          postgresql_where=text("status = 'canary'")),
+)
+
+#: Append-only: every status change of a version, with who asked and why.
+model_audit = Table(
+    "model_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", Double, nullable=False),
+    Index("ix_model_audit_version", "version_id"),
+)
+
+#: One row per retraining: requested (by an operator, the schedule or drift), running, then ok/rejected/failed.
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("requested_at", Double, nullable=False),
+    Column("started_at", Double, nullable=True),
+    Column("finished_at", Double, nullable=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_training_runs_status", "status"),
+)
+
+#: A single row whose holder owns the right to train: it keeps trainings from overlapping across processes.
+training_lock = Table(
+    "training_lock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("holder", String(128), nullable=True),
+    Column("acquired_at", Double, nullable=True),
 )

@@ -100,3 +100,35 @@ class EventStore:
             result = conn.execution_options(yield_per=batch_size).execute(q)
             for r in result:
                 yield Interaction(r.event_id, r.user_id, r.item_id, r.type, r.value, r.ts, r.context)
+
+    def latest_ts(self) -> float | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(interactions.c.ts))).scalar()
+
+    def interaction_columns(self, since: float | None = None, until: float | None = None,
+                            batch_size: int = 50_000) -> tuple[list[str], list[str], list[str], list[float | None],
+                                                              list[float]]:
+        """(user_id, item_id, type, value, ts) columns in event-time order: what training reads, without building
+        an object per row (1M rows load in a few seconds)."""
+        q = select(interactions.c.user_id, interactions.c.item_id, interactions.c.type, interactions.c.value,
+                   interactions.c.ts).order_by(interactions.c.ts, interactions.c.event_id)
+        if since is not None:
+            q = q.where(interactions.c.ts >= since)
+        if until is not None:
+            q = q.where(interactions.c.ts < until)
+        users: list[str] = []
+        items: list[str] = []
+        types: list[str] = []
+        values: list[float | None] = []
+        ts: list[float] = []
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(q)
+            for part in result.partitions():
+                if part:
+                    u, i, t, v, s = zip(*part)
+                    users.extend(u)
+                    items.extend(i)
+                    types.extend(t)
+                    values.extend(v)
+                    ts.extend(s)
+        return users, items, types, values, ts

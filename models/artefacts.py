@@ -1,0 +1,61 @@
+"""Model files at rest: written atomically, identified by sha256, optionally signed with HMAC-SHA256.
+
+A worker only ever loads bytes whose digest (and signature, when a key is configured) match the registry, so a
+file changed on disk after registration is refused rather than served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import ArtefactError
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sign(data: bytes, key: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def write_artefact(data: bytes, directory: Path, name: str, key: bytes | None = None) -> tuple[Path, str, str | None]:
+    """Write `data` to `directory/name` atomically; return (path, sha256, signature or None)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # readers see the old file or the whole new one, never half of it
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path, sha256_hex(data), sign(data, key) if key else None
+
+
+def read_verified(path: str | Path, sha256: str, signature: str | None = None, key: bytes | None = None) -> bytes:
+    """The bytes of an artefact, after checking them against the registry's digest and signature."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ArtefactError(f"model artefact {path} cannot be read ({exc.strerror}); "
+                            "restore it or roll back to another version") from None
+    actual = sha256_hex(data)
+    if not hmac.compare_digest(actual, sha256):
+        raise ArtefactError(f"model artefact {path} has sha256 {actual[:12]}…, the registry expects {sha256[:12]}…: "
+                            "the file was changed after registration; refusing to load it")
+    if key is not None:
+        if signature is None:
+            raise ArtefactError(f"model artefact {path} has no signature but RECSTREAM_ARTEFACT_KEY is set: "
+                                "re-register it with the key, or unset the key")
+        if not hmac.compare_digest(sign(data, key), signature):
+            raise ArtefactError(f"model artefact {path} fails its HMAC signature check: wrong "
+                                "RECSTREAM_ARTEFACT_KEY, or the file and its registry row were both altered")
+    return data

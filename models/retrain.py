@@ -1,0 +1,159 @@
+"""One retraining: read the window, warm-start from live, train, judge against live and popularity, register, gate.
+
+A run that fails leaves the live version untouched and is recorded with its error. Runs never overlap: each holds
+the registry's training lock (one conditional UPDATE, so it holds across processes and machines).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from .artefacts import read_verified, write_artefact
+from .deep import DeepConfig, DeepModel
+from .errors import RecstreamError, TrainingBusy
+from .registry import ModelVersion, Registry
+from .store import EventStore
+from .training import Positives, deep_scorer, evaluate, popularity_scorer, temporal_split, training_pairs
+
+log = logging.getLogger("recstream.retrain")
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    deep: DeepConfig = field(default_factory=DeepConfig)
+    artefact_dir: Path = Path("var/artefacts")
+    artefact_key: bytes | None = None
+    #: Train on the newest `window_s` seconds of event time (None = everything stored).
+    window_s: float | None = None
+    holdout_share: float = 0.1
+    eval_max: int = 20_000
+    #: Fewer positives than this and the run fails with a clear message rather than training on noise.
+    min_interactions: int = 200
+    warm_start: bool = True
+    #: Epochs when warm-starting from the live version (the parent has done most of the work).
+    warm_epochs: int = 2
+    #: NDCG@10 the candidate must add over the live version to replace it (absolute).
+    promote_margin: float = 0.0
+    #: Promote a candidate that passes the gate (False: leave it as a candidate for an operator).
+    auto_promote: bool = True
+    #: > 0: a passing candidate goes to canary (served to this share of users) instead of straight to live.
+    canary_share: float = 0.0
+    rating_threshold: float = 4.0
+
+
+@dataclass
+class RetrainResult:
+    run_id: int
+    #: "promoted", "canary", "candidate" (passed, auto_promote off), "rejected", or "failed"
+    outcome: str
+    version: ModelVersion | None
+    metrics: dict[str, Any]
+    error: str | None = None
+
+
+def load_model(version: ModelVersion, key: bytes | None = None) -> DeepModel:
+    """The model of a registered version, after its artefact passed the checksum (and signature) check."""
+    assert version.artefact and version.sha256
+    return DeepModel.from_bytes(read_verified(version.artefact, version.sha256, version.signature, key))
+
+
+def retrain(engine: Engine, cfg: RetrainConfig, *, trigger: str, requested_by: str, reason: str | None = None,
+            run_id: int | None = None, progress: bool = False) -> RetrainResult:
+    """Run one retraining now. Raises TrainingBusy if another run holds the lock (nothing is recorded then)."""
+    registry = Registry(engine)
+    holder = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
+    if not registry.acquire_training_lock(holder):
+        raise TrainingBusy(f"another training run holds the lock ({registry.training_lock_holder()}); "
+                           "this request stays queued")
+    try:
+        run_id = registry.start_run(run_id, trigger=trigger, requested_by=requested_by, reason=reason)
+        try:
+            result = _train_and_gate(engine, registry, cfg, run_id, progress)
+        except Exception as exc:  # noqa: BLE001 - recorded, then re-raised for the caller's logs
+            message = str(exc) if isinstance(exc, RecstreamError) else f"{type(exc).__name__}: {exc}"
+            log.error("training run %d failed: %s\n%s", run_id, message, traceback.format_exc())
+            registry.finish_run(run_id, status="failed", error=message)
+            return RetrainResult(run_id, "failed", None, {}, message)
+        registry.finish_run(run_id, status=result.outcome, version_id=result.version.id if result.version else None)
+        return result
+    finally:
+        registry.release_training_lock(holder)
+
+
+def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_id: int,
+                    progress: bool) -> RetrainResult:
+    t0 = time.perf_counter()
+    store = EventStore(engine)
+    latest = store.latest_ts()
+    since = None if latest is None or cfg.window_s is None else latest - cfg.window_s
+    data = Positives.from_columns(*store.interaction_columns(since=since), rating_threshold=cfg.rating_threshold)
+    if len(data) < cfg.min_interactions:
+        raise RecstreamError(f"only {len(data)} positive interactions in the training window; need at least "
+                             f"{cfg.min_interactions} (produce more events or widen RECSTREAM_RETRAIN_WINDOW_S)")
+    split = temporal_split(data, cfg.deep.history, cfg.holdout_share, cfg.eval_max)
+    if len(split.holdout) == 0 or len(split.train) == 0:
+        raise RecstreamError("the temporal split left no training or no held-out events; more events are needed")
+    load_s = time.perf_counter() - t0
+
+    live_version = registry.live("deep")
+    live_model = load_model(live_version, cfg.artefact_key) if live_version else None
+    items = data.item_ids
+    if live_model is not None and cfg.warm_start:
+        model = DeepModel.warm_start(live_model, items, cfg.deep)
+        epochs, parent_id = cfg.warm_epochs, live_version.id
+    else:
+        model, epochs, parent_id = DeepModel.new(cfg.deep, items), cfg.deep.epochs, None
+    t1 = time.perf_counter()
+    model.fit(*training_pairs(split, model, items), epochs=epochs, progress=progress)
+    train_s = time.perf_counter() - t1
+
+    metrics: dict[str, Any] = {
+        "candidate": evaluate(deep_scorer(model, items), split.holdout),
+        "popularity": evaluate(popularity_scorer(split.train_counts), split.holdout),
+        "live": evaluate(deep_scorer(live_model, items), split.holdout) if live_model is not None else None,
+        "live_version": live_version.name if live_version else None,
+        "train_examples": len(split.train), "holdout_events": len(split.holdout), "split_ts": split.split_ts,
+        "epochs": epochs, "warm_start": parent_id is not None, "loss": [h["loss"] for h in model.history_log],
+        "load_s": round(load_s, 2), "train_s": round(train_s, 2), "run_id": run_id,
+    }
+    passed, why = gate(metrics, cfg.promote_margin)
+    metrics["gate"] = {"passed": passed, "reason": why, "margin": cfg.promote_margin}
+    path, sha, sig = write_artefact(model.to_bytes(), Path(cfg.artefact_dir), f"deep-run{run_id}-{int(time.time())}.pt",
+                                    cfg.artefact_key)
+    version = registry.register(
+        "deep", status="candidate" if passed else "rejected", artefact=str(Path(path).resolve()), sha256=sha,
+        signature=sig, parent_id=parent_id, window=(float(data.ts.min()), float(data.ts.max())),
+        n_interactions=len(data), params={**asdict(cfg.deep), "n_items": len(items)}, metrics=metrics,
+        actor="trainer", reason=f"training run {run_id}: {why}")
+    log.info("run %d: %s — %s", run_id, version.name, why)
+    if not passed:
+        return RetrainResult(run_id, "rejected", version, metrics)
+    if not cfg.auto_promote:
+        return RetrainResult(run_id, "candidate", version, metrics)
+    if cfg.canary_share > 0 and live_version is not None:
+        version = registry.start_canary(version.id, actor="trainer", reason=f"passed the gate: {why}")
+        return RetrainResult(run_id, "canary", version, metrics)
+    version = registry.promote(version.id, actor="trainer", reason=f"passed the gate: {why}")
+    return RetrainResult(run_id, "promoted", version, metrics)
+
+
+def gate(metrics: dict[str, Any], margin: float) -> tuple[bool, str]:
+    """Promote only a candidate that beats popularity, and beats live by `margin` NDCG@10 when there is one."""
+    cand, pop, live = metrics["candidate"], metrics["popularity"], metrics["live"]
+    c = cand["ndcg_at_10"]
+    if c <= pop["ndcg_at_10"]:
+        return False, f"NDCG@10 {c:.4f} does not beat popularity's {pop['ndcg_at_10']:.4f}"
+    if live is not None and c < live["ndcg_at_10"] + margin:
+        return False, (f"NDCG@10 {c:.4f} does not beat live {metrics['live_version']}'s "
+                       f"{live['ndcg_at_10']:.4f} by the margin {margin}")
+    against = f"live {metrics['live_version']}'s {live['ndcg_at_10']:.4f}" if live is not None else "no live version"
+    return True, f"NDCG@10 {c:.4f} vs popularity {pop['ndcg_at_10']:.4f} and {against}"
