@@ -1,0 +1,126 @@
+"""Model registry: lifecycle, audit log, one live per kind, training lock — on SQLite and PostgreSQL."""
+
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from recstream.models.errors import RegistryError
+from recstream.models.registry import Registry, parse_version
+from recstream.models.schema import metadata
+
+
+def _register(reg: Registry, status: str = "candidate", parent=None):
+    return reg.register("deep", status=status, artefact="/nowhere.pt", sha256="0" * 64, parent_id=parent,
+                        metrics={"candidate": {"ndcg_at_10": 0.1}})
+
+
+def test_migrations_match_the_tables_the_code_describes(engine):
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_promote_retires_the_previous_live_and_audits_both(engine):
+    reg = Registry(engine)
+    v1, v2 = _register(reg), _register(reg)
+    reg.promote(v1.id, actor="alice", reason="first")
+    reg.promote(v2.name, actor="bob", reason="better")
+    assert reg.get(v1.id).status == "retired"
+    assert reg.live().id == v2.id
+    trail = [(a["version_id"], a["from_status"], a["to_status"], a["actor"]) for a in reversed(reg.audit())]
+    assert trail == [(v1.id, None, "candidate", "trainer"), (v2.id, None, "candidate", "trainer"),
+                     (v1.id, "candidate", "live", "alice"), (v1.id, "live", "retired", "bob"),
+                     (v2.id, "candidate", "live", "bob")]
+
+
+def test_rollback_goes_to_the_previous_live_or_the_named_one(engine):
+    reg = Registry(engine)
+    v1, v2, v3 = _register(reg), _register(reg), _register(reg)
+    for v in (v1, v2, v3):
+        reg.promote(v.id, actor="ops", reason="release")
+    back = reg.rollback(actor="ops", reason="bad clicks")
+    assert back.id == v2.id and reg.get(v3.id).status == "rolled_back"
+    back = reg.rollback(actor="ops", reason="further back", to=f"deep-{v1.id}")
+    assert back.id == v1.id and reg.get(v2.id).status == "rolled_back"
+    # v3 was rolled back, but an operator may still bring it back explicitly.
+    assert reg.rollback(actor="ops", reason="it was fine", to=v3.id).id == v3.id
+
+
+def test_rollback_without_an_earlier_version_says_so(engine):
+    reg = Registry(engine)
+    reg.promote(_register(reg).id, actor="ops", reason="first")
+    with pytest.raises(RegistryError, match="no earlier deep version"):
+        reg.rollback(actor="ops", reason="oops")
+
+
+def test_transitions_need_a_reason_and_an_existing_servable_version(engine):
+    reg = Registry(engine)
+    v = _register(reg)
+    with pytest.raises(RegistryError, match="reason"):
+        reg.promote(v.id, actor="ops", reason=" ")
+    with pytest.raises(RegistryError, match="no model version"):
+        reg.promote(999, actor="ops", reason="x")
+    with pytest.raises(RegistryError, match="not a model version"):
+        parse_version("deep-latest")
+    bare = reg.register("deep")  # no artefact
+    with pytest.raises(RegistryError, match="no artefact"):
+        reg.promote(bare.id, actor="ops", reason="x")
+    reg.promote(v.id, actor="ops", reason="x")
+    with pytest.raises(RegistryError, match="already live"):
+        reg.promote(v.id, actor="ops", reason="x")
+
+
+def test_the_database_refuses_a_second_live_version(engine):
+    from sqlalchemy import update
+    from sqlalchemy.exc import IntegrityError
+
+    from recstream.models.schema import model_versions
+
+    reg = Registry(engine)
+    v1, v2 = _register(reg), _register(reg)
+    reg.promote(v1.id, actor="ops", reason="x")
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(update(model_versions).where(model_versions.c.id == v2.id).values(status="live"))
+
+
+def test_canary_is_separate_from_live(engine):
+    reg = Registry(engine)
+    v1, v2 = _register(reg), _register(reg)
+    reg.promote(v1.id, actor="ops", reason="x")
+    reg.start_canary(v2.id, actor="ops", reason="try it")
+    assert {k: v.id for k, v in reg.serving().items()} == {"live": v1.id, "canary": v2.id}
+    reg.end_canary(actor="ops", reason="worse click rate")
+    assert set(reg.serving()) == {"live"} and reg.get(v2.id).status == "rolled_back"
+
+
+def test_retrain_requests_are_debounced_while_one_waits(engine):
+    reg = Registry(engine)
+    first, created = reg.request_retrain(trigger="drift", requested_by="monitor", reason="report 3")
+    again, created_again = reg.request_retrain(trigger="manual", requested_by="ops")
+    assert created and not created_again and again == first
+    assert reg.next_request() == first
+    reg.start_run(first, trigger="drift", requested_by="monitor")
+    assert reg.next_request() is None
+
+
+def test_training_lock_admits_one_holder_at_a_time(engine):
+    reg = Registry(engine)
+    winners = []
+
+    def grab(name):
+        if reg.acquire_training_lock(name):
+            winners.append(name)
+
+    threads = [threading.Thread(target=grab, args=(f"t{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert not reg.acquire_training_lock("late")
+    reg.release_training_lock(winners[0])
+    assert reg.acquire_training_lock("late")
+    # A holder silent past the stale limit loses the lock.
+    assert reg.acquire_training_lock("rescuer", stale_after_s=-1)

@@ -1,0 +1,71 @@
+"""Retraining against a real database: register with parent and metrics, gate, record failures, never overlap."""
+
+import pytest
+
+from recstream.models.deep import DeepConfig
+from recstream.models.errors import TrainingBusy
+from recstream.models.registry import Registry
+from recstream.models.retrain import RetrainConfig, load_model, retrain
+from recstream.models.store import EventStore
+from recstream.models.synthetic import SyntheticSpec, generate
+
+FAST = DeepConfig(dim=16, epochs=3, batch_size=512, learning_rate=5e-3)
+
+
+@pytest.fixture
+def stocked(engine):
+    EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=300, items=400, events=20_000))))
+    return engine
+
+
+def config(tmp_path, **kw) -> RetrainConfig:
+    return RetrainConfig(deep=kw.pop("deep", FAST), artefact_dir=tmp_path / "artefacts", **kw)
+
+
+def test_first_run_beats_popularity_and_goes_live(stocked, tmp_path):
+    r = retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
+    assert r.outcome == "promoted", r.metrics.get("gate")
+    m = r.version.metrics
+    assert m["candidate"]["ndcg_at_10"] > m["popularity"]["ndcg_at_10"] and m["live"] is None
+    assert r.version.parent_id is None and r.version.window_start < r.version.window_end
+    assert Registry(stocked).run(r.run_id)["status"] == "promoted"
+    assert load_model(r.version).items  # the artefact verifies and loads
+
+
+def test_second_run_warm_starts_from_live_and_records_the_parent(stocked, tmp_path):
+    first = retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
+    second = retrain(stocked, config(tmp_path), trigger="schedule", requested_by="scheduler")
+    assert second.version.parent_id == first.version.id
+    assert second.metrics["warm_start"] and second.metrics["live_version"] == first.version.name
+    assert second.metrics["live"]["ndcg_at_10"] == pytest.approx(first.metrics["candidate"]["ndcg_at_10"], abs=0.02)
+
+
+def test_a_worse_candidate_is_kept_as_rejected_and_live_stays(stocked, tmp_path):
+    first = retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
+    # An untrained model (0 epochs, no warm start) is worse than popularity and than live.
+    worse = retrain(stocked, config(tmp_path, warm_start=False, deep=DeepConfig(dim=16, epochs=0)),
+                    trigger="manual", requested_by="test")
+    assert worse.outcome == "rejected" and worse.version.status == "rejected"
+    assert "does not beat" in worse.version.metrics["gate"]["reason"]
+    # Better than popularity but short of live by the margin: rejected too, naming live.
+    short = retrain(stocked, config(tmp_path, promote_margin=1.0), trigger="manual", requested_by="test")
+    assert short.outcome == "rejected" and "does not beat live" in short.metrics["gate"]["reason"]
+    assert Registry(stocked).live().id == first.version.id
+
+
+def test_a_failed_run_is_recorded_and_live_untouched(stocked, tmp_path):
+    first = retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
+    failed = retrain(stocked, config(tmp_path, min_interactions=10**9), trigger="drift", requested_by="monitor")
+    assert failed.outcome == "failed" and "positive interactions" in failed.error
+    run = Registry(stocked).run(failed.run_id)
+    assert run["status"] == "failed" and "positive interactions" in run["error"]
+    assert Registry(stocked).live().id == first.version.id
+    assert Registry(stocked).training_lock_holder() is None  # released after failure
+
+
+def test_runs_never_overlap(stocked, tmp_path):
+    reg = Registry(stocked)
+    assert reg.acquire_training_lock("someone-else")
+    with pytest.raises(TrainingBusy, match="someone-else"):
+        retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
+    assert reg.runs() == []  # a refused run records nothing: the request stays queued
