@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -322,13 +323,32 @@ class OnlineRecommender:
         n = self.n_items
         if n == 0 or k <= 0:
             return Recommendation([], [], "popular")
-        scores = self._scores(user_id, n, self._popularity_term(n), exclude_seen)
-        k_eff = min(k, n)
+        scores = self.scores(user_id, exclude_seen)
+        source = "personal" if self.is_personal(user_id) else "popular"
+        return self.top_k(scores, k, source)
+
+    def scores(self, user_id: str, exclude_seen: bool = True) -> np.ndarray:
+        """This model's scores over every known item (row order = `item_ids`), seen items at -inf."""
+        n = self.n_items
+        return self._scores(user_id, n, self._popularity_term(n), exclude_seen)
+
+    def top_k(self, scores: np.ndarray, k: int, source: str) -> Recommendation:
+        """The `k` best finite entries of `scores` (one per item row) as a Recommendation."""
+        k_eff = min(k, len(scores))
+        if k_eff <= 0:
+            return Recommendation([], [], source)
         top = np.argpartition(-scores, k_eff - 1)[:k_eff]
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[np.isfinite(scores[top])]
-        source = "personal" if self.is_personal(user_id) else "popular"
         return Recommendation([self.item_ids[r] for r in top], [float(scores[r]) for r in top], source)
+
+    def recent_items(self, user_id: str, n: int) -> list[str]:
+        """The user's `n` most recent distinct items, oldest first (what sequence models read)."""
+        seen = self._seen.get(user_id)
+        if not seen:
+            return []
+        rows = list(islice(reversed(seen), n))
+        return [self.item_ids[r] for r in reversed(rows)]
 
 
 def recall_ci(hits: int, trials: int) -> tuple[float, float]:

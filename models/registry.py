@@ -261,16 +261,19 @@ class Registry:
                                .order_by(training_runs.c.id).limit(1)).scalar()
         return None if rid is None else int(rid)
 
-    def start_run(self, run_id: int | None, *, trigger: str, requested_by: str, reason: str | None = None) -> int:
+    def start_run(self, run_id: int | None, *, trigger: str, requested_by: str, reason: str | None = None) -> int | None:
+        """Record a run as running: a new one, or the queued request `run_id`. None when that request was
+        already taken by another scheduler (a conditional UPDATE, so exactly one claims it)."""
         now = time.time()
         with self.engine.begin() as conn:
             if run_id is None:
                 return int(conn.execute(insert(training_runs).values(
                     status="running", trigger=trigger, requested_by=requested_by[:128], reason=reason,
                     requested_at=now, started_at=now).returning(training_runs.c.id)).scalar_one())
-            conn.execute(update(training_runs).where(training_runs.c.id == run_id)
-                         .values(status="running", started_at=now))
-            return run_id
+            claimed = conn.execute(update(training_runs).where(
+                training_runs.c.id == run_id, training_runs.c.status == "requested").values(
+                status="running", started_at=now)).rowcount
+            return run_id if claimed == 1 else None
 
     def finish_run(self, run_id: int, *, status: str, version_id: int | None = None, error: str | None = None) -> None:
         with self.engine.begin() as conn:

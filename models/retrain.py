@@ -75,7 +75,10 @@ def retrain(engine: Engine, cfg: RetrainConfig, *, trigger: str, requested_by: s
         raise TrainingBusy(f"another training run holds the lock ({registry.training_lock_holder()}); "
                            "this request stays queued")
     try:
-        run_id = registry.start_run(run_id, trigger=trigger, requested_by=requested_by, reason=reason)
+        claimed = registry.start_run(run_id, trigger=trigger, requested_by=requested_by, reason=reason)
+        if claimed is None:
+            raise TrainingBusy(f"training request {run_id} was already taken by another scheduler")
+        run_id = claimed
         try:
             result = _train_and_gate(engine, registry, cfg, run_id, progress)
         except Exception as exc:  # noqa: BLE001 - recorded, then re-raised for the caller's logs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -48,6 +49,21 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
             await consumer.stop()
             await producer.stop()
             pipeline.preparer.close()
+
+    @app.task
+    async def follow_registry() -> None:
+        """Swap in new live/canary deep versions within RECSTREAM_MODEL_POLL_S (loading runs in a thread)."""
+        loop = asyncio.get_running_loop()
+        failing = False
+        while not app.should_stop:
+            try:
+                await loop.run_in_executor(None, state.deep.poll)
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - a database blip must not stop serving the current model
+                if not failing:
+                    log.warning("cannot read the model registry (%s); serving the current model meanwhile", exc)
+                failing = True
+            await asyncio.sleep(settings.model_poll_s)
 
     @app.timer(interval=10.0)
     async def report() -> None:

@@ -198,6 +198,148 @@ def dead_letters(bootstrap: str | None, limit: int, timeout: float) -> None:
 
 
 @main.command()
+@db_opt
+def scheduler(database_url: str | None) -> None:
+    """Run scheduled retraining and queued retrain requests until Ctrl-C."""
+    from recstream.models.db import create_db_engine, require_current_schema
+    from recstream.monitors.schedule import RetrainJobs, build_scheduler
+
+    s = load_settings(database_url=database_url)
+    engine = create_db_engine(s.database_url)
+    require_current_schema(engine)
+    sched = build_scheduler(RetrainJobs(engine, s.retrain_config()), interval_s=s.retrain_interval_s,
+                            cron=s.retrain_cron, poll_s=s.scheduler_poll_s)
+    when = ", ".join(filter(None, [s.retrain_interval_s and f"every {s.retrain_interval_s:g}s",
+                                   s.retrain_cron and f"cron '{s.retrain_cron}'"])) or "on request only"
+    click.echo(f"scheduler: retraining {when}; polling requests every {s.scheduler_poll_s:g}s")
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@main.group()
+def models() -> None:
+    """Model versions: list, show, retrain, promote, rollback, canary."""
+
+
+def _registry(database_url: str | None = None):  # type: ignore[no-untyped-def]
+    from recstream.models.db import create_db_engine, require_current_schema
+    from recstream.models.registry import Registry
+
+    engine = create_db_engine(load_settings(database_url=database_url).database_url)
+    require_current_schema(engine)
+    return Registry(engine)
+
+
+def _summary(v: Any) -> str:
+    m = v.metrics or {}
+    cand = (m.get("candidate") or {})
+    metric = f"NDCG@10 {cand['ndcg_at_10']:.4f} Recall@10 {cand['recall_at_10']:.4f}" if cand else ""
+    parent = f"parent deep-{v.parent_id}" if v.parent_id else "cold start"
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.created_at))
+    return f"{v.name:<10} {v.status:<12} {when}  {parent:<16} {metric}"
+
+
+@models.command("list")
+@db_opt
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def models_list(database_url: str | None, as_json: bool) -> None:
+    """Model versions, newest first."""
+    versions = _registry(database_url).list()
+    if as_json:
+        click.echo(json.dumps([v.as_dict() for v in versions], indent=2))
+        return
+    if not versions:
+        click.echo("no model versions yet: `recstream models retrain` trains the first")
+    for v in versions:
+        click.echo(_summary(v))
+
+
+@models.command("show")
+@click.argument("version")
+@db_opt
+def models_show(version: str, database_url: str | None) -> None:
+    """One version in full, with its audit trail."""
+    reg = _registry(database_url)
+    click.echo(json.dumps({**reg.get(version).as_dict(), "audit": reg.audit(version)}, indent=2, default=str))
+
+
+@models.command("promote")
+@click.argument("version")
+@click.option("--reason", required=True, help="why (recorded in the audit log)")
+@click.option("--canary", is_flag=True, help="serve it to RECSTREAM_CANARY_SHARE of users instead of everyone")
+@click.option("--actor", default=None, help="who (default: your login name)")
+@db_opt
+def models_promote(version: str, reason: str, canary: bool, actor: str | None, database_url: str | None) -> None:
+    """Make VERSION live (or canary). Every worker serves it within about a second."""
+    reg, who = _registry(database_url), _actor(actor)
+    v = (reg.start_canary if canary else reg.promote)(version, actor=who, reason=reason)
+    click.echo(f"{v.name} is {v.status}")
+
+
+@models.command("rollback")
+@click.option("--to", "to", default=None, help="version to go back to (default: the previous live one)")
+@click.option("--reason", required=True, help="why (recorded in the audit log)")
+@click.option("--canary", is_flag=True, help="end the canary instead of rolling back live")
+@click.option("--actor", default=None, help="who (default: your login name)")
+@db_opt
+def models_rollback(to: str | None, reason: str, canary: bool, actor: str | None, database_url: str | None) -> None:
+    """Take the live version out and serve the previous one (or --to VERSION) on every worker."""
+    reg, who = _registry(database_url), _actor(actor)
+    if canary:
+        v = reg.end_canary(actor=who, reason=reason)
+        click.echo(f"canary {v.name} ended ({v.status})")
+        return
+    v = reg.rollback(actor=who, reason=reason, to=to)
+    click.echo(f"rolled back: {v.name} is live")
+
+
+@models.command("retrain")
+@click.option("--reason", default=None, help="why (recorded with the run)")
+@click.option("--queue", is_flag=True, help="only queue the request for `recstream scheduler`")
+@db_opt
+def models_retrain(reason: str | None, queue: bool, database_url: str | None) -> None:
+    """Train a new deep version now from the event store (warm-started from live), gate it, and release it."""
+    from recstream.models.retrain import retrain
+
+    s = load_settings(database_url=database_url)
+    reg = _registry(database_url)
+    if queue:
+        run_id, created = reg.request_retrain(trigger="manual", requested_by=_actor(None), reason=reason)
+        click.echo(f"retrain request {run_id} {'queued' if created else 'already waiting'}")
+        return
+    r = retrain(reg.engine, s.retrain_config(), trigger="manual", requested_by=_actor(None), reason=reason,
+                progress=sys.stderr.isatty())
+    if r.outcome == "failed":
+        raise RecstreamError(f"training run {r.run_id} failed: {r.error}")
+    m = r.metrics
+    live = m["live"]["ndcg_at_10"] if m.get("live") else None
+    click.echo(f"run {r.run_id}: {r.version.name if r.version else '-'} {r.outcome} — NDCG@10 candidate "
+               f"{m['candidate']['ndcg_at_10']:.4f}, popularity {m['popularity']['ndcg_at_10']:.4f}, live "
+               f"{'-' if live is None else f'{live:.4f}'} ({m['gate']['reason']})")
+
+
+@models.command("runs")
+@db_opt
+def models_runs(database_url: str | None) -> None:
+    """Recent training runs with their outcome or error."""
+    for r in _registry(database_url).runs():
+        click.echo(json.dumps(r, default=str))
+
+
+def _actor(actor: str | None) -> str:
+    import getpass
+
+    if actor:
+        return actor
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@main.command()
 @click.option("--events", default=30_000, show_default=True, type=click.IntRange(1_000))
 @click.option("--keep", is_flag=True, help="leave broker and worker running at the end")
 def demo(events: int, keep: bool) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recstream.models.db import normalise_url
+from recstream.models.deep import DeepConfig
 from recstream.models.online import OnlineConfig
+from recstream.models.retrain import RetrainConfig
 
 
 class Settings(BaseSettings):
@@ -46,10 +49,43 @@ class Settings(BaseSettings):
     online_popularity_half_life_s: float = Field(365 * 24 * 3600.0, gt=0)
     online_prequential_sample: float = Field(0.05, ge=0, le=1)
 
+    # The deep model, its retraining and how workers serve it.
+    artefact_dir: Path = Field(Path("var/artefacts"), description="where model artefacts are written")
+    artefact_key: SecretStr | None = Field(None, description="HMAC key: artefacts are signed and verified with it")
+    operator_token: SecretStr | None = Field(
+        None, description="bearer token for mutating HTTP endpoints (promote, rollback, retrain); unset = refused")
+    deep_weight: float = Field(0.5, ge=0, le=1, description="share of the deep model in the served blend")
+    canary_share: float = Field(0.0, ge=0, le=1, description="share of users (sticky) served the canary version")
+    model_poll_s: float = Field(0.25, gt=0, description="how often workers check the registry for a new version")
+    deep_dim: int = Field(64, ge=1)
+    deep_history: int = Field(20, ge=1, description="recent items that make up a user for the deep model")
+    deep_epochs: int = Field(6, ge=0, description="epochs of a cold-start training")
+    deep_learning_rate: float = Field(3e-3, gt=0)
+    retrain_warm_epochs: int = Field(2, ge=0, description="epochs when warm-starting from the live version")
+    retrain_window_s: float | None = Field(None, gt=0, description="train on this much event time (unset = all)")
+    retrain_margin: float = Field(0.0, ge=0, description="NDCG@10 a candidate must add over live to be promoted")
+    retrain_auto_promote: bool = Field(True, description="promote (or canary) a candidate that passes the gate")
+    retrain_min_interactions: int = Field(200, ge=1)
+    retrain_interval_s: float | None = Field(None, gt=0, description="scheduled retraining period (unset = off)")
+    retrain_cron: str | None = Field(None, description="crontab schedule for retraining, e.g. '0 3 * * *'")
+    scheduler_poll_s: float = Field(2.0, gt=0, description="how often the scheduler looks for retrain requests")
+
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, v: str) -> str:
         return normalise_url(v)
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _check_cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(v)
+            except ValueError as exc:
+                raise ValueError(f"RECSTREAM_RETRAIN_CRON must be a crontab line like '0 3 * * *': {exc}") from None
+        return v
 
     @field_validator("bootstrap")
     @classmethod
@@ -67,3 +103,16 @@ class Settings(BaseSettings):
                             popularity_blend=self.online_popularity_blend,
                             popularity_half_life_s=self.online_popularity_half_life_s,
                             prequential_sample=self.online_prequential_sample)
+
+    def retrain_config(self) -> RetrainConfig:
+        return RetrainConfig(
+            deep=DeepConfig(dim=self.deep_dim, history=self.deep_history, epochs=self.deep_epochs,
+                            learning_rate=self.deep_learning_rate),
+            artefact_dir=self.artefact_dir, artefact_key=self.artefact_key_bytes, window_s=self.retrain_window_s,
+            min_interactions=self.retrain_min_interactions, warm_epochs=self.retrain_warm_epochs,
+            promote_margin=self.retrain_margin, auto_promote=self.retrain_auto_promote,
+            canary_share=self.canary_share)
+
+    @property
+    def artefact_key_bytes(self) -> bytes | None:
+        return self.artefact_key.get_secret_value().encode() if self.artefact_key else None

@@ -1,10 +1,21 @@
-"""HTTP API of a worker: recommendations and health. Bad parameters get a 400 that says what to send."""
+"""HTTP API of a worker: recommendations, health and model operations. Bad input gets a 4xx that says what to send.
+
+Mutating model endpoints need `Authorization: Bearer $RECSTREAM_OPERATOR_TOKEN`; with no token configured they are
+refused, so a fresh install never exposes promote/rollback to anyone who can reach the port.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+import json
+from collections.abc import Callable
 from typing import Any
 
 import faust
+from faust.web import View
+
+from recstream.models.errors import RegistryError
 
 from .service import WorkerState
 
@@ -48,3 +59,87 @@ def register_views(app: faust.App, state: WorkerState) -> None:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         return web.json(state.health())
+
+    @app.page("/models")
+    async def models_list(web: Any, request: Any) -> Any:
+        versions = await _blocking(lambda: [v.as_dict() for v in state.registry.list()])
+        return web.json({"versions": versions, "serving_here": state.deep.state()})
+
+    @app.page("/models/runs")
+    async def models_runs(web: Any, request: Any) -> Any:
+        return web.json({"runs": await _blocking(state.registry.runs)})
+
+    class Rollback(View):
+        async def post(self, request: Any) -> Any:
+            return await _mutate(self, request, state, lambda body, actor: state.registry.rollback(
+                actor=actor, reason=body.get("reason", ""), to=body.get("to")).as_dict())
+
+    class Retrain(View):
+        async def post(self, request: Any) -> Any:
+            def request_it(body: dict, actor: str) -> dict:
+                run_id, created = state.registry.request_retrain(trigger="api", requested_by=actor,
+                                                                 reason=body.get("reason"))
+                return {"run_id": run_id, "queued": created,
+                        "note": "the scheduler (`recstream scheduler`) runs queued retrainings"}
+            return await _mutate(self, request, state, request_it, status=202)
+
+    class Promote(View):
+        async def post(self, request: Any, ref: str) -> Any:
+            def promote(body: dict, actor: str) -> dict:
+                reason = body.get("reason", "")
+                if body.get("canary"):
+                    return state.registry.start_canary(ref, actor=actor, reason=reason).as_dict()
+                return state.registry.promote(ref, actor=actor, reason=reason).as_dict()
+            return await _mutate(self, request, state, promote)
+
+    class Show(View):
+        async def get(self, request: Any, ref: str) -> Any:
+            try:
+                version, audit = await _blocking(lambda: (state.registry.get(ref).as_dict(), state.registry.audit(ref)))
+            except RegistryError as exc:
+                return self.json({"error": str(exc)}, status=404)
+            return self.json({**version, "audit": audit})
+
+    app.page("/models/rollback")(Rollback)
+    app.page("/models/retrain")(Retrain)
+    app.page("/models/{ref}/promote")(Promote)
+    app.page("/models/{ref}")(Show)
+
+
+async def _blocking(fn: Callable[[], Any]) -> Any:
+    """Database work runs in a thread: the event loop keeps serving recommendations meanwhile."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+def _authorised(request: Any, state: WorkerState) -> str | None:
+    """None when the request carries the operator token, else why not."""
+    token = state.settings.operator_token
+    if token is None:
+        return "model operations over HTTP are disabled: set RECSTREAM_OPERATOR_TOKEN on the workers"
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                             token.get_secret_value().encode()):
+        return "send the operator token as 'Authorization: Bearer <token>'"
+    return None
+
+
+async def _mutate(view: View, request: Any, state: WorkerState, action: Callable[[dict, str], Any],
+                  status: int = 200) -> Any:
+    problem = _authorised(request, state)
+    if problem is not None:
+        return view.json({"error": problem}, status=403 if state.settings.operator_token is None else 401)
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return view.json({"error": "the body must be a JSON object, e.g. {\"reason\": \"...\"}"}, status=400)
+    actor = f"api:{str(body.get('actor') or 'operator')[:64]}"
+    try:
+        result = await _blocking(lambda: action(body, actor))
+    except RegistryError as exc:
+        return view.json({"error": str(exc)}, status=409 if "no model version" not in str(exc) else 404)
+    await _blocking(state.deep.poll)  # this worker at once; the others within RECSTREAM_MODEL_POLL_S
+    return view.json(result, status=status)

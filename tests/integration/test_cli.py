@@ -36,7 +36,7 @@ def test_db_upgrade_then_current(tmp_path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     assert recstream("db", "current", "--database-url", url).stdout.startswith("current none")
     up = recstream("db", "upgrade", "--database-url", url)
-    assert up.returncode == 0 and "at revision 0001" in up.stdout
+    assert up.returncode == 0 and "at revision 0002" in up.stdout
 
 
 def test_produce_replays_a_csv_file_in_time_order(broker, tmp_path):

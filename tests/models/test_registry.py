@@ -101,8 +101,10 @@ def test_retrain_requests_are_debounced_while_one_waits(engine):
     again, created_again = reg.request_retrain(trigger="manual", requested_by="ops")
     assert created and not created_again and again == first
     assert reg.next_request() == first
-    reg.start_run(first, trigger="drift", requested_by="monitor")
+    assert reg.start_run(first, trigger="drift", requested_by="monitor") == first
     assert reg.next_request() is None
+    # A second scheduler that saw the same request cannot claim it again.
+    assert reg.start_run(first, trigger="drift", requested_by="monitor") is None
 
 
 def test_training_lock_admits_one_holder_at_a_time(engine):

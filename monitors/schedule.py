@@ -1,0 +1,68 @@
+"""The scheduler process (`recstream scheduler`): periodic retraining plus the queue of on-demand requests.
+
+Requests come from `recstream models retrain --queue`, `POST /models/retrain` and the drift monitor; each is a
+`training_runs` row the scheduler claims. All jobs share one single-thread executor, so within a process two
+trainings never overlap, and the registry's training lock keeps separate scheduler processes apart too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from recstream.models.errors import TrainingBusy
+from recstream.models.registry import Registry
+from recstream.models.retrain import RetrainConfig, RetrainResult, retrain
+
+log = logging.getLogger("recstream.scheduler")
+
+
+@dataclass
+class RetrainJobs:
+    engine: Engine
+    config: RetrainConfig
+
+    def scheduled(self) -> RetrainResult | None:
+        """The periodic retraining."""
+        try:
+            return retrain(self.engine, self.config, trigger="schedule", requested_by="scheduler")
+        except TrainingBusy as exc:
+            log.info("scheduled retraining skipped: %s", exc)
+            return None
+
+    def queued(self) -> RetrainResult | None:
+        """Run the oldest queued request, if any."""
+        registry = Registry(self.engine)
+        run_id = registry.next_request()
+        if run_id is None:
+            return None
+        row = registry.run(run_id)
+        try:
+            result = retrain(self.engine, self.config, trigger=row["trigger"], requested_by=row["requested_by"],
+                             reason=row["reason"], run_id=run_id)
+        except TrainingBusy as exc:
+            log.info("retrain request %d waits: %s", run_id, exc)
+            return None
+        log.info("retrain request %d (%s by %s): %s %s", run_id, row["trigger"], row["requested_by"],
+                 result.outcome, result.version.name if result.version else result.error)
+        return result
+
+
+def build_scheduler(jobs: RetrainJobs, *, interval_s: float | None, cron: str | None, poll_s: float,
+                    scheduler: BaseScheduler | None = None) -> BaseScheduler:
+    sched = scheduler or BlockingScheduler(timezone="UTC")
+    sched.configure(executors={"default": ThreadPoolExecutor(1)},
+                    job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
+    if interval_s:
+        sched.add_job(jobs.scheduled, IntervalTrigger(seconds=interval_s), id="retrain-interval")
+    if cron:
+        sched.add_job(jobs.scheduled, CronTrigger.from_crontab(cron, timezone="UTC"), id="retrain-cron")
+    sched.add_job(jobs.queued, IntervalTrigger(seconds=poll_s), id="retrain-requests")
+    return sched

@@ -1,0 +1,103 @@
+"""Hot-swap: a worker's slot follows the registry, refuses bad artefacts, keeps serving, and blends."""
+
+import numpy as np
+import pytest
+
+from recstream.models.artefacts import write_artefact
+from recstream.models.deep import DeepConfig, DeepModel
+from recstream.models.hotswap import DeepSlot, blend, in_canary
+from recstream.models.interaction import Interaction
+from recstream.models.online import OnlineConfig, OnlineRecommender
+from recstream.models.registry import Registry
+
+ITEMS = [f"i{i}" for i in range(20)]
+
+
+def release(reg: Registry, tmp_path, name: str, key=None, seed=0):
+    model = DeepModel.new(DeepConfig(dim=8, history=4, seed=seed), ITEMS)
+    path, sha, sig = write_artefact(model.to_bytes(), tmp_path, f"{name}.pt", key)
+    return reg.register("deep", artefact=str(path), sha256=sha, signature=sig)
+
+
+@pytest.fixture
+def reg(engine):
+    return Registry(engine)
+
+
+def test_slot_follows_promotions_and_rollbacks(reg, tmp_path):
+    slot = DeepSlot(reg)
+    assert not slot.poll() and slot.live is None
+    v1, v2 = release(reg, tmp_path, "a"), release(reg, tmp_path, "b", seed=1)
+    reg.promote(v1.id, actor="t", reason="x")
+    assert slot.poll() and slot.live.version.id == v1.id
+    held = slot.choose("u1")  # an in-flight request keeps its model across a swap
+    reg.promote(v2.id, actor="t", reason="x")
+    assert slot.poll() and slot.live.version.id == v2.id
+    assert held.version.id == v1.id and held.model.scorer.scores([1]) is not None
+    reg.rollback(actor="t", reason="x")
+    assert slot.poll() and slot.live.version.id == v1.id and slot.live is held  # from cache: a pointer swap
+    assert not slot.poll()  # nothing changed, nothing swapped
+
+
+def test_tampered_artefact_is_refused_and_live_keeps_serving(reg, tmp_path):
+    slot = DeepSlot(reg)
+    v1, v2 = release(reg, tmp_path, "a"), release(reg, tmp_path, "b")
+    reg.promote(v1.id, actor="t", reason="x")
+    slot.poll()
+    with open(v2.artefact, "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\x01\x02")
+    reg.promote(v2.id, actor="t", reason="x")
+    assert not slot.poll()
+    assert slot.live.version.id == v1.id
+    assert "changed after registration" in slot.state()["last_error"]
+
+
+def test_signature_is_required_when_a_key_is_configured(reg, tmp_path):
+    unsigned = release(reg, tmp_path, "a")
+    reg.promote(unsigned.id, actor="t", reason="x")
+    slot = DeepSlot(reg, key=b"secret")
+    slot.poll()
+    assert slot.live is None and "no signature" in slot.last_error
+    signed = release(reg, tmp_path, "b", key=b"secret")
+    reg.promote(signed.id, actor="t", reason="x")
+    slot.poll()
+    assert slot.live.version.id == signed.id
+
+
+def test_canary_assignment_is_sticky_and_near_the_share():
+    users = [f"user{i}" for i in range(20_000)]
+    share = np.mean([in_canary(u, 0.2) for u in users])
+    assert 0.18 < share < 0.22
+    assert [in_canary(u, 0.2) for u in users[:50]] == [in_canary(u, 0.2) for u in users[:50]]
+    assert not any(in_canary(u, 0.0) for u in users[:100])
+
+
+def test_canary_users_get_the_canary(reg, tmp_path):
+    v1, v2 = release(reg, tmp_path, "a"), release(reg, tmp_path, "b")
+    reg.promote(v1.id, actor="t", reason="x")
+    reg.start_canary(v2.id, actor="t", reason="x")
+    slot = DeepSlot(reg, canary_share=0.5)
+    slot.poll()
+    for u in (f"u{i}" for i in range(50)):
+        assert slot.choose(u).version.id == (v2.id if in_canary(u, 0.5) else v1.id)
+
+
+def test_blend_uses_the_deep_model_only_for_users_with_known_history(reg, tmp_path):
+    online = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0))
+    # User k has items 5k..5k+4; each has 10 known items left to discover.
+    online.learn([Interaction(f"e{i}", f"u{i % 3}", ITEMS[(i % 3) * 5 + (i // 3) % 5], "click", None, float(i))
+                  for i in range(60)]
+                 + [Interaction("new", "u0", "brand-new-item", "click", None, 99.0)])
+    v = release(reg, tmp_path, "a")
+    reg.promote(v.id, actor="t", reason="x")
+    slot = DeepSlot(reg)
+    slot.poll()
+    rec, used = blend(online, slot.live, "u1", 5, True, 0.5)
+    assert used and rec.source == "personal" and len(rec.items) == 5
+    seen = set(online.recent_items("u1", 1000))
+    assert not seen & set(rec.items)
+    rec, used = blend(online, slot.live, "stranger", 5, True, 0.5)
+    assert not used and rec.source == "popular"
+    # An item newer than the deep version is still ranked (by the online model).
+    assert "brand-new-item" in blend(online, slot.live, "u1", 40, True, 0.5)[0].items
