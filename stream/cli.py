@@ -274,6 +274,7 @@ def models_show(version: str, database_url: str | None) -> None:
 def models_promote(version: str, reason: str, canary: bool, actor: str | None, database_url: str | None) -> None:
     """Make VERSION live (or canary). Every worker serves it within about a second."""
     reg, who = _registry(database_url), _actor(actor)
+    _verify(reg.get(version))
     v = (reg.start_canary if canary else reg.promote)(version, actor=who, reason=reason)
     click.echo(f"{v.name} is {v.status}")
 
@@ -291,6 +292,8 @@ def models_rollback(to: str | None, reason: str, canary: bool, actor: str | None
         v = reg.end_canary(actor=who, reason=reason)
         click.echo(f"canary {v.name} ended ({v.status})")
         return
+    if to is not None:
+        _verify(reg.get(to))
     v = reg.rollback(actor=who, reason=reason, to=to)
     click.echo(f"rolled back: {v.name} is live")
 
@@ -326,6 +329,14 @@ def models_runs(database_url: str | None) -> None:
     """Recent training runs with their outcome or error."""
     for r in _registry(database_url).runs():
         click.echo(json.dumps(r, default=str))
+
+
+def _verify(version: Any) -> None:
+    """Refuse up front what workers would refuse: an artefact that is missing or fails its checks."""
+    from recstream.models.artefacts import read_verified
+
+    if version.artefact and version.sha256:
+        read_verified(version.artefact, version.sha256, version.signature, load_settings().artefact_key_bytes)
 
 
 def _actor(actor: str | None) -> str:
