@@ -1,0 +1,37 @@
+"""The retrain scheduler: two scheduler processes' worth of jobs on one database never train at once."""
+
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from recstream.models.deep import DeepConfig
+from recstream.models.registry import Registry
+from recstream.models.retrain import RetrainConfig
+from recstream.models.store import EventStore
+from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.monitors.schedule import RetrainJobs, build_scheduler
+
+
+def test_overlapping_schedules_and_requests_never_train_concurrently(engine, tmp_path):
+    EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=200, items=300, events=8_000))))
+    cfg = RetrainConfig(deep=DeepConfig(dim=8, epochs=1), artefact_dir=tmp_path, auto_promote=False)
+    reg = Registry(engine)
+    reg.request_retrain(trigger="manual", requested_by="test")
+    # Two schedulers (as two `recstream scheduler` processes would be), each firing every 0.2 s.
+    scheds = [build_scheduler(RetrainJobs(engine, cfg), interval_s=0.2, cron=None, poll_s=0.1,
+                              scheduler=BackgroundScheduler(timezone="UTC")) for _ in range(2)]
+    for s in scheds:
+        s.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(r["status"] != "requested" for r in reg.runs(100)) < 4:
+        time.sleep(0.2)
+    for s in scheds:
+        s.shutdown(wait=True)
+    runs = [r for r in reg.runs(100) if r["started_at"] is not None]
+    assert len(runs) >= 4
+    assert all(r["status"] in ("candidate", "rejected") for r in runs), runs
+    spans = sorted((r["started_at"], r["finished_at"]) for r in runs)
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end, "two trainings overlapped"
+    assert any(r["trigger"] == "manual" for r in runs)  # the queued request was served too
+    assert reg.training_lock_holder() is None
