@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from kafka import KafkaProducer
 
 from recstream.models.db import create_db_engine, upgrade
 from recstream.models.interaction import Interaction
+from recstream.models.retrain import RetrainResult, retrain
 from recstream.models.synthetic import SyntheticSpec, generate
 
 from .broker import EmbeddedBroker, free_port
@@ -41,19 +43,46 @@ def _show(title: str, recs: dict) -> None:
     click.echo(f"  {title}: [{recs['source']}, {recs['model_version']}] {items}")
 
 
+def _report(r: RetrainResult) -> None:
+    m = r.metrics
+    if r.outcome == "failed":
+        click.echo(f"   training failed: {r.error}")
+        return
+    click.echo(f"   {r.version.name if r.version else '-'}: {r.outcome}; holdout NDCG@10 "
+               f"{m['candidate']['ndcg_at_10']:.4f} vs popularity {m['popularity']['ndcg_at_10']:.4f}"
+               + (f" vs live {m['live']['ndcg_at_10']:.4f}" if m.get("live") else "")
+               + f" ({m['epochs']} epochs{', warm start' if m['warm_start'] else ''}, {m['train_s']} s)")
+
+
+def _wait_version(api: str, name: str) -> float:
+    start = time.monotonic()
+    _wait(f"the worker to serve {name}",
+          lambda: api_get(f"{api}/recommendations/u1?k=1")["model_version"] == name, timeout=10)
+    return time.monotonic() - start
+
+
+def _operator(env: dict[str, str], *args: str) -> None:
+    click.echo(f"   $ recstream {' '.join(args)}")
+    out = subprocess.run([sys.executable, "-m", "recstream.stream.cli", *args], env=env, capture_output=True,
+                         text=True, check=False)
+    for line in (out.stdout + (out.stderr if out.returncode else "")).strip().splitlines():
+        click.echo(f"     {line}")
+
+
 def run_demo(events: int = 30_000, keep: bool = False) -> None:
     work = Path("var/demo")
     work.mkdir(parents=True, exist_ok=True)
     db_path = work / "recstream.db"
-    for p in work.glob("recstream.db*"):
+    for p in [*work.glob("recstream.db*"), *work.glob("artefacts/*.pt")]:
         p.unlink()
     click.secho("1. embedded broker (tansu, in-memory) and a fresh SQLite event store", bold=True)
     broker = EmbeddedBroker(log_path=work / "broker.log").start()
     web_port = free_port()
     env = {**os.environ, "RECSTREAM_BOOTSTRAP": broker.bootstrap, "RECSTREAM_DATABASE_URL": f"sqlite:///{db_path}",
            "RECSTREAM_WEB_PORT": str(web_port), "RECSTREAM_SESSION_TIMEOUT_S": "6",
-           "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0"}
-    settings = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{db_path}", web_port=web_port)
+           "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ARTEFACT_DIR": str(work / "artefacts")}
+    settings = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{db_path}", web_port=web_port,
+                        artefact_dir=work / "artefacts")
     upgrade(create_db_engine(settings.database_url))
     ensure_topics(settings.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
     click.echo(f"   broker {broker.bootstrap}, database {db_path}")
@@ -99,6 +128,31 @@ def run_demo(events: int = 30_000, keep: bool = False) -> None:
         h = _wait("dead letters", lambda: (x := api_get(f"{api}/healthz"))["pipeline"]["dead_lettered"] and x)
         click.echo(f"   dead-lettered: {json.dumps(h['pipeline']['dead_lettered'])}  "
                    f"(inspect: RECSTREAM_BOOTSTRAP={broker.bootstrap} recstream dead-letters)")
+
+        click.secho("6. retrain the deep model from the event store; the worker hot-swaps it in", bold=True)
+        engine = create_db_engine(settings.database_url)
+        first = retrain(engine, settings.retrain_config(), trigger="manual", requested_by="demo",
+                        reason="demo: first deep version", progress=False)
+        _report(first)
+        if first.outcome == "promoted":
+            assert first.version is not None
+            swap = _wait_version(api, first.version.name)
+            click.echo(f"   the worker serves {first.version.name} {swap:.2f} s after promotion")
+            _show("deep+online", api_get(f"{api}/recommendations/u1?k=5"))
+
+        click.secho("7. a second, warm-started version; an operator promotes it, then rolls it back", bold=True)
+        second = retrain(engine, replace(settings.retrain_config(), auto_promote=False), trigger="manual",
+                         requested_by="demo", reason="demo: warm start", progress=False)
+        _report(second)
+        if first.outcome == "promoted" and second.version is not None:
+            name = second.version.name
+            _operator(env, "models", "promote", name, "--reason", "demo: operator approves")
+            click.echo(f"   the worker serves {name} {_wait_version(api, name):.2f} s after the command returned")
+            _operator(env, "models", "rollback", "--reason", "demo: clicks dropped")
+            click.echo(f"   the worker serves {first.version.name} again "
+                       f"{_wait_version(api, first.version.name):.2f} s after the command returned")
+            _operator(env, "models", "list")
+        engine.dispose()
         click.secho("demo complete.", bold=True, fg="green")
         if keep:
             click.echo(f"worker API {api}; broker {broker.bootstrap}. Ctrl-C to stop.")

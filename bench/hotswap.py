@@ -1,0 +1,185 @@
+"""Hot-swap under load: 5 promotions and 5 rollbacks while two real workers serve requests at a steady rate.
+
+    python bench/hotswap.py [--rate 100] [--events 20000]
+
+Two `recstream worker` processes (one consumer group) learn a synthetic stream; two deep versions are trained
+from the event store. Then each worker gets --rate requests/s (for users it has personal state for) while the
+bench alternates `promote deep-2` / `rollback` through the registry, as the CLI does. Reported: failed requests
+(goal 0), p99 latency within 1 s after each change vs at other times, and per change the time until every worker
+serves the new version (goal <= 1 s; resolution = 1 / rate). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from recstream.models.db import create_db_engine, upgrade
+from recstream.models.deep import DeepConfig
+from recstream.models.registry import Registry
+from recstream.models.retrain import retrain
+from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.stream.broker import EmbeddedBroker, free_port
+from recstream.stream.produce import produce
+from recstream.stream.settings import Settings
+from recstream.stream.topics import Topics, ensure_topics
+
+
+def get(conn: http.client.HTTPConnection, path: str) -> dict:
+    conn.request("GET", path)
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        raise RuntimeError(f"{path}: {r.status} {body[:200]!r}")
+    return json.loads(body)
+
+
+class Client(threading.Thread):
+    """Steady requests to one worker; records (sent_at, latency_s, ok, version)."""
+
+    def __init__(self, port: int, users: list[str], rate: float) -> None:
+        super().__init__(daemon=True)
+        self.port, self.users, self.rate = port, users, rate
+        self.log: list[tuple[float, float, bool, str]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        start, i = time.monotonic(), 0
+        while not self.stop.is_set():
+            wait = start + i / self.rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            t = time.monotonic()
+            try:
+                r = get(conn, f"/recommendations/{self.users[i % len(self.users)]}?k=10")
+                self.log.append((t, time.monotonic() - t, True, r["model_version"]))
+            except Exception:  # noqa: BLE001 - a failed request is what we count
+                self.log.append((t, time.monotonic() - t, False, ""))
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            i += 1
+
+
+def start_worker(env: dict, port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"],
+                            env={**env, "RECSTREAM_WEB_PORT": str(port)}, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if get(http.client.HTTPConnection("127.0.0.1", port, timeout=2), "/healthz")["pipeline"] is not None:
+                return proc
+        except (OSError, RuntimeError, http.client.HTTPException):
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(log.read_text()[-3000:])
+        time.sleep(0.2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=float, default=100, help="requests per second per worker")
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--changes", type=int, default=10, help="promotions + rollbacks, alternating")
+    args = ap.parse_args()
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        s = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/h.db",
+                     artefact_dir=Path(tmp) / "artefacts", deep_dim=32, deep_epochs=4)
+        engine = create_db_engine(s.database_url)
+        upgrade(engine)
+        ensure_topics(s.bootstrap, Topics.from_settings(s), s.topic_partitions)
+        env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,
+               "RECSTREAM_SESSION_TIMEOUT_S": "6", "RECSTREAM_ARTEFACT_DIR": str(s.artefact_dir)}
+        ports = [free_port(), free_port()]
+        workers = [start_worker(env, p, Path(tmp) / f"w{i}.log") for i, p in enumerate(ports)]
+        try:
+            spec = SyntheticSpec(users=1_000, items=2_000, events=args.events, start_ts=time.time() - 3600)
+            produce(generate(spec), s.bootstrap, s.topic_behaviour, total=spec.events, progress=False)
+            conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=5) for p in ports]
+            while sum(get(c, "/healthz")["events_learned"] for c in conns) < spec.events:
+                time.sleep(0.2)
+            cfg = s.retrain_config()
+            v1 = retrain(engine, cfg, trigger="manual", requested_by="bench").version
+            v2 = retrain(engine, replace(cfg, auto_promote=False, deep=DeepConfig(dim=32, epochs=4, seed=1)),
+                         trigger="manual", requested_by="bench").version
+            assert v1 is not None and v2 is not None and v1.status == "live", (v1, v2)
+            # Each worker owns some partitions (request routing between workers is issue 5): ask each for
+            # users it has personal state for, so every response names the deep version it used.
+            users = []
+            for c in conns:
+                mine = [f"u{i}" for i in range(1_000) if get(c, f"/recommendations/u{i}?k=1")["source"] == "personal"]
+                users.append(mine)
+            while any(get(c, "/recommendations/" + u[0] + "?k=1")["model_version"] != v1.name
+                      for c, u in zip(conns, users)):
+                time.sleep(0.05)
+
+            clients = [Client(p, u, args.rate) for p, u in zip(ports, users)]
+            for c in clients:
+                c.start()
+            time.sleep(3.0)  # steady state before the first change
+            reg = Registry(engine)
+            changes: list[tuple[float, str, str]] = []
+            for n in range(args.changes):
+                t0 = time.monotonic()
+                if n % 2 == 0:
+                    target = reg.promote(v2.id, actor="bench", reason=f"change {n}").name
+                    kind = "promote"
+                else:
+                    target = reg.rollback(actor="bench", reason=f"change {n}").name
+                    kind = "rollback"
+                changes.append((t0, kind, target))
+                time.sleep(1.5)
+            time.sleep(1.0)
+            for c in clients:
+                c.stop.set()
+                c.join()
+        finally:
+            for w in workers:
+                w.terminate()
+                w.wait(15)
+
+    swap_s, in_window, outside = [], [], []
+    windows = [(t0, t0 + 1.0) for t0, _, _ in changes]
+    for t0, kind, target in changes:
+        per_worker = []
+        for c in clients:
+            first = next((t for t, _, ok, v in c.log if t >= t0 and ok and v == target), None)
+            per_worker.append(None if first is None else first - t0)
+        swap_s.append({"change": kind, "to": target, "every_worker_s": None if None in per_worker else
+                       round(max(per_worker), 3), "per_worker_s": [None if x is None else round(x, 3)
+                                                                    for x in per_worker]})
+    for c in clients:
+        for t, lat, ok, _ in c.log:
+            if ok:
+                (in_window if any(a <= t < b for a, b in windows) else outside).append(lat * 1e3)
+    failed = sum(1 for c in clients for _, _, ok, _ in c.log if not ok)
+    worst = [x["every_worker_s"] for x in swap_s]
+    print(json.dumps({
+        "bench": "hotswap", "workers": len(clients), "rate_per_worker_per_s": args.rate,
+        "requests": sum(len(c.log) for c in clients), "failed_requests": failed, "goal_failed": 0,
+        "latency_ms_steady": {"p50": round(float(np.percentile(outside, 50)), 3),
+                              "p99": round(float(np.percentile(outside, 99)), 3), "n": len(outside)},
+        "latency_ms_within_1s_of_a_change": {"p50": round(float(np.percentile(in_window, 50)), 3),
+                                             "p99": round(float(np.percentile(in_window, 99)), 3),
+                                             "n": len(in_window)},
+        "p99_ratio_swap_vs_steady": round(float(np.percentile(in_window, 99) / np.percentile(outside, 99)), 2),
+        "time_until_every_worker_serves_s": {
+            "max": None if None in worst else max(worst), "median": None if None in worst else
+            float(np.median(worst)), "goal": 1.0, "resolution_s": round(1 / args.rate, 3)},
+        "changes": swap_s,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
