@@ -54,6 +54,9 @@ class Examples:
     target: np.ndarray
     #: for each example, the codes of every item its user had before it (for excluding them when ranking)
     seen: list[np.ndarray] | None = None
+    #: user code and event time of each example (to judge other models on exactly these events)
+    user: np.ndarray | None = None
+    ts: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -101,7 +104,8 @@ def temporal_split(data: Positives, history: int, holdout_share: float = 0.1, ev
     seen = [flat_item[group_start[j]:j] for j in eval_pos]
     counts = np.bincount(data.item[data.ts < split_ts], minlength=n_codes).astype(np.float64)
     return Split(Examples(hist(train_pos), flat_item[train_pos]),
-                 Examples(hist(eval_pos), flat_item[eval_pos], seen), split_ts, n_codes - 1, counts)
+                 Examples(hist(eval_pos), flat_item[eval_pos], seen, flat_user[eval_pos], flat_ts[eval_pos]),
+                 split_ts, n_codes - 1, counts)
 
 
 def rank_metrics(scores: np.ndarray, ex: Examples, offset: int = 0) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
+from recstream.models.abtest import canary_decision, outcomes
 from recstream.models.errors import TrainingBusy
 from recstream.models.registry import Registry
 from recstream.models.retrain import RetrainConfig, RetrainResult, retrain
@@ -55,8 +56,34 @@ class RetrainJobs:
         return result
 
 
+@dataclass
+class CanaryJudge:
+    """Promotes or rolls back the deep canary from per-version click rates in the feedback events."""
+
+    engine: Engine
+    min_impressions: int = 1000
+
+    def judge(self) -> str:
+        registry = Registry(self.engine)
+        serving = registry.serving("deep")
+        live, canary = serving.get("live"), serving.get("canary")
+        if live is None or canary is None:
+            return "wait"
+        # Only feedback since the canary started counts: older traffic saw other versions.
+        since = canary.promoted_at or max(a["at"] for a in registry.audit(canary.id, limit=1))
+        stats = outcomes(self.engine, since=since)
+        decision, why = canary_decision(stats.get(live.name), stats.get(canary.name), self.min_impressions)
+        if decision == "promote":
+            registry.promote(canary.id, actor="canary-judge", reason=why)
+        elif decision == "rollback":
+            registry.end_canary(actor="canary-judge", reason=why)
+        log.info("canary %s: %s (%s)", canary.name, decision, why)
+        return decision
+
+
 def build_scheduler(jobs: RetrainJobs, *, interval_s: float | None, cron: str | None, poll_s: float,
-                    scheduler: BaseScheduler | None = None) -> BaseScheduler:
+                    scheduler: BaseScheduler | None = None, canary: CanaryJudge | None = None,
+                    canary_every_s: float = 30.0) -> BaseScheduler:
     sched = scheduler or BlockingScheduler(timezone="UTC")
     sched.configure(executors={"default": ThreadPoolExecutor(1)},
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
@@ -65,4 +92,6 @@ def build_scheduler(jobs: RetrainJobs, *, interval_s: float | None, cron: str | 
     if cron:
         sched.add_job(jobs.scheduled, CronTrigger.from_crontab(cron, timezone="UTC"), id="retrain-cron")
     sched.add_job(jobs.queued, IntervalTrigger(seconds=poll_s), id="retrain-requests")
+    if canary is not None:
+        sched.add_job(canary.judge, IntervalTrigger(seconds=canary_every_s), id="canary-judge")
     return sched

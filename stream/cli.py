@@ -202,13 +202,14 @@ def dead_letters(bootstrap: str | None, limit: int, timeout: float) -> None:
 def scheduler(database_url: str | None) -> None:
     """Run scheduled retraining and queued retrain requests until Ctrl-C."""
     from recstream.models.db import create_db_engine, require_current_schema
-    from recstream.monitors.schedule import RetrainJobs, build_scheduler
+    from recstream.monitors.schedule import CanaryJudge, RetrainJobs, build_scheduler
 
     s = load_settings(database_url=database_url)
     engine = create_db_engine(s.database_url)
     require_current_schema(engine)
     sched = build_scheduler(RetrainJobs(engine, s.retrain_config()), interval_s=s.retrain_interval_s,
-                            cron=s.retrain_cron, poll_s=s.scheduler_poll_s)
+                            cron=s.retrain_cron, poll_s=s.scheduler_poll_s,
+                            canary=CanaryJudge(engine, s.canary_min_impressions) if s.canary_auto else None)
     when = ", ".join(filter(None, [s.retrain_interval_s and f"every {s.retrain_interval_s:g}s",
                                    s.retrain_cron and f"cron '{s.retrain_cron}'"])) or "on request only"
     click.echo(f"scheduler: retraining {when}; polling requests every {s.scheduler_poll_s:g}s")
@@ -321,6 +322,23 @@ def models_retrain(reason: str | None, queue: bool, database_url: str | None) ->
     click.echo(f"run {r.run_id}: {r.version.name if r.version else '-'} {r.outcome} — NDCG@10 candidate "
                f"{m['candidate']['ndcg_at_10']:.4f}, popularity {m['popularity']['ndcg_at_10']:.4f}, live "
                f"{'-' if live is None else f'{live:.4f}'} ({m['gate']['reason']})")
+
+
+@models.command("feedback")
+@db_opt
+def models_feedback(database_url: str | None) -> None:
+    """Click rate per served version (from feedback events), and what it says about the canary."""
+    from recstream.models.abtest import canary_decision, outcomes
+
+    reg = _registry(database_url)
+    stats = outcomes(reg.engine)
+    for o in sorted(stats.values(), key=lambda o: o.version):
+        click.echo(json.dumps(o.as_dict()))
+    serving = reg.serving("deep")
+    if "live" in serving and "canary" in serving:
+        decision, why = canary_decision(stats.get(serving["live"].name), stats.get(serving["canary"].name),
+                                        load_settings(database_url=database_url).canary_min_impressions)
+        click.echo(f"canary: {decision} — {why}")
 
 
 @models.command("runs")

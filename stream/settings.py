@@ -56,6 +56,8 @@ class Settings(BaseSettings):
         None, description="bearer token for mutating HTTP endpoints (promote, rollback, retrain); unset = refused")
     deep_weight: float = Field(0.5, ge=0, le=1, description="share of the deep model in the served blend")
     canary_share: float = Field(0.0, ge=0, le=1, description="share of users (sticky) served the canary version")
+    canary_auto: bool = Field(False, description="the scheduler promotes/rolls back the canary on click rates")
+    canary_min_impressions: int = Field(1000, ge=1, description="impressions per version before a canary decision")
     model_poll_s: float = Field(0.25, gt=0, description="how often workers check the registry for a new version")
     deep_dim: int = Field(64, ge=1)
     deep_history: int = Field(20, ge=1, description="recent items that make up a user for the deep model")

@@ -126,3 +126,23 @@ def test_training_lock_admits_one_holder_at_a_time(engine):
     assert reg.acquire_training_lock("late")
     # A holder silent past the stale limit loses the lock.
     assert reg.acquire_training_lock("rescuer", stale_after_s=-1)
+
+
+def test_feedback_outcomes_per_version_decide_the_canary(engine):
+    from recstream.models.abtest import canary_decision, outcomes
+    from recstream.models.interaction import Feedback
+    from recstream.models.store import EventStore
+
+    rows = []
+    for version, clicks in (("deep-1", 50), ("deep-2", 150)):
+        for i in range(1000):
+            rows.append(Feedback(f"{version}-imp-{i}", f"r{i}", f"u{i}", "i1", "impression", version, 1.7e9 + i))
+            if i < clicks:
+                rows.append(Feedback(f"{version}-clk-{i}", f"r{i}", f"u{i}", "i1", "click", version, 1.7e9 + i))
+    EventStore(engine).add_feedback(rows)
+    stats = outcomes(engine)
+    assert (stats["deep-1"].impressions, stats["deep-1"].clicks) == (1000, 50)
+    assert canary_decision(stats["deep-1"], stats["deep-2"])[0] == "promote"
+    assert canary_decision(stats["deep-2"], stats["deep-1"])[0] == "rollback"
+    assert canary_decision(stats["deep-1"], stats["deep-1"])[0] == "wait"
+    assert canary_decision(stats["deep-1"], stats["deep-2"], min_impressions=5000)[0] == "wait"

@@ -35,3 +35,26 @@ def test_overlapping_schedules_and_requests_never_train_concurrently(engine, tmp
         assert start >= end, "two trainings overlapped"
     assert any(r["trigger"] == "manual" for r in runs)  # the queued request was served too
     assert reg.training_lock_holder() is None
+
+
+def test_canary_judge_promotes_a_canary_with_a_clearly_better_click_rate(engine):
+    from recstream.models.interaction import Feedback
+    from recstream.monitors.schedule import CanaryJudge
+
+    reg = Registry(engine)
+    v1, v2 = (reg.register("deep", artefact="/a.pt", sha256="0" * 64) for _ in range(2))
+    reg.promote(v1.id, actor="t", reason="x")
+    reg.start_canary(v2.id, actor="t", reason="x")
+    judge = CanaryJudge(engine, min_impressions=500)
+    assert judge.judge() == "wait"  # no feedback yet
+    now = time.time()
+    rows = []
+    for version, clicks in ((v1.name, 20), (v2.name, 80)):
+        for i in range(600):
+            rows.append(Feedback(f"{version}-i{i}", f"r{i}", f"u{i}", "x", "impression", version, now + 1))
+            if i < clicks:
+                rows.append(Feedback(f"{version}-c{i}", f"r{i}", f"u{i}", "x", "click", version, now + 2))
+    EventStore(engine).add_feedback(rows)
+    assert judge.judge() == "promote"
+    assert reg.live().id == v2.id
+    assert reg.audit(v2.id)[0]["actor"] == "canary-judge"
