@@ -24,6 +24,8 @@ bench: $(STAMP)  ## every benchmark; each prints JSON
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/freshness.py
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/hotswap.py
+	$(BIN)/python bench/retrain.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
