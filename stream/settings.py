@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     def _check_url(cls, v: str) -> str:
         return normalise_url(v)
 
+    @field_validator("operator_token", "artefact_key", "retrain_cron", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: object) -> object:
+        # Compose passes `${VAR:-}` as an empty string: that must mean "not configured", never "the empty token".
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("retrain_cron")
     @classmethod
     def _check_cron(cls, v: str | None) -> str | None:

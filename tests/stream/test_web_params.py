@@ -11,3 +11,17 @@ def test_int_params():
 def test_bool_params():
     assert _bool_param("false", "exclude_seen", True) is False
     assert "true or false" in _bool_param("maybe", "exclude_seen", True)
+
+
+def test_an_empty_operator_token_means_none_configured(monkeypatch):
+    from recstream.stream.settings import Settings
+
+    monkeypatch.setenv("RECSTREAM_OPERATOR_TOKEN", "")
+    monkeypatch.setenv("RECSTREAM_ARTEFACT_KEY", " ")
+    s = Settings()
+    assert s.operator_token is None and s.artefact_key_bytes is None
+    monkeypatch.setenv("RECSTREAM_RETRAIN_CRON", "every day")
+    import pytest
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError, match="crontab"):
+        Settings()
