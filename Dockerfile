@@ -5,5 +5,7 @@ COPY stream stream
 COPY models models
 COPY monitors monitors
 COPY migrations migrations
-RUN pip install --no-cache-dir -c constraints.txt .
+# The CPU build of torch (~200 MB) instead of PyPI's default CUDA build (several GB); trainers with a GPU can
+# build from a CUDA base image without this index.
+RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -c constraints.txt .
 ENTRYPOINT ["recstream"]
