@@ -18,7 +18,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -159,9 +159,8 @@ class DeepModel:
         return [self.row_of.get(i, PAD) for i in item_ids]
 
     # ---- training ----------------------------------------------------------------------------------------
-    def fit(self, hist: np.ndarray, target: np.ndarray, epochs: int | None = None,
-            on_epoch: Callable[[int, float], None] | None = None, progress: bool = False) -> None:
-        """Train on (history rows, next-item row) pairs. `on_epoch(epoch, mean_loss)` after each epoch."""
+    def fit(self, hist: np.ndarray, target: np.ndarray, epochs: int | None = None, progress: bool = False) -> None:
+        """Train on (history rows, next-item row) pairs; each epoch's mean loss is logged and kept in history_log."""
         cfg = self.config
         epochs = cfg.epochs if epochs is None else epochs
         device = _device(cfg.device)
@@ -194,8 +193,6 @@ class DeepModel:
             self.history_log.append({"epoch": len(self.history_log) + 1, "loss": mean,
                                      "seconds": time.perf_counter() - t0})
             log.info("epoch %d/%d: loss %.4f (%.1fs)", epoch + 1, epochs, mean, time.perf_counter() - t0)
-            if on_epoch is not None:
-                on_epoch(epoch + 1, mean)
         if bar is not None:
             bar.close()
         net.eval()

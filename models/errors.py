@@ -4,7 +4,8 @@
      ├── ConfigError        a setting is malformed or points at nothing usable
      ├── DatabaseError      the database is unreachable or its schema is not at the expected revision
      ├── DataFileError      an input file cannot be read as interactions
-     ├── RegistryError      a model version does not exist or cannot make the requested transition
+     ├── RegistryError      a model version cannot make the requested transition
+     │    └── VersionNotFound   no such model version
      ├── ArtefactError      a model file is missing or fails its checksum / signature
      └── TrainingBusy       another training run holds the training lock
 
@@ -30,6 +31,10 @@ class DataFileError(RecstreamError):
 
 class RegistryError(RecstreamError):
     """A model version does not exist, or the requested transition is not allowed."""
+
+
+class VersionNotFound(RegistryError):
+    """No model version has the given id or name."""
 
 
 class ArtefactError(RecstreamError):

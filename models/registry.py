@@ -17,15 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Row, desc, func, insert, or_, select, update
+from sqlalchemy import Engine, Row, desc, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from .errors import RegistryError
+from .errors import RegistryError, VersionNotFound
 from .schema import model_audit, model_versions, training_lock, training_runs
 
 KINDS = ("deep", "online")
-STATUSES = ("candidate", "rejected", "canary", "live", "retired", "rolled_back")
 #: Statuses a version can be promoted or rolled back to: it must have been judged, and not be serving already.
 PROMOTABLE = ("candidate", "rejected", "canary", "retired", "rolled_back")
 
@@ -81,12 +80,8 @@ class Registry:
 
     # ---- reading -----------------------------------------------------------------------------------------
     def get(self, ref: str | int) -> ModelVersion:
-        vid = parse_version(ref)
         with self.engine.connect() as conn:
-            row = conn.execute(select(model_versions).where(model_versions.c.id == vid)).first()
-        if row is None:
-            raise RegistryError(f"no model version {ref!r}: `recstream models list` shows the versions there are")
-        return ModelVersion.from_row(row)
+            return ModelVersion.from_row(self._row(conn, parse_version(ref)))
 
     def list(self, kind: str | None = None, limit: int = 50) -> list[ModelVersion]:
         q = select(model_versions).order_by(desc(model_versions.c.id)).limit(limit)
@@ -131,13 +126,6 @@ class Registry:
             ).returning(model_versions.c.id)).scalar_one()
             self._audit(conn, vid, None, status, actor, reason, now)
         return self.get(vid)
-
-    def update_metrics(self, ref: str | int, metrics: Mapping[str, Any]) -> None:
-        vid = parse_version(ref)
-        current = self.get(vid).metrics or {}
-        with self.engine.begin() as conn:
-            conn.execute(update(model_versions).where(model_versions.c.id == vid)
-                         .values(metrics={**current, **metrics}))
 
     def promote(self, ref: str | int, *, actor: str, reason: str) -> ModelVersion:
         """Make `ref` the live version of its kind; the one it replaces is retired."""
@@ -186,14 +174,6 @@ class Registry:
             self._set(conn, canary.id, "canary", "rolled_back", actor, reason, time.time())
         return self.get(canary.id)
 
-    def reject(self, ref: str | int, *, actor: str, reason: str) -> ModelVersion:
-        with self.engine.begin() as conn:
-            row = self._row(conn, parse_version(ref))
-            if row.status != "candidate":
-                raise RegistryError(f"only a candidate can be rejected; {row.kind}-{row.id} is {row.status}")
-            self._set(conn, row.id, row.status, "rejected", actor, reason, time.time())
-        return self.get(row.id)
-
     def _make_serving(self, ref: str | int, status: str, *, actor: str, reason: str) -> ModelVersion:
         _require_reason(reason)
         vid = parse_version(ref)
@@ -226,7 +206,7 @@ class Registry:
     def _row(conn: Connection, vid: int) -> Row[Any]:
         row = conn.execute(select(model_versions).where(model_versions.c.id == vid)).first()
         if row is None:
-            raise RegistryError(f"no model version {vid}: `recstream models list` shows the versions there are")
+            raise VersionNotFound(f"no model version {vid}: `recstream models list` shows the versions there are")
         return row
 
     def _set(self, conn: Connection, vid: int, old: str, new: str, actor: str, reason: str, now: float,
@@ -313,10 +293,6 @@ class Registry:
     def training_lock_holder(self) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(select(training_lock.c.holder).where(training_lock.c.id == 1)).scalar()
-
-    def count(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(model_versions)).scalar_one())
 
 
 def _require_reason(reason: str) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
-
-import json
 
 from sqlalchemy import Engine, Table, func, select
 

@@ -6,8 +6,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
-
 from recstream.models.db import create_db_engine, require_current_schema
 from recstream.models.hotswap import DeepSlot, blend
 from recstream.models.online import OnlineRecommender
@@ -24,7 +22,6 @@ class WorkerState:
     settings: Settings
     recommender: OnlineRecommender
     topics: Topics
-    engine: Engine
     deep: DeepSlot
     started_at: float = field(default_factory=time.time)
     pipeline: Pipeline | None = None
@@ -34,8 +31,7 @@ class WorkerState:
         engine = create_db_engine(settings.database_url)
         require_current_schema(engine)  # fail here, clearly, not in the helper process later
         deep = DeepSlot(Registry(engine), settings.artefact_key_bytes, settings.canary_share)
-        return cls(settings, OnlineRecommender(settings.online_config()), Topics.from_settings(settings), engine,
-                   deep)
+        return cls(settings, OnlineRecommender(settings.online_config()), Topics.from_settings(settings), deep)
 
     @property
     def registry(self) -> Registry:

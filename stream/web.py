@@ -15,7 +15,7 @@ from typing import Any
 import faust
 from faust.web import View
 
-from recstream.models.errors import RegistryError
+from recstream.models.errors import RegistryError, VersionNotFound
 
 from .service import WorkerState
 
@@ -124,6 +124,10 @@ def _authorised(request: Any, state: WorkerState) -> str | None:
     return None
 
 
+#: Fields a mutating request may carry, and their JSON types (`to` is a version name or id).
+_BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool,)}
+
+
 async def _mutate(view: View, request: Any, state: WorkerState, action: Callable[[dict, str], Any],
                   status: int = 200) -> Any:
     problem = _authorised(request, state)
@@ -136,10 +140,16 @@ async def _mutate(view: View, request: Any, state: WorkerState, action: Callable
         body = None
     if not isinstance(body, dict):
         return view.json({"error": "the body must be a JSON object, e.g. {\"reason\": \"...\"}"}, status=400)
+    for key, types in _BODY_FIELDS.items():
+        if body.get(key) is not None and not isinstance(body[key], types):
+            return view.json({"error": f"{key} must be a {' or '.join(t.__name__ for t in types)}, "
+                                       f"got {body[key]!r}"}, status=400)
     actor = f"api:{str(body.get('actor') or 'operator')[:64]}"
     try:
         result = await _blocking(lambda: action(body, actor))
+    except VersionNotFound as exc:
+        return view.json({"error": str(exc)}, status=404)
     except RegistryError as exc:
-        return view.json({"error": str(exc)}, status=409 if "no model version" not in str(exc) else 404)
+        return view.json({"error": str(exc)}, status=409)
     await _blocking(state.deep.poll)  # this worker at once; the others within RECSTREAM_MODEL_POLL_S
     return view.json(result, status=status)
