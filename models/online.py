@@ -22,6 +22,19 @@ from .popularity import DecayedPopularity
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"view": 0.3, "click": 0.6, "add_to_cart": 0.8, "purchase": 1.0}
 
 
+def implicit_weight(event_type: str, value: float | None, weights: dict[str, float]) -> float:
+    """How much an implicit event says the user likes the item (its type's weight, times `value` when given)."""
+    weight = weights.get(event_type, 0.0)
+    return weight if value is None else weight * float(value)
+
+
+def is_positive(event_type: str, value: float | None, weights: dict[str, float], rating_threshold: float) -> bool:
+    """Whether an event says the user liked the item: the one rule the online and the deep model both learn."""
+    if event_type == "rating":
+        return (value or 0.0) >= rating_threshold
+    return implicit_weight(event_type, value, weights) > 0
+
+
 @dataclass(frozen=True)
 class OnlineConfig:
     """Knobs of the online learner. `recstream worker` fills them from RECSTREAM_ONLINE_* settings."""
@@ -143,13 +156,10 @@ class OnlineRecommender:
 
     def target(self, event: Interaction) -> float:
         """The value the factor model learns for one event (0 = negative)."""
-        if event.type == "rating":
-            return 1.0 if (event.value or 0.0) >= self.config.rating_threshold else 0.0
-        weight = self.config.event_weights.get(event.type, 0.0)
-        weight = weight if event.value is None else weight * float(event.value)
-        if self.config.loss == "log":  # a class label, not a magnitude
-            return 1.0 if weight > 0 else 0.0
-        return weight
+        cfg = self.config
+        if event.type == "rating" or cfg.loss == "log":  # a class label, not a magnitude
+            return 1.0 if is_positive(event.type, event.value, cfg.event_weights, cfg.rating_threshold) else 0.0
+        return implicit_weight(event.type, event.value, cfg.event_weights)
 
     # ---- learning ----------------------------------------------------------------------------------------
     def learn(self, events: Sequence[Interaction], evaluate: bool = True) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .deep import PAD, DeepModel
-from .online import DEFAULT_EVENT_WEIGHTS
+from .online import DEFAULT_EVENT_WEIGHTS, is_positive
 
 K = 10
 
@@ -37,8 +37,7 @@ class Positives:
                      event_weights: dict[str, float] | None = None) -> Positives:
         """Keep what a user liked: ratings at or above the threshold, implicit events with a positive weight."""
         weights = event_weights or DEFAULT_EVENT_WEIGHTS
-        keep = [(v or 0.0) >= rating_threshold if t == "rating" else weights.get(t, 0.0) > 0
-                for t, v in zip(types, values)]
+        keep = [is_positive(t, v, weights, rating_threshold) for t, v in zip(types, values)]
         mask = np.fromiter(keep, dtype=bool, count=len(keep))
         u_ids, u_codes = np.unique(np.asarray(users, dtype=object)[mask], return_inverse=True)
         i_ids, i_codes = np.unique(np.asarray(items, dtype=object)[mask], return_inverse=True)
