@@ -35,14 +35,7 @@ from recstream.stream.produce import produce
 from recstream.stream.settings import Settings
 from recstream.stream.topics import Topics, ensure_topics
 
-
-def get(conn: http.client.HTTPConnection, path: str) -> dict:
-    conn.request("GET", path)
-    r = conn.getresponse()
-    body = r.read()
-    if r.status != 200:
-        raise RuntimeError(f"{path}: {r.status} {body[:200]!r}")
-    return json.loads(body)
+from common import get
 
 
 class Client(threading.Thread):
