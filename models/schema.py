@@ -118,3 +118,53 @@ training_lock = Table(
     Column("holder", String(128), nullable=True),
     Column("acquired_at", Double, nullable=True),
 )
+
+# ---- monitoring --------------------------------------------------------------------------------------------
+#: What the online model answered when the worker probed it (the prequential sample): the model-output side of
+#: drift. `ts` is the event time of the probed event, so output windows line up with event windows on replays too.
+model_outputs = Table(
+    "model_outputs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Double, nullable=False),
+    #: 1 when the event's item was in the model's top-10 for that user just before it learned the event
+    Column("hit", Integer, nullable=False),
+    #: the top-1 score as a z-score over the catalogue (scale-free: raw scores grow as the model learns)
+    Column("top_score_z", Double, nullable=False),
+    #: share of the top-10 taken by the catalogue's most popular items (top 1%, at least 10)
+    Column("popular_share", Double, nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("recorded_at", Double, nullable=False),
+    Index("ix_model_outputs_ts", "ts"),
+)
+
+#: One row per drift run: the windows compared, the verdict per column and for the dataset, where the full
+#: Evidently report (HTML + JSON) lies, and the retrain it requested, if any.
+drift_reports = Table(
+    "drift_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Double, nullable=False),
+    #: "live-model" (the live deep version's training window), "pinned" or "oldest" (start of the store)
+    Column("reference", String(32), nullable=False),
+    Column("ref_start", Double, nullable=True),
+    Column("ref_end", Double, nullable=True),
+    Column("ref_rows", Integer, nullable=False),
+    Column("cur_start", Double, nullable=True),
+    Column("cur_end", Double, nullable=True),
+    Column("cur_rows", Integer, nullable=False),
+    Column("drifted", Integer, nullable=False),
+    Column("drift_share", Double, nullable=False),
+    Column("drifted_columns", Integer, nullable=False),
+    Column("n_columns", Integer, nullable=False),
+    #: column -> {"group", "method", "score", "threshold", "drifted"}; skipped columns say why
+    Column("columns", JSON, nullable=False),
+    Column("html_path", Text, nullable=True),
+    Column("json_path", Text, nullable=True),
+    Column("duration_s", Double, nullable=False),
+    #: the retrain this report requested (or joined, when one was already waiting)
+    Column("retrain_run_id", Integer, ForeignKey("training_runs.id"), nullable=True),
+    #: why a retrain was or was not requested (consecutive count, cool-down)
+    Column("action", Text, nullable=True),
+    Index("ix_drift_reports_created_at", "created_at"),
+)

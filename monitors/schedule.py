@@ -1,4 +1,5 @@
-"""The scheduler process (`recstream scheduler`): periodic retraining plus the queue of on-demand requests.
+"""The scheduler process (`recstream scheduler`): periodic retraining, the queue of on-demand requests, drift
+reports and the canary judge.
 
 Requests come from `recstream models retrain --queue`, `POST /models/retrain` and the drift monitor; each is a
 `training_runs` row the scheduler claims. All jobs share one single-thread executor, so within a process two
@@ -21,6 +22,8 @@ from recstream.models.abtest import canary_decision, outcomes
 from recstream.models.errors import TrainingBusy
 from recstream.models.registry import Registry
 from recstream.models.retrain import RetrainConfig, RetrainResult, retrain
+
+from .drift import DriftConfig, DriftRun, run_drift
 
 log = logging.getLogger("recstream.scheduler")
 
@@ -81,11 +84,32 @@ class CanaryJudge:
         return decision
 
 
+@dataclass
+class DriftJob:
+    """The periodic drift report; persistent drift queues a retrain (see monitors/drift.py)."""
+
+    engine: Engine
+    config: DriftConfig
+
+    def run(self) -> DriftRun | None:
+        try:
+            result = run_drift(self.engine, self.config, actor="scheduler")
+        except Exception:  # noqa: BLE001 - one failed report must not stop the next ones (or retraining)
+            log.exception("drift report failed")
+            return None
+        if result.skipped:
+            log.info("drift report skipped: %s", result.skipped)
+        return result
+
+
 def build_scheduler(jobs: RetrainJobs, *, interval_s: float | None, cron: str | None, poll_s: float,
                     scheduler: BaseScheduler | None = None, canary: CanaryJudge | None = None,
-                    canary_every_s: float = 30.0) -> BaseScheduler:
+                    canary_every_s: float = 30.0, drift: DriftJob | None = None,
+                    drift_every_s: float | None = None) -> BaseScheduler:
     sched = scheduler or BlockingScheduler(timezone="UTC")
-    sched.configure(executors={"default": ThreadPoolExecutor(1)},
+    # Training jobs share one thread (never two trainings at once); drift reports have their own, so a long
+    # training does not hold up monitoring.
+    sched.configure(executors={"default": ThreadPoolExecutor(1), "drift": ThreadPoolExecutor(1)},
                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
     if interval_s:
         sched.add_job(jobs.scheduled, IntervalTrigger(seconds=interval_s), id="retrain-interval")
@@ -94,4 +118,6 @@ def build_scheduler(jobs: RetrainJobs, *, interval_s: float | None, cron: str | 
     sched.add_job(jobs.queued, IntervalTrigger(seconds=poll_s), id="retrain-requests")
     if canary is not None:
         sched.add_job(canary.judge, IntervalTrigger(seconds=canary_every_s), id="canary-judge")
+    if drift is not None and drift_every_s:
+        sched.add_job(drift.run, IntervalTrigger(seconds=drift_every_s), id="drift-report", executor="drift")
     return sched

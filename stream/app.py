@@ -9,6 +9,8 @@ import sys
 import faust
 from aiokafka import AIOKafkaProducer
 
+from recstream.monitors.drift import latest_summary, store_probes
+
 from .deadletter import KafkaDeadLetters
 from .ingest import IngestLoop, make_consumer
 from .service import WorkerState
@@ -64,6 +66,25 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
                     log.warning("cannot read the model registry (%s); serving the current model meanwhile", exc)
                 failing = True
             await asyncio.sleep(settings.model_poll_s)
+
+    @app.task
+    async def record_outputs() -> None:
+        """Store the online model's probes for drift monitoring and pick up the latest drift verdict."""
+        loop = asyncio.get_running_loop()
+        engine = state.registry.engine
+        failing = False
+        while not app.should_stop:
+            await asyncio.sleep(settings.drift_probe_flush_s)
+            probes = state.recommender.drain_probes()
+            try:
+                await loop.run_in_executor(None, store_probes, engine, probes, state.source)
+                state.drift_summary = await loop.run_in_executor(None, latest_summary, engine)
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - monitoring must never stop ingestion or serving
+                if not failing:
+                    log.warning("cannot store model-output probes (%s); %d dropped, monitoring only", exc,
+                                len(probes))
+                failing = True
 
     @app.timer(interval=10.0)
     async def report() -> None:

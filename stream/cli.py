@@ -202,17 +202,19 @@ def dead_letters(bootstrap: str | None, limit: int, timeout: float) -> None:
 def scheduler(database_url: str | None) -> None:
     """Run scheduled retraining and queued retrain requests until Ctrl-C."""
     from recstream.models.db import create_db_engine, require_current_schema
-    from recstream.monitors.schedule import CanaryJudge, RetrainJobs, build_scheduler
+    from recstream.monitors.schedule import CanaryJudge, DriftJob, RetrainJobs, build_scheduler
 
     s = load_settings(database_url=database_url)
     engine = create_db_engine(s.database_url)
     require_current_schema(engine)
     sched = build_scheduler(RetrainJobs(engine, s.retrain_config()), interval_s=s.retrain_interval_s,
                             cron=s.retrain_cron, poll_s=s.scheduler_poll_s,
-                            canary=CanaryJudge(engine, s.canary_min_impressions) if s.canary_auto else None)
+                            canary=CanaryJudge(engine, s.canary_min_impressions) if s.canary_auto else None,
+                            drift=DriftJob(engine, s.drift_config()), drift_every_s=s.drift_interval_s)
     when = ", ".join(filter(None, [s.retrain_interval_s and f"every {s.retrain_interval_s:g}s",
                                    s.retrain_cron and f"cron '{s.retrain_cron}'"])) or "on request only"
-    click.echo(f"scheduler: retraining {when}; polling requests every {s.scheduler_poll_s:g}s")
+    drift = f"every {s.drift_interval_s:g}s" if s.drift_interval_s else "off"
+    click.echo(f"scheduler: retraining {when}; polling requests every {s.scheduler_poll_s:g}s; drift reports {drift}")
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):
@@ -366,6 +368,90 @@ def _actor(actor: str | None) -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+@main.group()
+def drift() -> None:
+    """Drift reports: run one now, list them, show one."""
+
+
+def _engine(database_url: str | None):  # type: ignore[no-untyped-def]
+    from recstream.models.db import create_db_engine, require_current_schema
+
+    engine = create_db_engine(load_settings(database_url=database_url).database_url)
+    require_current_schema(engine)
+    return engine
+
+
+def _drift_line(r: dict) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created_at"]))
+    flag = "DRIFT   " if r["drifted"] else "ok      "
+    return (f"{r['id']:>5}  {when}  {flag}share {r['drift_share']:.2f} ({r['drifted_columns']}/{r['n_columns']})  "
+            f"{r['cur_rows']:>8} events vs {r['reference']}  {r.get('action') or ''}")
+
+
+@drift.command("run")
+@click.option("--until", type=float, default=None, help="end the current window at this event time (unix s); "
+              "default: the newest event")
+@click.option("--json", "as_json", is_flag=True, help="print the report summary as JSON")
+@db_opt
+def drift_run(until: float | None, as_json: bool, database_url: str | None) -> None:
+    """Compare the newest window with the reference now, store the report, maybe request a retrain."""
+    from recstream.monitors.drift import run_drift
+
+    result = run_drift(_engine(database_url), load_settings(database_url=database_url).drift_config(),
+                       until=until, actor=_actor(None))
+    if result.report is None:
+        click.echo(f"no report: {result.skipped}")
+        sys.exit(2)
+    r = result.report
+    if as_json:
+        click.echo(json.dumps({**r, "timings": result.timings}, default=str))
+        return
+    click.echo(_drift_line(r))
+    for col, v in r["columns"].items():
+        if "skipped" in v:
+            click.echo(f"       {col:<22} skipped: {v['skipped']}")
+        else:
+            click.echo(f"       {col:<22} {'DRIFT' if v['drifted'] else 'ok':<6} {v['method']} {v['score']:.4g} "
+                       f"(threshold {v['threshold']})")
+    click.echo(f"report: {r['html_path']}")
+
+
+@drift.command("list")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="print JSON lines")
+@db_opt
+def drift_list(limit: int, as_json: bool, database_url: str | None) -> None:
+    """Stored drift reports, newest first."""
+    from recstream.monitors.drift import list_reports
+
+    reports = list_reports(_engine(database_url), limit)
+    if not reports:
+        click.echo("no drift reports yet: `recstream drift run` makes one")
+    for r in reports:
+        click.echo(json.dumps(r, default=str) if as_json else _drift_line(r))
+
+
+@drift.command("show")
+@click.argument("report_id", type=click.IntRange(1))
+@click.option("--html", "what", flag_value="html", help="print the path of the HTML report")
+@click.option("--evidently-json", "what", flag_value="json", help="print Evidently's full JSON report")
+@db_opt
+def drift_show(report_id: int, what: str | None, database_url: str | None) -> None:
+    """One drift report: its summary and per-column verdicts (or its files)."""
+    from recstream.monitors.drift import ReportNotFound, get_report, report_file
+
+    engine = _engine(database_url)
+    try:
+        if what == "html":
+            click.echo(report_file(engine, report_id, "html"))
+        elif what == "json":
+            click.echo(report_file(engine, report_id, "json").read_text())
+        else:
+            click.echo(json.dumps(get_report(engine, report_id), default=str, indent=2))
+    except ReportNotFound as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -62,6 +62,16 @@ class IngestLoop:
         self.pipeline = pipeline
         self.settings = settings
         self.failures = 0
+        #: next offset to read per partition, as of the last fetch (for the consumer-lag metric)
+        self._next: dict[TopicPartition, int] = {}
+
+    def _update_lag(self) -> None:
+        """Lag per partition = its end (as of the last fetch response) minus the next offset we will read."""
+        lag = self.pipeline.stats.lag
+        for tp, nxt in self._next.items():
+            end = self.consumer.highwater(tp)
+            if end is not None:
+                lag[(tp.topic, tp.partition)] = max(end - nxt, 0)
 
     async def _fetch(self, wait: bool) -> Batch | None:
         t0 = time.perf_counter()
@@ -69,9 +79,12 @@ class IngestLoop:
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_max)
         self.pipeline.stats.seconds["fetch"] += time.perf_counter() - t0
         if not fetched:
+            self._update_lag()
             return None
         records = [RawRecord(m.topic, m.partition, m.offset, m.key, m.value) for msgs in fetched.values() for m in msgs]
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in fetched.items()}
+        self._next.update({tp: meta.offset for tp, meta in offsets.items()})
+        self._update_lag()
         return Batch(records, offsets, asyncio.ensure_future(self.pipeline.prepare(records)))
 
     async def run(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,6 +46,8 @@ class PipelineStats:
     batches: int = 0
     #: Cumulative seconds per stage: where a slow worker spends its time.
     seconds: Counter[str] = field(default_factory=Counter)
+    #: (topic, partition) -> records between the last fetched one and the partition's end (consumer lag)
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"consumed": self.consumed, "stored": self.stored, "duplicates": self.duplicates,
@@ -62,13 +64,16 @@ class Pipeline:
     """
 
     def __init__(self, preparer: BatchPreparer, recommender: OnlineRecommender, dead_letters: DeadLetterSink,
-                 learn_chunk: int = 50, dedupe_window: int = 1_000_000) -> None:
+                 learn_chunk: int = 50, dedupe_window: int = 1_000_000,
+                 observe: Callable[[float], None] | None = None) -> None:
         self.preparer = preparer
         self.recommender = recommender
         self.dead_letters = dead_letters
         self.learn_chunk = learn_chunk
         self.recent = RecentIds(dedupe_window)
         self.stats = PipelineStats()
+        #: called with each batch's dead-letter + learn seconds (the worker's latency histogram)
+        self.observe = observe
 
     async def prepare(self, records: Sequence[RawRecord]) -> Prepared:
         return await self.preparer.prepare(records)
@@ -96,7 +101,10 @@ class Pipeline:
         s.seconds["parse"] += prepared.parse_s
         s.seconds["store"] += prepared.store_s
         s.seconds["dead_letter"] += sent - started
-        s.seconds["learn"] += time.perf_counter() - sent
+        done = time.perf_counter()
+        s.seconds["learn"] += done - sent
+        if self.observe is not None:
+            self.observe(done - started)
 
     async def handle(self, records: Sequence[RawRecord]) -> None:
         """Both halves, one after the other (tests; the ingest loop overlaps them across batches)."""

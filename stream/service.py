@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from recstream.models.db import create_db_engine, require_current_schema
 from recstream.models.hotswap import DeepSlot, blend
 from recstream.models.online import OnlineRecommender
 from recstream.models.registry import Registry
+from recstream.monitors.metrics import Snapshot, WorkerMetrics
 
 from .pipeline import DeadLetterSink, Pipeline
 from .prepare import Preparer, PreparerProcess
@@ -25,6 +28,17 @@ class WorkerState:
     deep: DeepSlot
     started_at: float = field(default_factory=time.time)
     pipeline: Pipeline | None = None
+    #: the latest drift report's summary (id, drifted, drift_share), refreshed by the probe-flush task
+    drift_summary: dict[str, Any] | None = None
+    metrics: WorkerMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = WorkerMetrics(self.snapshot)
+
+    @property
+    def source(self) -> str:
+        """How this worker names itself in the rows it writes (model-output probes)."""
+        return f"{socket.gethostname()}:{self.settings.web_port}"
 
     @classmethod
     def create(cls, settings: Settings) -> WorkerState:
@@ -41,7 +55,7 @@ class WorkerState:
         s = self.settings
         preparer = PreparerProcess(s) if s.prepare_in_process else Preparer.from_settings(s)
         self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.learn_chunk,
-                                 dedupe_window=s.dedupe_window)
+                                 dedupe_window=s.dedupe_window, observe=self.metrics.learn_batch_seconds.observe)
         return self.pipeline
 
     @property
@@ -64,6 +78,20 @@ class WorkerState:
             "canary": deep is not None and used_deep and deep is self.deep.canary,
             "events_learned": self.recommender.events_learned,
         }
+
+    def snapshot(self) -> Snapshot:
+        """Metrics at scrape time, from counters the pipeline keeps anyway."""
+        r, p = self.recommender, self.pipeline
+        deep = {role: slot.version.name for role, slot in (("live", self.deep.live), ("canary", self.deep.canary))
+                if slot is not None}
+        drift = self.drift_summary or {}
+        return Snapshot(
+            consumed=p.stats.consumed if p else 0, stored=p.stats.stored if p else 0,
+            learned=p.stats.learned if p else 0, duplicates=p.stats.duplicates if p else 0,
+            dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
+            prequential_recall_at_10=r.recall_at_10, deep_versions=deep,
+            drift_share=drift.get("drift_share"), drift_detected=bool(drift.get("drifted")) if drift else None,
+            drift_report_id=drift.get("id"))
 
     def health(self) -> dict:
         r = self.recommender

@@ -12,6 +12,7 @@ from recstream.models.db import normalise_url
 from recstream.models.deep import DeepConfig
 from recstream.models.online import OnlineConfig
 from recstream.models.retrain import RetrainConfig
+from recstream.monitors.drift import DriftConfig
 
 
 class Settings(BaseSettings):
@@ -72,12 +73,33 @@ class Settings(BaseSettings):
     retrain_cron: str | None = Field(None, description="crontab schedule for retraining, e.g. '0 3 * * *'")
     scheduler_poll_s: float = Field(2.0, gt=0, description="how often the scheduler looks for retrain requests")
 
+    # Drift monitoring (recstream.monitors.drift.DriftConfig says what each does).
+    drift_interval_s: float | None = Field(600.0, gt=0, description="how often the scheduler runs a drift report (unset = off)")
+    drift_window_events: int = Field(10_000, ge=1, description="events in the current (and reference) window")
+    drift_window_s: float | None = Field(None, gt=0, description="a time window of event time instead (seconds)")
+    drift_max_rows: int = Field(1_000_000, ge=1, description="most rows a window loads (bounds memory)")
+    drift_min_events: int = Field(1_000, ge=1, description="fewest new events worth a report")
+    drift_reference_start: float | None = Field(None, description="pinned reference period start (unix seconds)")
+    drift_reference_end: float | None = Field(None, description="pinned reference period end (unix seconds)")
+    drift_num_method: str | None = Field(None, description="Evidently method for numerical columns (unset = auto)")
+    drift_cat_method: str | None = Field(None, description="Evidently method for categorical columns (unset = auto)")
+    drift_column_threshold: float | None = Field(None, gt=0, description="per-column threshold (unset = auto)")
+    drift_share: float = Field(0.25, gt=0, le=1, description="share of drifted columns that makes a report drift")
+    drift_consecutive: int = Field(2, ge=1, description="drifted reports in a row before a retrain is requested")
+    drift_cooldown_s: float = Field(3600.0, ge=0, description="at most one drift-requested retrain per this long")
+    drift_trigger_retrain: bool = Field(True, description="request a retrain when drift persists")
+    drift_report_dir: Path = Field(Path("var/drift"), description="where drift reports (HTML + JSON) are kept")
+    drift_probe_flush_s: float = Field(2.0, gt=0, description="how often workers store model-output probes")
+    metrics_token_required: bool = Field(False, description="GET /metrics and /drift/* need the operator token too")
+
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, v: str) -> str:
         return normalise_url(v)
 
-    @field_validator("operator_token", "artefact_key", "retrain_cron", mode="before")
+    @field_validator("operator_token", "artefact_key", "retrain_cron", "drift_num_method", "drift_cat_method",
+                     "drift_interval_s", "drift_window_s", "drift_reference_start", "drift_reference_end",
+                     "drift_column_threshold", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         # Compose passes `${VAR:-}` as an empty string: that must mean "not configured", never "the empty token".
@@ -120,6 +142,15 @@ class Settings(BaseSettings):
             min_interactions=self.retrain_min_interactions, warm_epochs=self.retrain_warm_epochs,
             promote_margin=self.retrain_margin, auto_promote=self.retrain_auto_promote,
             canary_share=self.canary_share)
+
+    def drift_config(self) -> DriftConfig:
+        return DriftConfig(
+            window_events=self.drift_window_events, window_s=self.drift_window_s, max_rows=self.drift_max_rows,
+            min_events=self.drift_min_events, reference_start=self.drift_reference_start,
+            reference_end=self.drift_reference_end, num_method=self.drift_num_method,
+            cat_method=self.drift_cat_method, column_threshold=self.drift_column_threshold,
+            drift_share=self.drift_share, consecutive=self.drift_consecutive, cooldown_s=self.drift_cooldown_s,
+            trigger_retrain=self.drift_trigger_retrain, report_dir=self.drift_report_dir)
 
     @property
     def artefact_key_bytes(self) -> bytes | None:

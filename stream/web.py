@@ -16,6 +16,8 @@ import faust
 from faust.web import View
 
 from recstream.models.errors import RegistryError, VersionNotFound
+from recstream.monitors.drift import ReportNotFound, list_reports, report_file
+from recstream.monitors.metrics import CONTENT_TYPE
 
 from .service import WorkerState
 
@@ -54,7 +56,9 @@ def register_views(app: faust.App, state: WorkerState) -> None:
                 return web.json({"error": problem}, status=400)
         if len(user_id) > 256:
             return web.json({"error": "user_id is longer than 256 characters"}, status=400)
-        return web.json(state.recommend(user_id, k, exclude))  # type: ignore[arg-type]
+        with state.metrics.request_seconds.time():
+            answer = state.recommend(user_id, k, exclude)  # type: ignore[arg-type]
+        return web.json(answer)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
@@ -100,6 +104,43 @@ def register_views(app: faust.App, state: WorkerState) -> None:
                 return self.json({"error": str(exc)}, status=404)
             return self.json({**version, "audit": audit})
 
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        if (denied := _read_denied(web, request, state)) is not None:
+            return denied
+        return web.bytes(state.metrics.render(), content_type=CONTENT_TYPE)
+
+    @app.page("/drift/reports")
+    async def drift_list(web: Any, request: Any) -> Any:
+        if (denied := _read_denied(web, request, state)) is not None:
+            return denied
+        limit = _int_param(request.query.get("limit"), "limit", 50, 1, 1000)
+        if isinstance(limit, str):
+            return web.json({"error": limit}, status=400)
+        reports = await _blocking(lambda: list_reports(state.registry.engine, limit))  # type: ignore[arg-type]
+        for r in reports:
+            r["html"], r["json"] = f"/drift/reports/{r['id']}", f"/drift/reports/{r['id']}.json"
+        return web.json({"reports": reports})
+
+    @app.page("/drift/reports/{ref}")
+    async def drift_show(web: Any, request: Any, ref: str) -> Any:
+        # One route for both: aiohttp's {ref} also matches "12.json".
+        if (denied := _read_denied(web, request, state)) is not None:
+            return denied
+        kind = "json" if ref.endswith(".json") else "html"
+        number = ref.removesuffix(".json")
+        if not number.isdigit():
+            return web.json({"error": f"a drift report id is a number (e.g. /drift/reports/3 or "
+                                      f"/drift/reports/3.json), got {ref!r}"}, status=400)
+        try:
+            path = await _blocking(lambda: report_file(state.registry.engine, int(number), kind))
+        except ReportNotFound as exc:
+            return web.json({"error": str(exc)}, status=404)
+        body = await _blocking(path.read_bytes)
+        if kind == "json":
+            return web.bytes(body, content_type="application/json")
+        return web.html(body.decode("utf-8"))
+
     app.page("/models/rollback")(Rollback)
     app.page("/models/retrain")(Retrain)
     app.page("/models/{ref}/promote")(Promote)
@@ -109,6 +150,16 @@ def register_views(app: faust.App, state: WorkerState) -> None:
 async def _blocking(fn: Callable[[], Any]) -> Any:
     """Database work runs in a thread: the event loop keeps serving recommendations meanwhile."""
     return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+def _read_denied(web: Any, request: Any, state: WorkerState) -> Any:
+    """With RECSTREAM_METRICS_TOKEN_REQUIRED, read endpoints for operators need the token too."""
+    if not state.settings.metrics_token_required:
+        return None
+    problem = _authorised(request, state)
+    if problem is None:
+        return None
+    return web.json({"error": problem}, status=403 if state.settings.operator_token is None else 401)
 
 
 def _authorised(request: Any, state: WorkerState) -> str | None:

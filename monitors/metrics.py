@@ -1,0 +1,109 @@
+"""Prometheus metrics of a worker, served at GET /metrics.
+
+Counters that the pipeline already keeps (consumed, dead-lettered by reason, learned) are read at scrape time
+by a collector instead of being incremented per event: the hot path pays nothing for them. Only latencies are
+observed as they happen (one histogram observation per learned batch and per request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass
+class Snapshot:
+    """What the collector reads from a worker at scrape time."""
+
+    consumed: int = 0
+    stored: int = 0
+    learned: int = 0
+    duplicates: int = 0
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    #: (topic, partition) -> messages not yet consumed
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    prequential_recall_at_10: float | None = None
+    #: role ("live", "canary", "serving") -> version name, for the deep model
+    deep_versions: dict[str, str] = field(default_factory=dict)
+    drift_share: float | None = None
+    drift_detected: bool | None = None
+    drift_report_id: int | None = None
+
+
+class _StateCollector(Collector):
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._snapshot()
+        for name, value, doc in (
+            ("recstream_events_consumed", s.consumed, "Kafka records consumed (behaviour and feedback)"),
+            ("recstream_events_stored", s.stored, "behaviour events newly stored"),
+            ("recstream_events_learned", s.learned, "behaviour events learned by the online model"),
+            ("recstream_events_duplicate", s.duplicates, "redelivered events skipped by learning"),
+        ):
+            c = CounterMetricFamily(name, doc)
+            c.add_metric([], value)
+            yield c
+        dl = CounterMetricFamily("recstream_events_dead_lettered", "records sent to the dead-letter topic",
+                                 labels=["reason"])
+        for reason, n in sorted(s.dead_lettered.items()):
+            dl.add_metric([reason], n)
+        yield dl
+        lag = GaugeMetricFamily("recstream_consumer_lag", "records behind the end of each assigned partition",
+                                labels=["topic", "partition"])
+        for (topic, partition), n in sorted(s.lag.items()):
+            lag.add_metric([topic, str(partition)], n)
+        yield lag
+        if s.prequential_recall_at_10 is not None:
+            yield GaugeMetricFamily("recstream_prequential_recall_at_10",
+                                    "share of probed positive events that were in the user's top-10 beforehand",
+                                    value=s.prequential_recall_at_10)
+        info = GaugeMetricFamily("recstream_model_version", "deep model versions this worker serves (value 1)",
+                                 labels=["role", "version"])
+        for role, name in sorted(s.deep_versions.items()):
+            info.add_metric([role, name], 1)
+        yield info
+        if s.drift_share is not None:
+            yield GaugeMetricFamily("recstream_drift_share", "share of drifted columns in the latest drift report",
+                                    value=s.drift_share)
+            yield GaugeMetricFamily("recstream_drift_detected", "1 when the latest drift report found drift",
+                                    value=float(bool(s.drift_detected)))
+            yield GaugeMetricFamily("recstream_drift_report_id", "id of the latest drift report",
+                                    value=float(s.drift_report_id or 0))
+
+
+class WorkerMetrics:
+    """One registry per worker (not the process-global one, so tests can build several)."""
+
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self.registry = CollectorRegistry()
+        self.learn_batch_seconds = Histogram(
+            "recstream_learn_batch_seconds", "time to dead-letter and learn one consumed batch",
+            registry=self.registry, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+        self.request_seconds = Histogram(
+            "recstream_request_seconds", "time to answer GET /recommendations", registry=self.registry,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+        self.registry.register(_StateCollector(snapshot))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Sample name (with labels) -> value, for tests and benchmarks reading /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, Any] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return out
