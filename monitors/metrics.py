@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: aiohttp refuses a charset inside content_type; Prometheus reads text/plain as its 0.0.4 text format.
+CONTENT_TYPE = "text/plain"
 
 
 @dataclass
