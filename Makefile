@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup browser demo test bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -17,7 +17,14 @@ setup: $(STAMP)  ## create .venv and install recstream with its dev tools
 demo: $(STAMP)  ## run the whole loop locally: broker, SQLite, worker, replay, recommendations
 	$(BIN)/recstream demo
 
-test: $(STAMP)  ## unit + integration tests (PostgreSQL tests run when 127.0.0.1:5432 answers)
+browser:  ## Debian's chromium, for the test that opens a drift report in a real browser
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium (drift report browser test)"; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "chromium is not installed (needs root and apt-get): the drift report browser check will be skipped"; fi; }
+
+test: $(STAMP) browser  ## unit + integration tests (PostgreSQL tests run when 127.0.0.1:5432 answers)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## every benchmark; each prints JSON

@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 from kafka import KafkaProducer
@@ -69,20 +70,61 @@ def _operator(env: dict[str, str], *args: str) -> None:
         click.echo(f"     {line}")
 
 
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "recstream.stream.cli", *args], env=env, capture_output=True,
+                          text=True, check=False)
+
+
+def _drift_step(env: dict[str, str], settings: Settings, api: str, engine: Any, events: int) -> int | None:
+    """Replay two windows of a stream whose users' favourite genres rotate, compare each with the live model's
+    training data, and let the second drifted report queue a retrain. Returns the last report's id."""
+    from recstream.monitors.drift import list_reports
+    from recstream.monitors.schedule import RetrainJobs
+
+    window = settings.drift_window_events
+    spec = SyntheticSpec(events=events + 2 * window, shift_at=events)  # same stream as step 3, then the shift
+    # Step 4's events happened "now"; move the continuation after them so it is the newest data.
+    tail = list(generate(spec))[events:]
+    offset = time.time() + 1.0 - tail[0].ts
+    stream = [e._replace(ts=round(e.ts + offset, 3)) for e in tail]
+    produce(iter(stream), settings.bootstrap, settings.topic_behaviour, total=len(stream))
+    _wait("the worker to learn the shifted stream",
+          lambda: api_get(f"{api}/healthz")["events_learned"] >= events + len(stream) + 3, timeout=180)
+    time.sleep(2 * settings.drift_probe_flush_s + 0.5)  # the worker stores its last model-output probes
+    _operator(env, "drift", "run", "--until", repr(stream[window - 1].ts))
+    _operator(env, "drift", "run")
+    reports = list_reports(engine, 2)
+    if not reports:
+        return None
+    run_id = reports[0]["retrain_run_id"]
+    if run_id is None:
+        click.echo("   no retrain was requested (see the reports above)")
+        return int(reports[0]["id"])
+    click.echo(f"   retrain run {run_id} queued by drift report {reports[0]['id']}; the scheduler's job runs it:")
+    result = RetrainJobs(engine, settings.retrain_config()).queued()
+    if result is not None:
+        _report(result)
+        if result.outcome == "promoted" and result.version is not None:
+            click.echo(f"   the worker serves {result.version.name} {_wait_version(api, result.version.name):.2f} s "
+                       "after promotion")
+    return int(reports[0]["id"])
+
+
 def run_demo(events: int = 30_000, keep: bool = False) -> None:
     work = Path("var/demo")
     work.mkdir(parents=True, exist_ok=True)
     db_path = work / "recstream.db"
-    for p in [*work.glob("recstream.db*"), *work.glob("artefacts/*.pt")]:
+    for p in [*work.glob("recstream.db*"), *work.glob("artefacts/*.pt"), *work.glob("drift/*")]:
         p.unlink()
     click.secho("1. embedded broker (tansu, in-memory) and a fresh SQLite event store", bold=True)
     broker = EmbeddedBroker(log_path=work / "broker.log").start()
     web_port = free_port()
     env = {**os.environ, "RECSTREAM_BOOTSTRAP": broker.bootstrap, "RECSTREAM_DATABASE_URL": f"sqlite:///{db_path}",
            "RECSTREAM_WEB_PORT": str(web_port), "RECSTREAM_SESSION_TIMEOUT_S": "6",
-           "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ARTEFACT_DIR": str(work / "artefacts")}
+           "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ARTEFACT_DIR": str(work / "artefacts"),
+           "RECSTREAM_DRIFT_REPORT_DIR": str(work / "drift")}
     settings = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{db_path}", web_port=web_port,
-                        artefact_dir=work / "artefacts")
+                        artefact_dir=work / "artefacts", drift_report_dir=work / "drift")
     upgrade(create_db_engine(settings.database_url))
     ensure_topics(settings.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
     click.echo(f"   broker {broker.bootstrap}, database {db_path}")
@@ -152,6 +194,12 @@ def run_demo(events: int = 30_000, keep: bool = False) -> None:
             click.echo(f"   the worker serves {first.version.name} again "
                        f"{_wait_version(api, first.version.name):.2f} s after the command returned")
             _operator(env, "models", "list")
+
+        click.secho("8. tastes shift: drift reports catch it and queue a retrain, which the scheduler runs", bold=True)
+        shifted = _drift_step(env, settings, api, engine, events)
+        if shifted is not None:
+            click.echo(f"   open the report: {api}/drift/reports/{shifted}  (file: "
+                       f"{json.loads(_cli(env, 'drift', 'show', str(shifted)).stdout)['html_path']})")
         engine.dispose()
         click.secho("demo complete.", bold=True, fg="green")
         if keep:
