@@ -33,6 +33,7 @@ bench: $(STAMP)  ## every benchmark; each prints JSON
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/hotswap.py
 	$(BIN)/python bench/retrain.py
+	$(BIN)/python bench/drift.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

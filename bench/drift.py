@@ -1,0 +1,166 @@
+"""Cost of drift reports: time to compute and store one report for 10k, 100k and 1M-row windows, and the share of
+a worker's ingest throughput lost while reports run alongside it.
+
+    python bench/drift.py [--sizes 10000,100000,1000000] [--ingest-events 200000]
+
+Prints one JSON object. Part 1 stores 2 × the largest window of synthetic events (SQLite) plus model-output probes
+for 5% of them (random values: the cost depends on row counts, not on what the rows say), pins the reference to the
+first half, and times `run_drift` on the first N events after it: loading both windows, Evidently, writing HTML +
+JSON, the summary row. Part 2 runs the real ingest path (bench/ingest.py's worker) twice on the same events: alone,
+and with a second process running drift reports back to back on the same database, as `recstream scheduler` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import fill, run_worker_ingest  # noqa: E402
+
+from recstream.models.db import create_db_engine, upgrade  # noqa: E402
+from recstream.models.online import OnlineConfig  # noqa: E402
+from recstream.models.store import EventStore  # noqa: E402
+from recstream.models.synthetic import SyntheticSpec, generate  # noqa: E402
+from recstream.monitors.drift import DriftConfig, run_drift, store_probes  # noqa: E402
+from recstream.stream.broker import EmbeddedBroker  # noqa: E402
+from recstream.stream.produce import event_json  # noqa: E402
+from recstream.stream.settings import Settings  # noqa: E402
+from recstream.stream.topics import Topics, ensure_topics  # noqa: E402
+
+
+def build_store(url: str, n: int) -> list[float]:
+    """n synthetic events (+ 5% probes) in a fresh database; returns every event's ts, in order."""
+    engine = create_db_engine(url)
+    upgrade(engine)
+    store, rng = EventStore(engine), np.random.default_rng(0)
+    ts: list[float] = []
+    chunk: list = []
+    for e in generate(SyntheticSpec(users=20_000, items=20_000, events=n, seed=2)):
+        chunk.append(e)
+        if len(chunk) == 20_000:
+            store.add_interactions(chunk)
+            picks = [c.ts for c in chunk if rng.random() < 0.05]
+            store_probes(engine, [(t, int(rng.random() < 0.15), float(rng.normal(3, 1)), float(rng.beta(2, 5)))
+                                  for t in picks], "bench")
+            ts.extend(c.ts for c in chunk)
+            chunk = []
+    if chunk:
+        store.add_interactions(chunk)
+        ts.extend(c.ts for c in chunk)
+    engine.dispose()
+    return ts
+
+
+def report_costs(sizes: list[int], tmp: Path) -> list[dict]:
+    biggest = max(sizes)
+    url = f"sqlite:///{tmp}/drift-bench.db"
+    t0 = time.perf_counter()
+    ts = build_store(url, 2 * biggest)
+    print(f"stored {len(ts)} events in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    engine = create_db_engine(url)
+    out = []
+    warm = DriftConfig(window_events=1_000, max_rows=1_000, reference_start=ts[0] - 1e-6, reference_end=ts[999],
+                       report_dir=tmp / "reports")
+    run_drift(engine, warm, until=ts[1_999])  # `import evidently` (seconds, once per process) is not timed
+    for n in sorted(sizes):
+        cfg = DriftConfig(window_events=n, max_rows=n, reference_start=ts[biggest - n] - 1e-6,
+                          reference_end=ts[biggest - 1], report_dir=tmp / "reports")
+        result = run_drift(engine, cfg, until=ts[biggest + n - 1])
+        r = result.report
+        assert r is not None, result.skipped
+        out.append({"rows_per_window": n, "reference_rows": r["ref_rows"], "current_rows": r["cur_rows"],
+                    "seconds": {k: round(v, 2) for k, v in result.timings.items()},
+                    "html_mb": round(Path(r["html_path"]).stat().st_size / 1e6, 2),
+                    "json_mb": round(Path(r["json_path"]).stat().st_size / 1e6, 2),
+                    "drifted_columns": f"{r['drifted_columns']}/{r['n_columns']}",
+                    "peak_rss_mb_so_far": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)})
+        print(json.dumps(out[-1]), file=sys.stderr)
+    engine.dispose()
+    return out
+
+
+def drift_loop(url: str, report_dir: str, window: int, ready: mp.Event, stop: mp.Event,  # type: ignore[valid-type]
+               done: mp.Queue) -> None:  # type: ignore[valid-type]
+    """What the scheduler's drift job does, back to back instead of every RECSTREAM_DRIFT_INTERVAL_S."""
+    engine = create_db_engine(url)
+    cfg = DriftConfig(window_events=window, min_events=1_000, report_dir=Path(report_dir))
+    run_drift(engine, cfg)  # warm: `import evidently` takes seconds and is paid once per process
+    ready.set()
+    seconds: list[float] = []
+    while not stop.is_set():
+        t = time.perf_counter()
+        r = run_drift(engine, cfg)
+        assert r.report is not None, r.skipped
+        seconds.append(time.perf_counter() - t)
+    done.put({"reports": len(seconds), "median_s": round(float(np.median(seconds)), 2) if seconds else None})
+
+
+def throughput_loss(n: int, window: int, tmp: Path) -> dict:
+    events = list(generate(SyntheticSpec(users=5_000, items=10_000, events=n, seed=1)))
+    payloads = [(e.user_id.encode(), event_json(e)) for e in events]
+    # Earlier history (other ids, earlier times) already in the store in both runs.
+    history = [e._replace(ts=e.ts - 86_400) for e in generate(SyntheticSpec(events=2 * window, seed=9))]
+    results = {}
+    with EmbeddedBroker() as broker:
+        for run in ("alone", "with_drift_reports"):
+            settings = Settings(bootstrap=broker.bootstrap, session_timeout_s=6,
+                                database_url=f"sqlite:///{tmp}/ingest-{run}.db",
+                                topic_behaviour=f"bench.{run}", topic_feedback=f"bench.{run}.fb",
+                                topic_dead_letter=f"bench.{run}.dl", group_id=f"bench-{run}")
+            ensure_topics(broker.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
+            asyncio.run(fill(broker.bootstrap, settings.topic_behaviour, payloads))
+            engine = create_db_engine(settings.database_url)
+            upgrade(engine)
+            EventStore(engine).add_interactions(history)  # so reports have windows from the first second
+            ctx = mp.get_context("spawn")
+            ready, stop, done = ctx.Event(), ctx.Event(), ctx.Queue()
+            proc = None
+            if run != "alone":
+                proc = ctx.Process(target=drift_loop, args=(settings.database_url, str(tmp / "loop"), window, ready,
+                                                            stop, done))
+                proc.start()
+                ready.wait(120)
+            worker = asyncio.run(run_worker_ingest(settings, n, OnlineConfig()))
+            stop.set()
+            results[run] = {"events_per_s": worker["events_per_s"], "stored_rows": worker["stored_rows"]}
+            if proc is not None:
+                results[run]["drift_loop"] = done.get(timeout=300)
+                proc.join(60)
+    alone, loaded = results["alone"]["events_per_s"], results["with_drift_reports"]["events_per_s"]
+    lost = 1 - loaded / alone
+    busy = results["with_drift_reports"]["drift_loop"]["median_s"] or 0.0
+    interval = Settings.model_fields["drift_interval_s"].default
+    return {**results, "drift_window_events": window,
+            "share_of_throughput_lost_while_reports_run_back_to_back": round(lost, 3),
+            # Reports run once per RECSTREAM_DRIFT_INTERVAL_S: the loss above only applies while one runs.
+            "share_lost_at_default_interval_estimate": {"interval_s": interval, "share": round(lost * busy / interval, 5)}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--ingest-events", type=int, default=200_000)
+    ap.add_argument("--loop-window", type=int, default=10_000, help="window of the reports run during ingest")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        costs = report_costs(sizes, Path(tmp))
+        loss = throughput_loss(args.ingest_events, args.loop_window, Path(tmp))
+    print(json.dumps({"bench": "drift", "database": "sqlite", "report_cost": costs, "ingest_alongside_reports": loss,
+                      "columns": "9 (event_type, item_popularity_rank, item_mix, user_activity, hour_of_day, value, "
+                                 "hit, top_score_z, popular_share; hour_of_day needs day-long windows)"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
