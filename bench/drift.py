@@ -26,17 +26,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import fill, run_worker_ingest  # noqa: E402
+from ingest import fill, run_worker_ingest
 
-from recstream.models.db import create_db_engine, upgrade  # noqa: E402
-from recstream.models.online import OnlineConfig  # noqa: E402
-from recstream.models.store import EventStore  # noqa: E402
-from recstream.models.synthetic import SyntheticSpec, generate  # noqa: E402
-from recstream.monitors.drift import DriftConfig, run_drift, store_probes  # noqa: E402
-from recstream.stream.broker import EmbeddedBroker  # noqa: E402
-from recstream.stream.produce import event_json  # noqa: E402
-from recstream.stream.settings import Settings  # noqa: E402
-from recstream.stream.topics import Topics, ensure_topics  # noqa: E402
+from recstream.models.db import create_db_engine, upgrade
+from recstream.models.online import OnlineConfig
+from recstream.models.store import EventStore
+from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.monitors.drift import DriftConfig, run_drift, store_probes
+from recstream.stream.broker import EmbeddedBroker
+from recstream.stream.produce import event_json
+from recstream.stream.settings import Settings
+from recstream.stream.topics import Topics, ensure_topics
 
 
 def build_store(url: str, n: int) -> list[float]:

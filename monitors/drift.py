@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -337,7 +337,7 @@ def _maybe_retrain(engine: Engine, cfg: DriftConfig, row: dict, actor: str, now:
 
 def _save(snapshot: Any, report_dir: Path) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
-    stem = datetime.now(timezone.utc).strftime("drift-%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
+    stem = datetime.now(UTC).strftime("drift-%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     html_path, json_path = report_dir / f"{stem}.html", report_dir / f"{stem}.json"
     snapshot.save_html(str(html_path))
     snapshot.save_json(str(json_path))
@@ -345,7 +345,7 @@ def _save(snapshot: Any, report_dir: Path) -> tuple[Path, Path]:
 
 
 def _iso(ts: float | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def store_probes(engine: Engine, probes: list[tuple[float, int, float, float]], source: str) -> int:

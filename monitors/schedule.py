@@ -94,7 +94,7 @@ class DriftJob:
     def run(self) -> DriftRun | None:
         try:
             result = run_drift(self.engine, self.config, actor="scheduler")
-        except Exception:  # noqa: BLE001 - one failed report must not stop the next ones (or retraining)
+        except Exception:  # one failed report must not stop the next ones (or retraining)
             log.exception("drift report failed")
             return None
         if result.skipped:

@@ -100,4 +100,5 @@ class WorkerState:
                 "prequential_recall_at_10": None if r.recall_at_10 is None else round(r.recall_at_10, 4),
                 "prequential_trials": r.prequential_trials,
                 "deep": self.deep.state(),
+                "drift": self.drift_summary,
                 "pipeline": self.pipeline.stats.as_dict() if self.pipeline else None}

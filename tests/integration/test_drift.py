@@ -73,6 +73,12 @@ def test_a_shift_in_a_live_stream_is_reported_browsable_and_measured(worker_fact
     runs = json.loads(recstream("models", "runs", env=w.env).stdout.splitlines()[0])
     assert runs["trigger"] == "drift" and f"drift report {report['id']}" in runs["reason"]
     assert f"{report['id']:>5}" in recstream("drift", "list", env=w.env).stdout
+    shown = json.loads(recstream("drift", "show", str(report["id"]), env=w.env).stdout)
+    assert shown["columns"]["item_mix"]["drifted"] and shown["retrain_run_id"] == report["retrain_run_id"]
+    html_path = recstream("drift", "show", str(report["id"]), "--html", env=w.env).stdout.strip()
+    assert html_path == report["html_path"] and Path(html_path).parent == reports.resolve()
+    missing = recstream("drift", "show", "999", env=w.env)
+    assert missing.returncode == 1 and "no drift report 999" in missing.stderr
 
     # Browse: list, the Evidently page, its JSON; bad ids get a 4xx that says what to send.
     listing = api_get(f"{w.api}/drift/reports")["reports"]
@@ -104,12 +110,12 @@ def test_a_shift_in_a_live_stream_is_reported_browsable_and_measured(worker_fact
     url = f"{w.api}/drift/reports/{report['id']}"
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
              "--virtual-time-budget=15000"]
-    dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=False).stdout
     # Text that only exists once Evidently's scripts have rendered the report (the raw page holds JSON only).
     assert "Dataset Drift is detected" in dom and "Drifted Columns" in dom
     assert "Wasserstein distance (normed)" in dom
     subprocess.run([browser, *flags, "--window-size=1400,1800", f"--screenshot={shot}", url],
-                   capture_output=True, timeout=120)
+                   capture_output=True, timeout=120, check=False)
     assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"
     print(f"drift report screenshot: {shot}")
 

@@ -37,7 +37,7 @@ def test_popularity_rank_is_exchangeable_on_iid_windows():
     rng = np.random.default_rng(0)
     p = 1 / np.arange(1, 501) ** 1.1
     p /= p.sum()
-    draw = lambda: rng.choice(500, size=20_000, p=p).astype(str)  # noqa: E731
+    draw = lambda: rng.choice(500, size=20_000, p=p).astype(str)
     ref_rank, cur_rank = popularity_ranks(draw(), draw())
     assert abs(np.median(ref_rank) - np.median(cur_rank)) <= 1
     assert abs(ref_rank.mean() - cur_rank.mean()) / ref_rank.std() < 0.03

@@ -58,3 +58,24 @@ def test_canary_judge_promotes_a_canary_with_a_clearly_better_click_rate(engine)
     assert judge.judge() == "promote"
     assert reg.live().id == v2.id
     assert reg.audit(v2.id)[0]["actor"] == "canary-judge"
+
+
+def test_the_scheduler_runs_drift_reports_beside_training_and_survives_a_failing_one(engine, tmp_path):
+    from recstream.monitors.drift import DriftConfig, list_reports
+    from recstream.monitors.schedule import DriftJob
+
+    EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=200, items=300, events=4_000))))
+    cfg = RetrainConfig(deep=DeepConfig(dim=8, epochs=1), artefact_dir=tmp_path, auto_promote=False)
+    drift = DriftJob(engine, DriftConfig(window_events=2_000, report_dir=tmp_path / "drift"))
+    sched = build_scheduler(RetrainJobs(engine, cfg), interval_s=None, cron=None, poll_s=5, drift=drift,
+                            drift_every_s=0.2, scheduler=BackgroundScheduler(timezone="UTC"))
+    assert sched.get_job("drift-report").executor == "drift"  # not queued behind a training
+    sched.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list_reports(engine)) < 2:
+        time.sleep(0.2)
+    sched.shutdown(wait=True)
+    assert len(list_reports(engine)) >= 2
+    broken = DriftJob(engine, DriftConfig(window_events=2_000, report_dir=tmp_path / "drift" / "x.html"))
+    (tmp_path / "drift" / "x.html").write_text("a file where the report folder should be")
+    assert broken.run() is None  # logged, not raised: the next run is still scheduled
