@@ -46,7 +46,8 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour,
                  state.topics.feedback, settings.bootstrap, settings.web_host, settings.web_port)
         try:
-            await IngestLoop(consumer, pipeline, settings).run()
+            await IngestLoop(consumer, pipeline, settings, restore_offsets=state.restore_offsets,
+                             after_commit=state.maybe_checkpoint).run()
         finally:
             await consumer.stop()
             await producer.stop()
@@ -60,6 +61,10 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         while not app.should_stop:
             try:
                 await loop.run_in_executor(None, state.deep.poll)
+                if state.pipeline is not None:
+                    ckpt = await loop.run_in_executor(None, state.follow_online)
+                    if ckpt is not None:  # an operator rolled the online model back
+                        state.pipeline.between_batches(lambda c=ckpt: state.restore(c))
                 failing = False
             except Exception as exc:  # noqa: BLE001 - a database blip must not stop serving the current model
                 if not failing:

@@ -286,18 +286,25 @@ def models_promote(version: str, reason: str, canary: bool, actor: str | None, d
 @click.option("--to", "to", default=None, help="version to go back to (default: the previous live one)")
 @click.option("--reason", required=True, help="why (recorded in the audit log)")
 @click.option("--canary", is_flag=True, help="end the canary instead of rolling back live")
+@click.option("--kind", type=click.Choice(["deep", "online"]), default=None,
+              help="which model (default: the kind of --to, else deep); online restores a learner checkpoint")
 @click.option("--actor", default=None, help="who (default: your login name)")
 @db_opt
-def models_rollback(to: str | None, reason: str, canary: bool, actor: str | None, database_url: str | None) -> None:
+def models_rollback(to: str | None, reason: str, canary: bool, kind: str | None, actor: str | None,
+                    database_url: str | None) -> None:
     """Take the live version out and serve the previous one (or --to VERSION) on every worker."""
     reg, who = _registry(database_url), _actor(actor)
     if canary:
-        v = reg.end_canary(actor=who, reason=reason)
+        v = reg.end_canary(actor=who, reason=reason, kind=kind or "deep")
         click.echo(f"canary {v.name} ended ({v.status})")
         return
     if to is not None:
-        _verify(reg.get(to))
-    v = reg.rollback(actor=who, reason=reason, to=to)
+        target = reg.get(to)
+        if kind is not None and kind != target.kind:
+            raise click.UsageError(f"--to {target.name} is a {target.kind} version, not {kind}")
+        kind = target.kind
+        _verify(target)
+    v = reg.rollback(actor=who, reason=reason, to=to, kind=kind or "deep")
     click.echo(f"rolled back: {v.name} is live")
 
 

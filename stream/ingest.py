@@ -14,11 +14,14 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
+
+from recstream.models.checkpoint import offset_key
 
 from .pipeline import Pipeline
 from .prepare import Prepared
@@ -57,13 +60,29 @@ class IngestLoop:
     """Consume → prepare → apply → commit, forever. A failed batch is not committed and is re-read after a
     back-off (with anything fetched after it)."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, pipeline: Pipeline, settings: Settings) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, pipeline: Pipeline, settings: Settings,
+                 restore_offsets: dict[str, int] | None = None,
+                 after_commit: Callable[[dict[str, int]], None] | None = None) -> None:
         self.consumer = consumer
         self.pipeline = pipeline
         self.settings = settings
         self.failures = 0
+        #: where the restored learner checkpoint left off ("topic:partition" -> next offset): read from there,
+        #: not from the group's committed offsets, so events learned after the checkpoint are learned again
+        self._restore = dict(restore_offsets or {})
+        #: next offset per partition of everything learned and committed (what a checkpoint records)
+        self.committed: dict[str, int] = dict(self._restore)
+        self.after_commit = after_commit
         #: next offset to read per partition, as of the last fetch (for the consumer-lag metric)
         self._next: dict[TopicPartition, int] = {}
+
+    def _seek_to_checkpoint(self) -> None:
+        for tp in self.consumer.assignment():
+            offset = self._restore.get(offset_key(tp.topic, tp.partition))
+            if offset is not None:
+                self.consumer.seek(tp, offset)
+        log.info("resuming from the online checkpoint's offsets: %s", self._restore)
+        self._restore = {}
 
     def _update_lag(self) -> None:
         """Lag per partition = its end (as of the last fetch response) minus the next offset we will read."""
@@ -78,8 +97,13 @@ class IngestLoop:
         timeout_ms = int(self.settings.batch_within_s * 1000) if wait else 0
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_max)
         self.pipeline.stats.seconds["fetch"] += time.perf_counter() - t0
+        if self._restore and self.consumer.assignment():
+            self._seek_to_checkpoint()
+            return None  # what was fetched came from the committed offsets: read again from the checkpoint
         if not fetched:
             self._update_lag()
+            if self.after_commit is not None:  # idle: the last batches' state gets its checkpoint too
+                self.after_commit(self.committed)
             return None
         records = [RawRecord(m.topic, m.partition, m.offset, m.key, m.value) for msgs in fetched.values() for m in msgs]
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in fetched.items()}
@@ -105,6 +129,9 @@ class IngestLoop:
                 t1 = time.perf_counter()
                 await self.consumer.commit(head.offsets)
                 self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1
+                self.committed.update({offset_key(tp.topic, tp.partition): m.offset for tp, m in head.offsets.items()})
+                if self.after_commit is not None:
+                    self.after_commit(self.committed)
                 backoff = 0.5
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise

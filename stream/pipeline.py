@@ -74,11 +74,34 @@ class Pipeline:
         self.stats = PipelineStats()
         #: called with each batch's dead-letter + learn seconds (the worker's latency histogram)
         self.observe = observe
+        self._applying = False
+        self._pending_swap: Callable[[], None] | None = None
+
+    def between_batches(self, swap: Callable[[], None]) -> None:
+        """Run `swap` (e.g. restoring a learner checkpoint) now if no batch is being learned, else right after
+        the current one: a batch is never learned half by one model and half by another."""
+        if self._applying:
+            self._pending_swap = swap
+        else:
+            swap()
+
+    def _run_pending(self) -> None:
+        swap, self._pending_swap = self._pending_swap, None
+        if swap is not None:
+            swap()
 
     async def prepare(self, records: Sequence[RawRecord]) -> Prepared:
         return await self.preparer.prepare(records)
 
     async def apply(self, records: Sequence[RawRecord], prepared: Prepared) -> None:
+        self._applying = True
+        try:
+            await self._apply(records, prepared)
+        finally:
+            self._applying = False
+            self._run_pending()
+
+    async def _apply(self, records: Sequence[RawRecord], prepared: Prepared) -> None:
         started = time.perf_counter()
         if prepared.rejected:
             await self.dead_letters.send_many([(records[i], why) for i, why in prepared.rejected])

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from recstream.models.checkpoint import OnlineCheckpoint, load_checkpoint, register_checkpoint
 from recstream.models.db import create_db_engine, require_current_schema
+from recstream.models.errors import ArtefactError
 from recstream.models.hotswap import DeepSlot, blend
 from recstream.models.online import OnlineRecommender
-from recstream.models.registry import Registry
+from recstream.models.registry import ModelVersion, Registry
 from recstream.monitors.metrics import Snapshot, WorkerMetrics
 
 from .pipeline import DeadLetterSink, Pipeline
 from .prepare import Preparer, PreparerProcess
 from .settings import Settings
 from .topics import Topics
+
+log = logging.getLogger("recstream.worker")
 
 
 @dataclass
@@ -30,10 +37,23 @@ class WorkerState:
     pipeline: Pipeline | None = None
     #: the latest drift report's summary (id, drifted, drift_share), refreshed by the probe-flush task
     drift_summary: dict[str, Any] | None = None
+    #: the online checkpoint this learner's state comes from or was last saved as (None: from scratch)
+    online_checkpoint: ModelVersion | None = None
+    #: offsets of the checkpoint restored at start: the ingest loop resumes from them
+    restore_offsets: dict[str, int] = field(default_factory=dict)
+    restored: OnlineCheckpoint | None = None
     metrics: WorkerMetrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = WorkerMetrics(self.snapshot)
+        self._checkpoint_due = time.monotonic() + (self.settings.checkpoint_interval_s or 0)
+        self._checkpointing: asyncio.Future | None = None
+        self.checkpoint_pause_s: float | None = None
+        self._checkpointed_learned = self.recommender.events_learned
+        # Held while this worker registers + promotes a checkpoint, and while it compares the live one with its
+        # own: between those two steps the previous checkpoint is still live and would look like a rollback.
+        self._online_lock = threading.Lock()
+        self._refused_online: int | None = None
 
     @property
     def source(self) -> str:
@@ -44,8 +64,23 @@ class WorkerState:
     def create(cls, settings: Settings) -> WorkerState:
         engine = create_db_engine(settings.database_url)
         require_current_schema(engine)  # fail here, clearly, not in the helper process later
-        deep = DeepSlot(Registry(engine), settings.artefact_key_bytes, settings.canary_share)
-        return cls(settings, OnlineRecommender(settings.online_config()), Topics.from_settings(settings), deep)
+        registry = Registry(engine)
+        deep = DeepSlot(registry, settings.artefact_key_bytes, settings.canary_share)
+        state = cls(settings, OnlineRecommender(settings.online_config()), Topics.from_settings(settings), deep)
+        live = registry.live("online")
+        if live is not None:
+            try:
+                ckpt = load_checkpoint(live, settings.artefact_key_bytes)
+            except ArtefactError as exc:
+                log.warning("cannot restore the online model from %s (%s); starting from an empty model at the "
+                            "group's committed offsets", live.name, exc)
+            else:
+                state.recommender, state.online_checkpoint, state.restored = ckpt.recommender, live, ckpt
+                state.restore_offsets = ckpt.offsets
+                state._checkpointed_learned = ckpt.recommender.events_learned
+                log.info("restored the online model from %s: %d events learned, resuming at %s", live.name,
+                         ckpt.recommender.events_learned, ckpt.offsets)
+        return state
 
     @property
     def registry(self) -> Registry:
@@ -56,7 +91,76 @@ class WorkerState:
         preparer = PreparerProcess(s) if s.prepare_in_process else Preparer.from_settings(s)
         self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.learn_chunk,
                                  dedupe_window=s.dedupe_window, observe=self.metrics.learn_batch_seconds.observe)
+        if self.restored is not None and "recent_ids" in self.restored.extra:
+            self.pipeline.recent = self.restored.extra["recent_ids"]
+        self.restored = None  # the loaded state now lives in the learner; do not keep a second reference
         return self.pipeline
+
+    # ---- online checkpoints --------------------------------------------------------------------------------
+    def maybe_checkpoint(self, committed: dict[str, int]) -> None:
+        """After a commit: every RECSTREAM_CHECKPOINT_INTERVAL_S, serialise the learner with the offsets it
+        reflects (here, between batches, so nothing mutates it), then write and register it in a thread."""
+        interval = self.settings.checkpoint_interval_s
+        if not interval or time.monotonic() < self._checkpoint_due or self.pipeline is None:
+            return
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
+        if self.recommender.events_learned == self._checkpointed_learned:
+            return  # nothing new since the last checkpoint
+        self._checkpoint_due = time.monotonic() + interval
+        t0 = time.perf_counter()
+        data = OnlineCheckpoint(self.recommender, dict(committed), {"recent_ids": self.pipeline.recent}).dumps()
+        self.checkpoint_pause_s = time.perf_counter() - t0
+        learned, offsets = self.recommender.events_learned, dict(committed)
+        self._checkpointed_learned = learned
+        parent = self.online_checkpoint.id if self.online_checkpoint else None
+        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, self._write_checkpoint, data,
+                                                                           offsets, learned, parent)
+
+    def _write_checkpoint(self, data: bytes, offsets: dict[str, int], learned: int, parent: int | None) -> None:
+        s = self.settings
+        try:
+            with self._online_lock:
+                v = register_checkpoint(self.registry, data, offsets=offsets, events_learned=learned,
+                                        directory=s.artefact_dir / "online", key=s.artefact_key_bytes,
+                                        source=f"worker:{self.source}", keep=s.checkpoint_keep, parent_id=parent,
+                                        on_registered=lambda v: setattr(self, "online_checkpoint", v))
+        except Exception as exc:  # a full disk or a database blip must not stop ingestion; the next one retries
+            log.warning("online checkpoint failed (%s); retrying at the next interval", exc)
+            return
+        log.info("online checkpoint %s: %d events learned, %.1f MB, offsets %s", v.name, learned,
+                 len(data) / 1e6, offsets)
+
+    def follow_online(self) -> OnlineCheckpoint | None:
+        """(In a thread.) The live online checkpoint when an operator made another one live than the one this
+        worker has: a rollback. None when nothing changed."""
+        with self._online_lock:
+            live, mine = self.registry.live("online"), self.online_checkpoint
+        # Only an older checkpoint becoming live again is a rollback: a newer one is another worker's checkpoint
+        # (each worker restores only its own line of state; see README "Online checkpoints").
+        if live is None or mine is None or live.id >= mine.id or live.id == self._refused_online:
+            return None
+        try:
+            ckpt = load_checkpoint(live, self.settings.artefact_key_bytes)
+        except ArtefactError as exc:
+            self._refused_online = live.id
+            log.error("refusing to restore %s: %s; the current online model keeps learning", live.name, exc)
+            return None
+        self._restoring = live
+        return ckpt
+
+    def restore(self, ckpt: OnlineCheckpoint) -> None:
+        """Swap in a restored learner (between batches; new events continue from the current offsets)."""
+        version = self._restoring
+        self.recommender = ckpt.recommender
+        if self.pipeline is not None:
+            self.pipeline.recommender = ckpt.recommender
+            if "recent_ids" in ckpt.extra:
+                self.pipeline.recent = ckpt.extra["recent_ids"]
+        self.online_checkpoint = version
+        self._checkpointed_learned = ckpt.recommender.events_learned
+        log.info("online model restored from %s (%d events learned)", version.name,
+                 ckpt.recommender.events_learned)
 
     @property
     def online_version(self) -> str:
@@ -101,4 +205,5 @@ class WorkerState:
                 "prequential_trials": r.prequential_trials,
                 "deep": self.deep.state(),
                 "drift": self.drift_summary,
+                "online_checkpoint": self.online_checkpoint.name if self.online_checkpoint else None,
                 "pipeline": self.pipeline.stats.as_dict() if self.pipeline else None}

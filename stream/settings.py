@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     retrain_cron: str | None = Field(None, description="crontab schedule for retraining, e.g. '0 3 * * *'")
     scheduler_poll_s: float = Field(2.0, gt=0, description="how often the scheduler looks for retrain requests")
 
+    checkpoint_interval_s: float | None = Field(
+        300.0, gt=0, description="how often a worker checkpoints its online model with its offsets (unset = off)")
+    checkpoint_keep: int = Field(5, ge=1, description="retired online checkpoints whose files are kept")
+
     # Drift monitoring (recstream.monitors.drift.DriftConfig says what each does).
     drift_interval_s: float | None = Field(600.0, gt=0, description="how often the scheduler runs a drift report (unset = off)")
     drift_window_events: int = Field(10_000, ge=1, description="events in the current (and reference) window")
@@ -99,7 +103,7 @@ class Settings(BaseSettings):
 
     @field_validator("operator_token", "artefact_key", "retrain_cron", "drift_num_method", "drift_cat_method",
                      "drift_interval_s", "drift_window_s", "drift_reference_start", "drift_reference_end",
-                     "drift_column_threshold", mode="before")
+                     "drift_column_threshold", "checkpoint_interval_s", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         # Compose passes `${VAR:-}` as an empty string: that must mean "not configured", never "the empty token".

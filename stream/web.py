@@ -75,8 +75,16 @@ def register_views(app: faust.App, state: WorkerState) -> None:
 
     class Rollback(View):
         async def post(self, request: Any) -> Any:
-            return await _mutate(self, request, state, lambda body, actor: state.registry.rollback(
-                actor=actor, reason=body.get("reason", ""), to=body.get("to")).as_dict())
+            def rollback(body: dict, actor: str) -> dict:
+                to, kind = body.get("to"), body.get("kind")
+                if to is not None:
+                    target = state.registry.get(to)
+                    if kind is not None and kind != target.kind:
+                        raise RegistryError(f"{target.name} is a {target.kind} version, not {kind}")
+                    kind = target.kind
+                return state.registry.rollback(actor=actor, reason=body.get("reason", ""), to=to,
+                                               kind=kind or "deep").as_dict()
+            return await _mutate(self, request, state, rollback)
 
     class Retrain(View):
         async def post(self, request: Any) -> Any:
@@ -176,7 +184,8 @@ def _authorised(request: Any, state: WorkerState) -> str | None:
 
 
 #: Fields a mutating request may carry, and their JSON types (`to` is a version name or id).
-_BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool,)}
+_BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool,),
+                                             "kind": (str,)}
 
 
 async def _mutate(view: View, request: Any, state: WorkerState, action: Callable[[dict, str], Any],
