@@ -69,7 +69,8 @@ def register_checkpoint(registry: Registry, data: bytes, *, offsets: dict[str, i
     path, digest, signature = write_artefact(data, directory, name, key)
     version = registry.register("online", artefact=str(path), sha256=digest, signature=signature,
                                 parent_id=parent_id, n_interactions=events_learned, actor=source,
-                                reason="checkpoint", params={"offsets": offsets, "source": source, "bytes": len(data)})
+                                reason="checkpoint",
+                                params={"offsets": offsets, "source": source, "bytes": len(data)})
     if on_registered is not None:
         on_registered(version)
     registry.promote(version.id, actor=source, reason="checkpoint")
