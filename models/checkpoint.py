@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artefacts import read_verified, write_artefact
+from .artefacts import ArtefactKeys, read_verified, write_artefact
 from .errors import ArtefactError
 from .online import OnlineRecommender
 from .registry import ModelVersion, Registry
@@ -55,7 +55,7 @@ def offset_key(topic: str, partition: int) -> str:
 
 
 def register_checkpoint(registry: Registry, data: bytes, *, offsets: dict[str, int], events_learned: int,
-                        directory: Path, key: bytes | None, source: str, keep: int = 5,
+                        directory: Path, key: bytes | ArtefactKeys | None, source: str, keep: int = 5,
                         parent_id: int | None = None,
                         on_registered: Callable[[ModelVersion], None] | None = None) -> ModelVersion:
     """Write a serialised checkpoint, register it and make it the live "online" version (the previous one
@@ -87,7 +87,7 @@ def _prune(registry: Registry, keep: int) -> None:
             Path(v.artefact).unlink(missing_ok=True)
 
 
-def load_checkpoint(version: ModelVersion, key: bytes | None) -> OnlineCheckpoint:
+def load_checkpoint(version: ModelVersion, key: bytes | ArtefactKeys | None) -> OnlineCheckpoint:
     if not version.artefact or not version.sha256:
         raise ArtefactError(f"{version.name} has no artefact to restore")
     return OnlineCheckpoint.loads(read_verified(version.artefact, version.sha256, version.signature, key),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .artefacts import ArtefactKeys
 from .deep import PAD, DeepModel
 from .errors import RecstreamError
 from .online import OnlineRecommender, Recommendation
@@ -60,7 +61,7 @@ class DeepSlot:
     #: A refused version is retried after this long (someone may restore the file).
     RETRY_REFUSED_S = 30.0
 
-    def __init__(self, registry: Registry, key: bytes | None = None, canary_share: float = 0.0) -> None:
+    def __init__(self, registry: Registry, key: bytes | ArtefactKeys | None = None, canary_share: float = 0.0) -> None:
         self.registry = registry
         self.key = key
         self.canary_share = canary_share

@@ -217,6 +217,19 @@ class Registry:
         conn.execute(update(model_versions).where(model_versions.c.id == vid).values(**values))
         self._audit(conn, vid, old, new, actor, reason, now)
 
+    def replace_artefact(self, ref: str | int, *, sha256: str, signature: str | None, actor: str,
+                         reason: str) -> None:
+        """Record that a version's file was rewritten with the same model (e.g. re-encrypted), in the audit log."""
+        _require_reason(reason)
+        vid, now = parse_version(ref), time.time()
+        with self.engine.begin() as conn:
+            status = conn.execute(select(model_versions.c.status).where(model_versions.c.id == vid)).scalar()
+            if status is None:
+                raise VersionNotFound(f"no model version {ref}")
+            conn.execute(update(model_versions).where(model_versions.c.id == vid).values(
+                sha256=sha256, signature=signature))
+            self._audit(conn, vid, status, status, actor, reason, now)
+
     @staticmethod
     def _audit(conn: Connection, vid: int, old: str | None, new: str, actor: str, reason: str, now: float) -> None:
         conn.execute(insert(model_audit).values(version_id=vid, from_status=old, to_status=new, actor=actor[:128],

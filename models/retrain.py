@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from .artefacts import read_verified, write_artefact
+from .artefacts import ArtefactKeys, read_verified, write_artefact
 from .deep import DeepConfig, DeepModel
 from .errors import RecstreamError, TrainingBusy
 from .registry import ModelVersion, Registry
@@ -31,7 +31,7 @@ log = logging.getLogger("recstream.retrain")
 class RetrainConfig:
     deep: DeepConfig = field(default_factory=DeepConfig)
     artefact_dir: Path = Path("var/artefacts")
-    artefact_key: bytes | None = None
+    artefact_key: bytes | ArtefactKeys | None = None
     #: Train on the newest `window_s` seconds of event time (None = everything stored).
     window_s: float | None = None
     holdout_share: float = 0.1
@@ -60,7 +60,7 @@ class RetrainResult:
     error: str | None = None
 
 
-def load_model(version: ModelVersion, key: bytes | None = None) -> DeepModel:
+def load_model(version: ModelVersion, key: bytes | ArtefactKeys | None = None) -> DeepModel:
     """The model of a registered version, after its artefact passed the checksum (and signature) check."""
     assert version.artefact and version.sha256
     return DeepModel.from_bytes(read_verified(version.artefact, version.sha256, version.signature, key))

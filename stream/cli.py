@@ -333,6 +333,32 @@ def models_retrain(reason: str | None, queue: bool, database_url: str | None) ->
                f"{'-' if live is None else f'{live:.4f}'} ({m['gate']['reason']})")
 
 
+@models.command("new-key")
+def models_new_key() -> None:
+    """Print a fresh artefact encryption key (for RECSTREAM_ARTEFACT_ENCRYPTION_KEY)."""
+    from recstream.models.encryption import new_key
+
+    click.echo(new_key())
+
+
+@models.command("rotate-keys")
+@click.option("--actor", default=None, help="who (default: your login name)")
+@db_opt
+def models_rotate_keys(actor: str | None, database_url: str | None) -> None:
+    """Rewrite every artefact under the configured keys: encrypt (RECSTREAM_ARTEFACT_ENCRYPTION_KEY), re-encrypt
+    files written with an old key (RECSTREAM_ARTEFACT_DECRYPTION_KEYS), re-sign (RECSTREAM_ARTEFACT_KEY)."""
+    from recstream.models.rotation import rotate_keys
+
+    reg = _registry(database_url)
+    report = rotate_keys(reg, load_settings(database_url=database_url).artefact_keys, actor=_actor(actor))
+    click.echo(f"rewritten: {len(report.rewritten)} ({', '.join(report.rewritten) or '-'}); "
+               f"already current: {len(report.unchanged)}; failed: {len(report.failed)}")
+    for name, why in report.failed.items():
+        click.echo(f"  {name}: {why}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
 @models.command("feedback")
 @db_opt
 def models_feedback(database_url: str | None) -> None:
@@ -363,7 +389,7 @@ def _verify(version: Any) -> None:
     from recstream.models.artefacts import read_verified
 
     if version.artefact and version.sha256:
-        read_verified(version.artefact, version.sha256, version.signature, load_settings().artefact_key_bytes)
+        read_verified(version.artefact, version.sha256, version.signature, load_settings().artefact_keys)
 
 
 def _actor(actor: str | None) -> str:

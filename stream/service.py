@@ -65,12 +65,12 @@ class WorkerState:
         engine = create_db_engine(settings.database_url)
         require_current_schema(engine)  # fail here, clearly, not in the helper process later
         registry = Registry(engine)
-        deep = DeepSlot(registry, settings.artefact_key_bytes, settings.canary_share)
+        deep = DeepSlot(registry, settings.artefact_keys, settings.canary_share)
         state = cls(settings, OnlineRecommender(settings.online_config()), Topics.from_settings(settings), deep)
         live = registry.live("online")
         if live is not None:
             try:
-                ckpt = load_checkpoint(live, settings.artefact_key_bytes)
+                ckpt = load_checkpoint(live, settings.artefact_keys)
             except ArtefactError as exc:
                 log.warning("cannot restore the online model from %s (%s); starting from an empty model at the "
                             "group's committed offsets", live.name, exc)
@@ -122,7 +122,7 @@ class WorkerState:
         try:
             with self._online_lock:
                 v = register_checkpoint(self.registry, data, offsets=offsets, events_learned=learned,
-                                        directory=s.artefact_dir / "online", key=s.artefact_key_bytes,
+                                        directory=s.artefact_dir / "online", key=s.artefact_keys,
                                         source=f"worker:{self.source}", keep=s.checkpoint_keep, parent_id=parent,
                                         on_registered=lambda v: setattr(self, "online_checkpoint", v))
         except Exception as exc:  # a full disk or a database blip must not stop ingestion; the next one retries
@@ -141,7 +141,7 @@ class WorkerState:
         if live is None or mine is None or live.id >= mine.id or live.id == self._refused_online:
             return None
         try:
-            ckpt = load_checkpoint(live, self.settings.artefact_key_bytes)
+            ckpt = load_checkpoint(live, self.settings.artefact_keys)
         except ArtefactError as exc:
             self._refused_online = live.id
             log.error("refusing to restore %s: %s; the current online model keeps learning", live.name, exc)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recstream.models.artefacts import ArtefactKeys
 from recstream.models.db import normalise_url
 from recstream.models.deep import DeepConfig
+from recstream.models.encryption import parse_key
+from recstream.models.errors import ConfigError
 from recstream.models.online import OnlineConfig
 from recstream.models.retrain import RetrainConfig
 from recstream.monitors.drift import DriftConfig
@@ -53,6 +56,10 @@ class Settings(BaseSettings):
     # The deep model, its retraining and how workers serve it.
     artefact_dir: Path = Field(Path("var/artefacts"), description="where model artefacts are written")
     artefact_key: SecretStr | None = Field(None, description="HMAC key: artefacts are signed and verified with it")
+    artefact_encryption_key: SecretStr | None = Field(
+        None, description="AES-256-GCM key (URL-safe base64 of 32 bytes): artefacts are written encrypted")
+    artefact_decryption_keys: SecretStr | None = Field(
+        None, description="older encryption keys still accepted when reading, comma-separated (key rotation)")
     operator_token: SecretStr | None = Field(
         None, description="bearer token for mutating HTTP endpoints (promote, rollback, retrain); unset = refused")
     deep_weight: float = Field(0.5, ge=0, le=1, description="share of the deep model in the served blend")
@@ -101,7 +108,19 @@ class Settings(BaseSettings):
     def _check_url(cls, v: str) -> str:
         return normalise_url(v)
 
-    @field_validator("operator_token", "artefact_key", "retrain_cron", "drift_num_method", "drift_cat_method",
+    @field_validator("artefact_encryption_key", "artefact_decryption_keys")
+    @classmethod
+    def _check_encryption_keys(cls, v: SecretStr | None, info: Any) -> SecretStr | None:
+        if v is not None:
+            for part in v.get_secret_value().split(","):
+                try:
+                    parse_key(part, f"RECSTREAM_{info.field_name.upper()}")
+                except ConfigError as exc:
+                    raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("operator_token", "artefact_key", "retrain_cron", "artefact_encryption_key",
+                     "artefact_decryption_keys", "drift_num_method", "drift_cat_method",
                      "drift_interval_s", "drift_window_s", "drift_reference_start", "drift_reference_end",
                      "drift_column_threshold", "checkpoint_interval_s", mode="before")
     @classmethod
@@ -142,7 +161,7 @@ class Settings(BaseSettings):
         return RetrainConfig(
             deep=DeepConfig(dim=self.deep_dim, history=self.deep_history, epochs=self.deep_epochs,
                             learning_rate=self.deep_learning_rate),
-            artefact_dir=self.artefact_dir, artefact_key=self.artefact_key_bytes, window_s=self.retrain_window_s,
+            artefact_dir=self.artefact_dir, artefact_key=self.artefact_keys, window_s=self.retrain_window_s,
             min_interactions=self.retrain_min_interactions, warm_epochs=self.retrain_warm_epochs,
             promote_margin=self.retrain_margin, auto_promote=self.retrain_auto_promote,
             canary_share=self.canary_share)
@@ -155,6 +174,15 @@ class Settings(BaseSettings):
             cat_method=self.drift_cat_method, column_threshold=self.drift_column_threshold,
             drift_share=self.drift_share, consecutive=self.drift_consecutive, cooldown_s=self.drift_cooldown_s,
             trigger_retrain=self.drift_trigger_retrain, report_dir=self.drift_report_dir)
+
+    @property
+    def artefact_keys(self) -> ArtefactKeys:
+        """Signing, encryption and decryption keys, as every artefact reader and writer takes them."""
+        enc = self.artefact_encryption_key
+        old = self.artefact_decryption_keys
+        return ArtefactKeys(sign=self.artefact_key_bytes,
+                            encrypt=parse_key(enc.get_secret_value()) if enc else None,
+                            decrypt=tuple(parse_key(k) for k in old.get_secret_value().split(",")) if old else ())
 
     @property
     def artefact_key_bytes(self) -> bytes | None:

@@ -65,6 +65,20 @@ def test_signature_is_required_when_a_key_is_configured(reg, tmp_path):
     assert slot.live.version.id == signed.id
 
 
+def test_an_artefact_encrypted_with_another_key_is_refused_and_live_keeps_serving(reg, tmp_path):
+    from recstream.models.artefacts import ArtefactKeys
+    from recstream.models.encryption import new_key, parse_key
+
+    mine, theirs = ArtefactKeys(encrypt=parse_key(new_key())), ArtefactKeys(encrypt=parse_key(new_key()))
+    slot = DeepSlot(reg, key=mine)
+    v1, v2 = release(reg, tmp_path, "a", key=mine), release(reg, tmp_path, "b", key=theirs)
+    reg.promote(v1.id, actor="t", reason="x")
+    assert slot.poll() and slot.live.version.id == v1.id  # decrypted and serving
+    reg.promote(v2.id, actor="t", reason="x")
+    assert not slot.poll()
+    assert slot.live.version.id == v1.id and "key that is not configured" in slot.state()["last_error"]
+
+
 def test_canary_assignment_is_sticky_and_near_the_share():
     users = [f"user{i}" for i in range(20_000)]
     share = np.mean([in_canary(u, 0.2) for u in users])
