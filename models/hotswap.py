@@ -16,14 +16,17 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .artefacts import ArtefactKeys
+from .artefacts import ArtefactKeys, read_verified
 from .deep import PAD, DeepModel
 from .errors import RecstreamError
 from .online import OnlineRecommender, Recommendation
+from .quantize import Int8Scorer
 from .registry import ModelVersion, Registry
 from .retrain import load_model
 
@@ -32,18 +35,45 @@ log = logging.getLogger("recstream.hotswap")
 
 @dataclass
 class LoadedModel:
+    """A deep version ready to serve: its scorer (float32 NumPy, or the int8 variant when the registry says it
+    ranks within tolerance) and its item vocabulary."""
+
     version: ModelVersion
-    model: DeepModel
+    #: NumpyScorer or Int8Scorer: `.scores(rows)` over every item row
+    scorer: Any
+    row_of: dict[str, int]
+    history: int
+    precision: str = "float32"
     loaded_at: float = field(default_factory=time.time)
     #: online item row -> deep model row (PAD = unknown to this version), extended as the catalogue grows
     _rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
+    @classmethod
+    def from_model(cls, version: ModelVersion, model: DeepModel) -> LoadedModel:
+        return cls(version, model.scorer, model.row_of, model.config.history)
+
+    @classmethod
+    def from_int8(cls, version: ModelVersion, q: Int8Scorer) -> LoadedModel:
+        return cls(version, q, q.row_of, len(q.position), "int8")
+
+    def rows(self, item_ids: Sequence[str]) -> list[int]:
+        return [self.row_of.get(i, PAD) for i in item_ids]
+
     def rows_for(self, online: OnlineRecommender) -> np.ndarray:
         n = online.n_items
         if len(self._rows) < n:  # item_ids only ever grows: map just the new ones
-            new = self.model.rows(online.item_ids[len(self._rows):n])
+            new = self.rows(online.item_ids[len(self._rows):n])
             self._rows = np.concatenate([self._rows, np.array(new, dtype=np.int64)])
         return self._rows[:n]
+
+
+def load_serving(version: ModelVersion, key: bytes | ArtefactKeys | None) -> LoadedModel:
+    """The int8 variant when the version's metrics say it passed its tolerance check, else the float model."""
+    int8 = (version.metrics or {}).get("int8") or {}
+    if int8.get("served") and int8.get("artefact") and int8.get("sha256"):
+        data = read_verified(int8["artefact"], int8["sha256"], int8.get("signature"), key)
+        return LoadedModel.from_int8(version, Int8Scorer.from_bytes(data))
+    return LoadedModel.from_model(version, load_model(version, key))
 
 
 def in_canary(user_id: str, share: float) -> bool:
@@ -112,7 +142,7 @@ class DeepSlot:
         if refused is not None and time.time() - refused[0] < self.RETRY_REFUSED_S:
             return None
         try:
-            loaded = LoadedModel(version, load_model(version, self.key))
+            loaded = load_serving(version, self.key)
         except (RecstreamError, ValueError, RuntimeError) as exc:
             self._refused[key] = (time.time(), str(exc))
             self.last_error = f"{version.name}: {exc}"
@@ -158,8 +188,8 @@ def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: 
     personal = online.is_personal(user_id)
     if deep is None or deep_weight <= 0 or not personal:
         return online.top_k(scores, k, "personal" if personal else "popular"), False
-    history = deep.model.rows(online.recent_items(user_id, deep.model.config.history))
-    deep_scores = deep.model.scorer.scores(history)
+    history = deep.rows(online.recent_items(user_id, deep.history))
+    deep_scores = deep.scorer.scores(history)
     if deep_scores is None:
         return online.top_k(scores, k, "personal"), False
     rows = deep.rows_for(online)

@@ -15,11 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from .artefacts import ArtefactKeys, read_verified, write_artefact
-from .deep import DeepConfig, DeepModel
+from .deep import PAD, DeepConfig, DeepModel
 from .errors import RecstreamError, TrainingBusy
+from .quantize import Int8Scorer, int8_scorer, top10_latency_ms
 from .registry import ModelVersion, Registry
 from .store import EventStore
 from .training import Positives, deep_scorer, evaluate, popularity_scorer, temporal_split, training_pairs
@@ -48,6 +50,9 @@ class RetrainConfig:
     #: > 0: a passing candidate goes to canary (served to this share of users) instead of straight to live.
     canary_share: float = 0.0
     rating_threshold: float = 4.0
+    #: Also build an int8 variant and serve it when its holdout Recall@10 and NDCG@10 are both within this
+    #: relative tolerance of the float model's (0.02 = at most 2% lower). None: no int8 variant.
+    quantize_tolerance: float | None = 0.02
 
 
 @dataclass
@@ -130,8 +135,12 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
     }
     passed, why = gate(metrics, cfg.promote_margin)
     metrics["gate"] = {"passed": passed, "reason": why, "margin": cfg.promote_margin}
-    path, sha, sig = write_artefact(model.to_bytes(), Path(cfg.artefact_dir), f"deep-run{run_id}-{int(time.time())}.pt",
-                                    cfg.artefact_key)
+    stem = f"deep-run{run_id}-{int(time.time())}"
+    float_bytes = model.to_bytes()
+    if cfg.quantize_tolerance is not None:
+        metrics["int8"] = quantized_variant(model, items, split.holdout, metrics["candidate"], cfg, stem,
+                                            len(float_bytes))
+    path, sha, sig = write_artefact(float_bytes, Path(cfg.artefact_dir), f"{stem}.pt", cfg.artefact_key)
     version = registry.register(
         "deep", status="candidate" if passed else "rejected", artefact=str(Path(path).resolve()), sha256=sha,
         signature=sig, parent_id=parent_id, window=(float(data.ts.min()), float(data.ts.max())),
@@ -147,6 +156,33 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
         return RetrainResult(run_id, "canary", version, metrics)
     version = registry.promote(version.id, actor="trainer", reason=f"passed the gate: {why}")
     return RetrainResult(run_id, "promoted", version, metrics)
+
+
+def quantized_variant(model: DeepModel, items: list[str], holdout: Any, float_metrics: dict[str, Any],
+                      cfg: RetrainConfig, stem: str, float_size: int) -> dict[str, Any]:
+    """Build the int8 variant, judge it on the same holdout, time both, and write its artefact when it is within
+    tolerance. What is returned goes into the version's metrics; `served` tells workers which one to load."""
+    q = Int8Scorer.from_model(model)
+    m = evaluate(int8_scorer(q, items), holdout)
+    tol = cfg.quantize_tolerance or 0.0
+    within = all(m[k] >= float_metrics[k] * (1 - tol) for k in ("recall_at_10", "ndcg_at_10"))
+    lut = np.array([PAD, *model.rows(items)], dtype=np.int64)
+    sample = [lut[h].tolist() for h in holdout.hist[:200]]
+    data = q.to_bytes()
+    out: dict[str, Any] = {
+        "recall_at_10": m["recall_at_10"], "ndcg_at_10": m["ndcg_at_10"], "tolerance": tol, "served": within,
+        "size_bytes": len(data), "float_size_bytes": float_size,
+        "top10_latency_ms": {"int8": top10_latency_ms(q.scores, sample),
+                             "float32": top10_latency_ms(model.scorer.scores, sample)},
+        "why": ("within tolerance" if within else
+                f"int8 Recall@10 {m['recall_at_10']:.4f} / NDCG@10 {m['ndcg_at_10']:.4f} vs float "
+                f"{float_metrics['recall_at_10']:.4f} / {float_metrics['ndcg_at_10']:.4f}: more than {tol:.0%} lower"),
+    }
+    if within:
+        path, sha, sig = write_artefact(data, Path(cfg.artefact_dir), f"{stem}.int8.pt", cfg.artefact_key)
+        out.update(artefact=str(Path(path).resolve()), sha256=sha, signature=sig)
+    log.info("int8 variant: %s (%d → %d bytes)", out["why"], float_size, len(data))
+    return out
 
 
 def gate(metrics: dict[str, Any], margin: float) -> tuple[bool, str]:

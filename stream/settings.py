@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     retrain_margin: float = Field(0.0, ge=0, description="NDCG@10 a candidate must add over live to be promoted")
     retrain_auto_promote: bool = Field(True, description="promote (or canary) a candidate that passes the gate")
     retrain_min_interactions: int = Field(200, ge=1)
+    quantize_tolerance: float | None = Field(
+        0.02, ge=0, lt=1, description="serve an int8 variant when its holdout metrics are at most this much "
+        "(relative) below the float model's (unset = no int8 variant)")
     retrain_interval_s: float | None = Field(None, gt=0, description="scheduled retraining period (unset = off)")
     retrain_cron: str | None = Field(None, description="crontab schedule for retraining, e.g. '0 3 * * *'")
     scheduler_poll_s: float = Field(2.0, gt=0, description="how often the scheduler looks for retrain requests")
@@ -122,7 +125,7 @@ class Settings(BaseSettings):
     @field_validator("operator_token", "artefact_key", "retrain_cron", "artefact_encryption_key",
                      "artefact_decryption_keys", "drift_num_method", "drift_cat_method",
                      "drift_interval_s", "drift_window_s", "drift_reference_start", "drift_reference_end",
-                     "drift_column_threshold", "checkpoint_interval_s", mode="before")
+                     "drift_column_threshold", "checkpoint_interval_s", "quantize_tolerance", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         # Compose passes `${VAR:-}` as an empty string: that must mean "not configured", never "the empty token".
@@ -164,7 +167,7 @@ class Settings(BaseSettings):
             artefact_dir=self.artefact_dir, artefact_key=self.artefact_keys, window_s=self.retrain_window_s,
             min_interactions=self.retrain_min_interactions, warm_epochs=self.retrain_warm_epochs,
             promote_margin=self.retrain_margin, auto_promote=self.retrain_auto_promote,
-            canary_share=self.canary_share)
+            canary_share=self.canary_share, quantize_tolerance=self.quantize_tolerance)
 
     def drift_config(self) -> DriftConfig:
         return DriftConfig(

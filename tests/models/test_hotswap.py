@@ -33,7 +33,7 @@ def test_slot_follows_promotions_and_rollbacks(reg, tmp_path):
     held = slot.choose("u1")  # an in-flight request keeps its model across a swap
     reg.promote(v2.id, actor="t", reason="x")
     assert slot.poll() and slot.live.version.id == v2.id
-    assert held.version.id == v1.id and held.model.scorer.scores([1]) is not None
+    assert held.version.id == v1.id and held.scorer.scores([1]) is not None and held.precision == "float32"
     reg.rollback(actor="t", reason="x")
     assert slot.poll() and slot.live.version.id == v1.id and slot.live is held  # from cache: a pointer swap
     assert not slot.poll()  # nothing changed, nothing swapped
