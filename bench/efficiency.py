@@ -1,0 +1,72 @@
+"""Float vs int8 deep model: artefact size, top-10 scoring latency over 10k and 100k items, holdout quality.
+
+    python bench/efficiency.py [--events 200000] [--epochs 3]
+
+Prints one JSON object. Latency and size use models over 10k and 100k items with the default dimensions (the
+cost does not depend on the weights); quality comes from a real retrain (synthetic stream, 10k items) whose
+gate also judged the int8 variant on the same temporal holdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from recstream.models.db import create_db_engine, upgrade
+from recstream.models.deep import DeepConfig, DeepModel
+from recstream.models.quantize import Int8Scorer, top10_latency_ms
+from recstream.models.retrain import RetrainConfig, retrain
+from recstream.models.store import EventStore
+from recstream.models.synthetic import SyntheticSpec, generate
+
+
+def latency_and_size(n_items: int, requests: int = 2_000) -> dict:
+    cfg = DeepConfig()
+    model = DeepModel.new(cfg, [f"i{i}" for i in range(n_items)])
+    q = Int8Scorer.from_model(model)
+    rng = np.random.default_rng(0)
+    histories = [rng.integers(1, n_items + 1, size=cfg.history).tolist() for _ in range(requests)]
+    top10_latency_ms(model.scorer.scores, histories[:50])  # warm both paths
+    top10_latency_ms(q.scores, histories[:50])
+    f, i8 = top10_latency_ms(model.scorer.scores, histories), top10_latency_ms(q.scores, histories)
+    fb, qb = len(model.to_bytes()), len(q.to_bytes())
+    return {"items": n_items, "dim": cfg.dim, "artefact_bytes": {"float32": fb, "int8": qb},
+            "size_ratio_int8_vs_float": round(qb / fb, 3), "top10_latency_ms": {"float32": f, "int8": i8},
+            "p50_ratio_int8_vs_float": round(i8["p50"] / f["p50"], 3),
+            "p99_ratio_int8_vs_float": round(i8["p99"] / f["p99"], 3)}
+
+
+def quality(events: int, epochs: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_db_engine(f"sqlite:///{tmp}/q.db")
+        upgrade(engine)
+        EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=5_000, items=10_000, events=events,
+                                                                        seed=1))))
+        cfg = RetrainConfig(deep=DeepConfig(epochs=epochs), artefact_dir=Path(tmp) / "a")
+        r = retrain(engine, cfg, trigger="manual", requested_by="bench", progress=sys.stderr.isatty())
+        m = r.metrics
+        i8 = m["int8"]
+        return {"interactions": events, "epochs": epochs, "holdout_events": m["holdout_events"],
+                "float32": {k: round(m["candidate"][k], 4) for k in ("recall_at_10", "ndcg_at_10")},
+                "int8": {k: round(i8[k], 4) for k in ("recall_at_10", "ndcg_at_10")},
+                "tolerance": i8["tolerance"], "int8_served": i8["served"],
+                "artefact_bytes": {"float32": i8["float_size_bytes"], "int8": i8["size_bytes"]}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--epochs", type=int, default=3)
+    args = ap.parse_args()
+    print(json.dumps({"bench": "efficiency", "latency_and_size": [latency_and_size(10_000), latency_and_size(100_000)],
+                      "holdout_quality": quality(args.events, args.epochs),
+                      "hyper_parameter_search": "not built yet (issue 6, part 1)"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
