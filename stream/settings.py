@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     quantize_tolerance: float | None = Field(
         0.02, ge=0, lt=1, description="serve an int8 variant when its holdout metrics are at most this much "
         "(relative) below the float model's (unset = no int8 variant)")
+    quantize_require_faster: bool = Field(True, description="serve int8 only when its top-10 is also faster")
     retrain_interval_s: float | None = Field(None, gt=0, description="scheduled retraining period (unset = off)")
     retrain_cron: str | None = Field(None, description="crontab schedule for retraining, e.g. '0 3 * * *'")
     scheduler_poll_s: float = Field(2.0, gt=0, description="how often the scheduler looks for retrain requests")
@@ -167,7 +168,8 @@ class Settings(BaseSettings):
             artefact_dir=self.artefact_dir, artefact_key=self.artefact_keys, window_s=self.retrain_window_s,
             min_interactions=self.retrain_min_interactions, warm_epochs=self.retrain_warm_epochs,
             promote_margin=self.retrain_margin, auto_promote=self.retrain_auto_promote,
-            canary_share=self.canary_share, quantize_tolerance=self.quantize_tolerance)
+            canary_share=self.canary_share, quantize_tolerance=self.quantize_tolerance,
+            quantize_require_faster=self.quantize_require_faster)
 
     def drift_config(self) -> DriftConfig:
         return DriftConfig(

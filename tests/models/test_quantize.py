@@ -37,7 +37,8 @@ def test_int8_scorer_matches_the_float_top_10_at_a_third_of_the_size():
 @pytest.fixture
 def trained(engine, tmp_path):
     EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=300, items=400, events=20_000))))
-    cfg = RetrainConfig(deep=FAST, artefact_dir=tmp_path / "artefacts")
+    # A 400-item catalogue: int8 is accurate but not faster here, so serve it regardless to test that path.
+    cfg = RetrainConfig(deep=FAST, artefact_dir=tmp_path / "artefacts", quantize_require_faster=False)
     return engine, cfg, retrain(engine, cfg, trigger="manual", requested_by="test")
 
 
@@ -69,6 +70,14 @@ def test_a_variant_outside_tolerance_is_not_served(trained, tmp_path):
     out = quantized_variant(load_model(r.version), data.item_ids, split.holdout, better, cfg, "x", 1)
     assert not out["served"] and "artefact" not in out and "more than 2% lower" in out["why"]
     assert not (tmp_path / "artefacts" / "x.int8.pt").exists()
+    # Accurate but slower than the float model (as int8 is on small catalogues): not served by default.
+    same = {k: v for k, v in r.version.metrics["candidate"].items() if k != "events"}
+    strict = RetrainConfig(deep=FAST, artefact_dir=tmp_path / "strict", quantize_require_faster=True)
+    verdict = quantized_variant(load_model(r.version), data.item_ids, split.holdout, same, strict, "y", 1)
+    lat = verdict["top10_latency_ms"]
+    assert verdict["served"] == (lat["int8"]["p50"] <= lat["float32"]["p50"])
+    if not verdict["served"]:
+        assert verdict["why"].startswith("within tolerance but slower")
     # A version whose metrics say "not served" is loaded as float32.
     reg = Registry(engine)
     v = reg.register("deep", artefact=r.version.artefact, sha256=r.version.sha256, metrics={"int8": out})
