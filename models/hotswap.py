@@ -163,6 +163,8 @@ class DeepSlot:
     def state(self) -> dict[str, object]:
         return {"live": self.live.version.name if self.live else None,
                 "canary": self.canary.version.name if self.canary else None,
+                "precision": {role: m.precision for role, m in (("live", self.live), ("canary", self.canary))
+                              if m is not None},
                 "canary_share": self.canary_share, "swaps": self.swaps, "last_poll": self.last_poll,
                 "last_error": self.last_error}
 
