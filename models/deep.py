@@ -18,7 +18,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -159,8 +159,11 @@ class DeepModel:
         return [self.row_of.get(i, PAD) for i in item_ids]
 
     # ---- training ----------------------------------------------------------------------------------------
-    def fit(self, hist: np.ndarray, target: np.ndarray, epochs: int | None = None, progress: bool = False) -> None:
-        """Train on (history rows, next-item row) pairs; each epoch's mean loss is logged and kept in history_log."""
+    def fit(self, hist: np.ndarray, target: np.ndarray, epochs: int | None = None, progress: bool = False,
+            should_stop: Callable[[], bool] | None = None) -> bool:
+        """Train on (history rows, next-item row) pairs; each epoch's mean loss is logged and kept in history_log.
+
+        `should_stop` is asked before every batch (a time budget); returns False when it cut training short."""
         cfg = self.config
         epochs = cfg.epochs if epochs is None else epochs
         device = _device(cfg.device)
@@ -176,10 +179,14 @@ class DeepModel:
             from tqdm import tqdm
             bar = tqdm(total=epochs * steps, unit="batch", desc="training", leave=False)
         net.train()
+        completed = True
         for epoch in range(epochs):
             order = torch.randperm(n, generator=gen)
             total, t0 = 0.0, time.perf_counter()
             for s in range(steps):
+                if should_stop is not None and should_stop():
+                    completed = False
+                    break
                 idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
                 h, t = h_all[idx].to(device), t_all[idx].to(device)
                 loss = nn.functional.cross_entropy(net(h), t)
@@ -189,6 +196,8 @@ class DeepModel:
                 total += loss.item() * len(idx)
                 if bar is not None:
                     bar.update(1)
+            if not completed:
+                break
             mean = total / max(n, 1)
             self.history_log.append({"epoch": len(self.history_log) + 1, "loss": mean,
                                      "seconds": time.perf_counter() - t0})
@@ -198,6 +207,7 @@ class DeepModel:
         net.eval()
         self.net = net.cpu()
         self._scorer = None
+        return completed
 
     # ---- scoring -----------------------------------------------------------------------------------------
     @property

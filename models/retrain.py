@@ -11,7 +11,7 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from .quantize import Int8Scorer, int8_scorer, top10_latency_ms
 from .registry import ModelVersion, Registry
 from .store import EventStore
 from .training import Positives, deep_scorer, evaluate, popularity_scorer, temporal_split, training_pairs
+from .tuning import TuneConfig, tune
 
 log = logging.getLogger("recstream.retrain")
 
@@ -56,6 +57,8 @@ class RetrainConfig:
     #: ... and only when its top-10 is not slower than the float model's on this catalogue (measured: int8 wins
     #: at 100k items, loses at 10k, where the per-call overhead of the int8 kernel dominates).
     quantize_require_faster: bool = True
+    #: A time-budgeted hyper-parameter search before training (None = train with `deep` as configured).
+    tune: TuneConfig | None = None
 
 
 @dataclass
@@ -115,14 +118,20 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
         raise RecstreamError("the temporal split left no training or no held-out events; more events are needed")
     load_s = time.perf_counter() - t0
 
+    deep_cfg, tuning = cfg.deep, None
+    if cfg.tune is not None:
+        tuning = tune(data, split, cfg.deep, cfg.tune)
+        deep_cfg = replace(cfg.deep, **tuning.best)
     live_version = registry.live("deep")
     live_model = load_model(live_version, cfg.artefact_key) if live_version else None
     items = data.item_ids
-    if live_model is not None and cfg.warm_start:
-        model = DeepModel.warm_start(live_model, items, cfg.deep)
+    same_shape = live_model is not None and (live_model.config.dim, live_model.config.history) == (
+        deep_cfg.dim, deep_cfg.history)
+    if live_model is not None and cfg.warm_start and same_shape:
+        model = DeepModel.warm_start(live_model, items, deep_cfg)
         epochs, parent_id = cfg.warm_epochs, live_version.id
-    else:
-        model, epochs, parent_id = DeepModel.new(cfg.deep, items), cfg.deep.epochs, None
+    else:  # first version, warm start off, or the search chose another shape than live's
+        model, epochs, parent_id = DeepModel.new(deep_cfg, items), deep_cfg.epochs, None
     t1 = time.perf_counter()
     model.fit(*training_pairs(split, model, items), epochs=epochs, progress=progress)
     train_s = time.perf_counter() - t1
@@ -136,6 +145,8 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
         "epochs": epochs, "warm_start": parent_id is not None, "loss": [h["loss"] for h in model.history_log],
         "load_s": round(load_s, 2), "train_s": round(train_s, 2), "run_id": run_id,
     }
+    if tuning is not None:
+        metrics["tuning"] = {**tuning.as_dict(), "budget_s": cfg.tune.budget_s if cfg.tune else None}
     passed, why = gate(metrics, cfg.promote_margin)
     metrics["gate"] = {"passed": passed, "reason": why, "margin": cfg.promote_margin}
     stem = f"deep-run{run_id}-{int(time.time())}"
@@ -147,7 +158,7 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
     version = registry.register(
         "deep", status="candidate" if passed else "rejected", artefact=str(Path(path).resolve()), sha256=sha,
         signature=sig, parent_id=parent_id, window=(float(data.ts.min()), float(data.ts.max())),
-        n_interactions=len(data), params={**asdict(cfg.deep), "n_items": len(items)}, metrics=metrics,
+        n_interactions=len(data), params={**asdict(deep_cfg), "n_items": len(items)}, metrics=metrics,
         actor="trainer", reason=f"training run {run_id}: {why}")
     log.info("run %d: %s — %s", run_id, version.name, why)
     if not passed:

@@ -15,6 +15,7 @@ from recstream.models.encryption import parse_key
 from recstream.models.errors import ConfigError
 from recstream.models.online import OnlineConfig
 from recstream.models.retrain import RetrainConfig
+from recstream.models.tuning import SearchSpace, TuneConfig
 from recstream.monitors.drift import DriftConfig
 
 
@@ -79,6 +80,12 @@ class Settings(BaseSettings):
     quantize_tolerance: float | None = Field(
         0.02, ge=0, lt=1, description="serve an int8 variant when its holdout metrics are at most this much "
         "(relative) below the float model's (unset = no int8 variant)")
+    tune_budget_s: float | None = Field(None, gt=0, description="seconds of hyper-parameter search per retrain "
+                                        "(unset = no search)")
+    tune_max_trials: int = Field(30, ge=1, description="most trials per search")
+    tune_epochs: int = Field(2, ge=1, description="epochs per trial")
+    tune_space: str | None = Field(None, description="search space as JSON, e.g. "
+                                   '{"dim": [32, 64, 128], "learning_rate": [0.001, 0.02]}')
     quantize_require_faster: bool = Field(True, description="serve int8 only when its top-10 is also faster")
     retrain_interval_s: float | None = Field(None, gt=0, description="scheduled retraining period (unset = off)")
     retrain_cron: str | None = Field(None, description="crontab schedule for retraining, e.g. '0 3 * * *'")
@@ -126,11 +133,22 @@ class Settings(BaseSettings):
     @field_validator("operator_token", "artefact_key", "retrain_cron", "artefact_encryption_key",
                      "artefact_decryption_keys", "drift_num_method", "drift_cat_method",
                      "drift_interval_s", "drift_window_s", "drift_reference_start", "drift_reference_end",
-                     "drift_column_threshold", "checkpoint_interval_s", "quantize_tolerance", mode="before")
+                     "drift_column_threshold", "checkpoint_interval_s", "quantize_tolerance", "tune_budget_s",
+                     "tune_space", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         # Compose passes `${VAR:-}` as an empty string: that must mean "not configured", never "the empty token".
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("tune_space")
+    @classmethod
+    def _check_space(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                SearchSpace.from_json(v)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("retrain_cron")
     @classmethod
@@ -169,7 +187,10 @@ class Settings(BaseSettings):
             min_interactions=self.retrain_min_interactions, warm_epochs=self.retrain_warm_epochs,
             promote_margin=self.retrain_margin, auto_promote=self.retrain_auto_promote,
             canary_share=self.canary_share, quantize_tolerance=self.quantize_tolerance,
-            quantize_require_faster=self.quantize_require_faster)
+            quantize_require_faster=self.quantize_require_faster,
+            tune=TuneConfig(budget_s=self.tune_budget_s, max_trials=self.tune_max_trials, epochs=self.tune_epochs,
+                            space=SearchSpace.from_json(self.tune_space) if self.tune_space else SearchSpace())
+            if self.tune_budget_s else None)
 
     def drift_config(self) -> DriftConfig:
         return DriftConfig(

@@ -1,0 +1,125 @@
+"""Time-budgeted hyper-parameter search for the deep model (Optuna, TPE), inside a retrain.
+
+Trials train on the older part of the training window and are judged by NDCG@10 on its newest slice (the same
+temporal rule as the gate, one step earlier), so the gate's holdout never influences the choice. The current
+configuration is the first trial: the search reports how much it gained over it. Every trial is recorded.
+A trial still running when the budget ends is cut at the next batch and recorded as such.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from .deep import DeepConfig, DeepModel
+from .errors import ConfigError
+from .training import Positives, Split, deep_scorer, evaluate, temporal_split, training_pairs
+
+log = logging.getLogger("recstream.tuning")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Choices (tuples) and log-uniform ranges ([low, high] pairs) of the deep model's key parameters."""
+
+    dim: tuple[int, ...] = (32, 64, 128)
+    learning_rate: tuple[float, float] = (1e-3, 2e-2)
+    weight_decay: tuple[float, float] = (1e-8, 1e-4)
+    batch_size: tuple[int, ...] = (512, 1024, 2048)
+
+    @classmethod
+    def from_json(cls, text: str) -> SearchSpace:
+        """e.g. '{"dim": [32, 64], "learning_rate": [0.001, 0.01]}'; keys left out keep their defaults."""
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"RECSTREAM_TUNE_SPACE must be JSON, e.g. {{\"dim\": [32, 64]}}: {exc}") from None
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"RECSTREAM_TUNE_SPACE has unknown parameters {sorted(unknown)}; "
+                              f"known: {sorted(cls.__dataclass_fields__)}")
+        space = cls(**{k: tuple(v) for k, v in raw.items()})
+        for name in ("learning_rate", "weight_decay"):
+            lo, hi = getattr(space, name)
+            if not 0 < lo <= hi:
+                raise ConfigError(f"RECSTREAM_TUNE_SPACE {name} must be [low, high] with 0 < low <= high")
+        return space
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    budget_s: float
+    max_trials: int = 30
+    #: epochs per trial (short: the search compares configurations, the candidate then trains fully)
+    epochs: int = 2
+    space: SearchSpace = field(default_factory=SearchSpace)
+    #: validation events per trial
+    eval_max: int = 5_000
+    seed: int = 0
+
+
+@dataclass
+class TuneResult:
+    best: dict[str, Any]
+    best_ndcg: float
+    default_ndcg: float | None
+    trials: list[dict[str, Any]]
+    wall_s: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tune(data: Positives, split: Split, base: DeepConfig, cfg: TuneConfig) -> TuneResult:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    started = time.monotonic()
+    deadline = started + cfg.budget_s
+    older = data.ts < split.split_ts
+    inner_data = Positives(data.user[older], data.item[older], data.ts[older], data.item_ids, data.user_ids)
+    inner = temporal_split(inner_data, base.history, 0.1, cfg.eval_max)
+    items = data.item_ids
+    trials: list[dict[str, Any]] = []
+    sp = cfg.space
+
+    def objective(trial: Any) -> float:
+        params = {
+            "dim": trial.suggest_categorical("dim", list(sp.dim)),
+            "learning_rate": trial.suggest_float("learning_rate", *sp.learning_rate, log=True),
+            "weight_decay": trial.suggest_float("weight_decay", *sp.weight_decay, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", list(sp.batch_size)),
+        }
+        t0 = time.monotonic()
+        model = DeepModel.new(replace(base, epochs=cfg.epochs, **params), items)
+        done = model.fit(*training_pairs(inner, model, items), epochs=cfg.epochs,
+                         should_stop=lambda: time.monotonic() >= deadline)
+        record: dict[str, Any] = {"number": trial.number, "params": params,
+                                  "seconds": round(time.monotonic() - t0, 2)}
+        trials.append(record)
+        if not done:
+            record["state"] = "cut by the time budget"
+            raise optuna.TrialPruned()
+        m = evaluate(deep_scorer(model, items), inner.holdout)
+        record.update(state="complete", ndcg_at_10=m["ndcg_at_10"], recall_at_10=m["recall_at_10"])
+        log.info("trial %d: NDCG@10 %.4f with %s (%.1fs)", trial.number, m["ndcg_at_10"], params, record["seconds"])
+        return float(m["ndcg_at_10"])
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
+    default = {"dim": base.dim, "learning_rate": base.learning_rate, "batch_size": base.batch_size,
+               "weight_decay": min(max(base.weight_decay, sp.weight_decay[0]), sp.weight_decay[1])}
+    default["learning_rate"] = min(max(default["learning_rate"], sp.learning_rate[0]), sp.learning_rate[1])
+    if base.dim in sp.dim and base.batch_size in sp.batch_size:
+        study.enqueue_trial(default, skip_if_exists=True)  # the current configuration first: a baseline
+    study.optimize(objective, n_trials=cfg.max_trials, timeout=cfg.budget_s)
+    complete = [t for t in trials if t["state"] == "complete"]
+    if not complete:
+        raise ConfigError(f"no tuning trial finished within RECSTREAM_TUNE_BUDGET_S={cfg.budget_s:g}s; "
+                          "raise the budget or lower RECSTREAM_TUNE_EPOCHS")
+    best = max(complete, key=lambda t: t["ndcg_at_10"])
+    first = next((t for t in trials if t["number"] == 0 and t["state"] == "complete"), None)
+    return TuneResult(best["params"], best["ndcg_at_10"], first["ndcg_at_10"] if first else None, trials,
+                      round(time.monotonic() - started, 2))

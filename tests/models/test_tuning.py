@@ -1,0 +1,61 @@
+"""Hyper-parameter search inside a retrain: within its time budget, every trial recorded, the best one trained."""
+
+import time
+
+import pytest
+
+from recstream.models.deep import DeepConfig
+from recstream.models.errors import ConfigError
+from recstream.models.retrain import RetrainConfig, retrain
+from recstream.models.store import EventStore
+from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.models.training import Positives, temporal_split
+from recstream.models.tuning import SearchSpace, TuneConfig, tune
+
+BASE = DeepConfig(dim=16, history=8, batch_size=512, learning_rate=5e-3)
+SPACE = SearchSpace(dim=(8, 16), batch_size=(256, 512))
+
+
+@pytest.fixture(scope="module")
+def data():
+    events = list(generate(SyntheticSpec(users=300, items=400, events=20_000)))
+    cols = list(zip(*[(e.user_id, e.item_id, e.type, e.value, e.ts) for e in events]))
+    d = Positives.from_columns(*cols)
+    return d, temporal_split(d, BASE.history)
+
+
+def test_the_search_stays_within_its_budget_and_records_every_trial(data):
+    d, split = data
+    started = time.monotonic()
+    result = tune(d, split, BASE, TuneConfig(budget_s=6, max_trials=50, epochs=2, space=SPACE))
+    wall = time.monotonic() - started
+    assert wall < 6 + 2.0  # a running trial is cut at its next batch, then one evaluation at most
+    assert result.trials and all({"number", "params", "seconds", "state"} <= set(t) for t in result.trials)
+    assert sorted(t["number"] for t in result.trials) == list(range(len(result.trials)))  # none missing
+    assert result.trials[0]["params"]["dim"] == BASE.dim  # the current configuration went first
+    complete = [t for t in result.trials if t["state"] == "complete"]
+    assert result.best_ndcg == max(t["ndcg_at_10"] for t in complete) >= result.default_ndcg
+    assert result.best["dim"] in SPACE.dim and result.best["batch_size"] in SPACE.batch_size
+
+
+def test_a_budget_too_small_for_any_trial_says_so(data):
+    d, split = data
+    with pytest.raises(ConfigError, match="no tuning trial finished"):
+        tune(d, split, BASE, TuneConfig(budget_s=0.01, epochs=50, space=SPACE))
+
+
+def test_a_retrain_with_search_trains_the_best_trial_and_keeps_the_trials(engine, tmp_path):
+    EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=300, items=400, events=20_000))))
+    cfg = RetrainConfig(deep=BASE, artefact_dir=tmp_path, quantize_tolerance=None,
+                        tune=TuneConfig(budget_s=5, epochs=1, space=SPACE))
+    r = retrain(engine, cfg, trigger="manual", requested_by="test")
+    tuning = r.version.metrics["tuning"]
+    assert tuning["budget_s"] == 5 and tuning["wall_s"] < 7 and tuning["trials"]
+    assert {k: r.version.params[k] for k in tuning["best"]} == tuning["best"]  # the candidate uses the best
+
+
+def test_a_bad_search_space_is_refused_with_what_to_write():
+    with pytest.raises(ConfigError, match="unknown parameters"):
+        SearchSpace.from_json('{"dims": [1]}')
+    with pytest.raises(ConfigError, match="low, high"):
+        SearchSpace.from_json('{"learning_rate": [0.1, 0.01]}')
