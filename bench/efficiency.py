@@ -63,7 +63,7 @@ def quality(events: int, epochs: int, budget_s: float) -> dict:
                  "ratio_tuned_vs_default": round(t.metrics["candidate"]["ndcg_at_10"] / m["candidate"]["ndcg_at_10"], 3),
                  "search_wall_s": search["wall_s"], "budget_s": budget_s, "trials": len(search["trials"]),
                  "best_params": search["best"],
-                 "validation_ndcg_at_10": {"default": search["default_ndcg"], "best": search["best_ndcg"]}}
+                 "validation_ndcg_at_10": {"default": search["default_score"], "best": search["best_score"]}}
         return {"tuned_vs_default": tuned, "interactions": events, "epochs": epochs, "holdout_events": m["holdout_events"],
                 "float32": {k: round(m["candidate"][k], 4) for k in ("recall_at_10", "ndcg_at_10")},
                 "int8": {k: round(i8[k], 4) for k in ("recall_at_10", "ndcg_at_10")},

@@ -21,11 +21,12 @@ from sqlalchemy import Engine
 from .artefacts import ArtefactKeys, read_verified, write_artefact
 from .deep import PAD, DeepConfig, DeepModel
 from .errors import RecstreamError, TrainingBusy
+from .online import OnlineConfig
 from .quantize import Int8Scorer, int8_scorer, top10_latency_ms
 from .registry import ModelVersion, Registry
 from .store import EventStore
 from .training import Positives, deep_scorer, evaluate, popularity_scorer, temporal_split, training_pairs
-from .tuning import TuneConfig, tune
+from .tuning import TuneConfig, tune, tune_online
 
 log = logging.getLogger("recstream.retrain")
 
@@ -59,6 +60,8 @@ class RetrainConfig:
     quantize_require_faster: bool = True
     #: A time-budgeted hyper-parameter search before training (None = train with `deep` as configured).
     tune: TuneConfig | None = None
+    #: The workers' online learner configuration (what an online search starts from).
+    online: OnlineConfig = field(default_factory=OnlineConfig)
 
 
 @dataclass
@@ -147,6 +150,17 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
     }
     if tuning is not None:
         metrics["tuning"] = {**tuning.as_dict(), "budget_s": cfg.tune.budget_s if cfg.tune else None}
+    if cfg.tune is not None and cfg.tune.online_budget_s:
+        replay = store.newest_interactions(cfg.tune.online_events)
+        online = tune_online(replay, cfg.online, budget_s=cfg.tune.online_budget_s)
+        best = online.best
+        metrics["online_tuning"] = {
+            **online.as_dict(), "budget_s": cfg.tune.online_budget_s, "replayed_events": len(replay),
+            # Workers keep their learner (a factor count cannot change mid-stream): this is advice to apply.
+            "apply": f"RECSTREAM_ONLINE_LEARNING_RATE={best['learning_rate']:.4g} "
+                     f"RECSTREAM_ONLINE_FACTORS={best['n_factors']}"}
+        log.info("online learner search: %s would score prequential Recall@10 %.4f vs %s now",
+                 metrics["online_tuning"]["apply"], online.best_score, online.default_score)
     passed, why = gate(metrics, cfg.promote_margin)
     metrics["gate"] = {"passed": passed, "reason": why, "margin": cfg.promote_margin}
     stem = f"deep-run{run_id}-{int(time.time())}"

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine, Table, desc, func, select
 
 from .interaction import Feedback, Interaction
 from .schema import feedback, interactions
@@ -99,6 +99,13 @@ class EventStore:
             result = conn.execution_options(yield_per=batch_size).execute(q)
             for r in result:
                 yield Interaction(r.event_id, r.user_id, r.item_id, r.type, r.value, r.ts, r.context)
+
+    def newest_interactions(self, n: int) -> list[Interaction]:
+        """The newest `n` interactions, in event-time order (a replay of recent events)."""
+        q = select(interactions).order_by(desc(interactions.c.ts), desc(interactions.c.event_id)).limit(n)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(q))
+        return [Interaction(r.event_id, r.user_id, r.item_id, r.type, r.value, r.ts, r.context) for r in reversed(rows)]
 
     def latest_ts(self) -> float | None:
         with self.engine.connect() as conn:

@@ -16,6 +16,8 @@ from typing import Any
 
 from .deep import DeepConfig, DeepModel
 from .errors import ConfigError
+from .interaction import Interaction
+from .online import OnlineConfig
 from .training import Positives, Split, deep_scorer, evaluate, temporal_split, training_pairs
 
 log = logging.getLogger("recstream.tuning")
@@ -59,15 +61,21 @@ class TuneConfig:
     #: validation events per trial
     eval_max: int = 5_000
     seed: int = 0
+    #: seconds for tuning the online learner on a replay of the newest `online_events` (None = not tuned)
+    online_budget_s: float | None = None
+    online_events: int = 50_000
 
 
 @dataclass
 class TuneResult:
     best: dict[str, Any]
-    best_ndcg: float
-    default_ndcg: float | None
+    best_score: float
+    #: the current configuration's score (the first trial), when it was in the search space
+    default_score: float | None
     trials: list[dict[str, Any]]
     wall_s: float
+    #: what the scores are: NDCG@10 on the validation slice (deep), prequential Recall@10 on a replay (online)
+    metric: str = "ndcg_at_10"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,3 +131,57 @@ def tune(data: Positives, split: Split, base: DeepConfig, cfg: TuneConfig) -> Tu
     first = next((t for t in trials if t["number"] == 0 and t["state"] == "complete"), None)
     return TuneResult(best["params"], best["ndcg_at_10"], first["ndcg_at_10"] if first else None, trials,
                       round(time.monotonic() - started, 2))
+
+
+# ---- the online learner --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OnlineSpace:
+    learning_rate: tuple[float, float] = (0.01, 0.2)
+    n_factors: tuple[int, ...] = (8, 16, 32, 64)
+
+
+def tune_online(events: list[Interaction], base: OnlineConfig, *, budget_s: float, max_trials: int = 20,
+                space: OnlineSpace | None = None, chunk: int = 30, seed: int = 0) -> TuneResult:
+    """Learning rate and factor count of the online learner, judged by test-then-learn Recall@10 on a replay of
+    `events` (the newest of the store), as the worker learns them (in chunks). The running workers keep their
+    configuration: the result says what RECSTREAM_ONLINE_LEARNING_RATE / _FACTORS would have scored."""
+    import optuna
+
+    from .online import OnlineRecommender
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sp = space or OnlineSpace()
+    started = time.monotonic()
+    deadline = started + budget_s
+    trials: list[dict[str, Any]] = []
+
+    def objective(trial: Any) -> float:
+        params = {"learning_rate": trial.suggest_float("learning_rate", *sp.learning_rate, log=True),
+                  "n_factors": trial.suggest_categorical("n_factors", list(sp.n_factors))}
+        t0 = time.monotonic()
+        rec = OnlineRecommender(replace(base, prequential_sample=max(base.prequential_sample, 0.2), **params))
+        record: dict[str, Any] = {"number": trial.number, "params": params}
+        trials.append(record)
+        for i in range(0, len(events), chunk):
+            if time.monotonic() >= deadline:
+                record.update(state="cut by the time budget", seconds=round(time.monotonic() - t0, 2))
+                raise optuna.TrialPruned()
+            rec.learn(events[i:i + chunk])
+        recall = rec.recall_at_10 or 0.0
+        record.update(state="complete", recall_at_10=recall, trials_scored=rec.prequential_trials,
+                      seconds=round(time.monotonic() - t0, 2))
+        return recall
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    if base.n_factors in sp.n_factors:
+        lr = min(max(base.learning_rate, sp.learning_rate[0]), sp.learning_rate[1])
+        study.enqueue_trial({"learning_rate": lr, "n_factors": base.n_factors})
+    study.optimize(objective, n_trials=max_trials, timeout=budget_s)
+    complete = [t for t in trials if t["state"] == "complete"]
+    if not complete:
+        raise ConfigError(f"no online tuning trial finished within {budget_s:g}s; raise the budget or replay "
+                          "fewer events")
+    best = max(complete, key=lambda t: t["recall_at_10"])
+    first = next((t for t in complete if t["number"] == 0), None)
+    return TuneResult(best["params"], best["recall_at_10"], first["recall_at_10"] if first else None, trials,
+                      round(time.monotonic() - started, 2), "prequential_recall_at_10")

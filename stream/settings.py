@@ -84,6 +84,9 @@ class Settings(BaseSettings):
                                         "(unset = no search)")
     tune_max_trials: int = Field(30, ge=1, description="most trials per search")
     tune_epochs: int = Field(2, ge=1, description="epochs per trial")
+    tune_online_budget_s: float | None = Field(None, gt=0, description="seconds of online-learner search (learning "
+                                               "rate, factors) on a replay of recent events per retrain (unset = off)")
+    tune_online_events: int = Field(50_000, ge=100, description="recent events the online search replays")
     tune_space: str | None = Field(None, description="search space as JSON, e.g. "
                                    '{"dim": [32, 64, 128], "learning_rate": [0.001, 0.02]}')
     quantize_require_faster: bool = Field(True, description="serve int8 only when its top-10 is also faster")
@@ -134,7 +137,7 @@ class Settings(BaseSettings):
                      "artefact_decryption_keys", "drift_num_method", "drift_cat_method",
                      "drift_interval_s", "drift_window_s", "drift_reference_start", "drift_reference_end",
                      "drift_column_threshold", "checkpoint_interval_s", "quantize_tolerance", "tune_budget_s",
-                     "tune_space", mode="before")
+                     "tune_space", "tune_online_budget_s", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         # Compose passes `${VAR:-}` as an empty string: that must mean "not configured", never "the empty token".
@@ -188,8 +191,10 @@ class Settings(BaseSettings):
             promote_margin=self.retrain_margin, auto_promote=self.retrain_auto_promote,
             canary_share=self.canary_share, quantize_tolerance=self.quantize_tolerance,
             quantize_require_faster=self.quantize_require_faster,
+            online=self.online_config(),
             tune=TuneConfig(budget_s=self.tune_budget_s, max_trials=self.tune_max_trials, epochs=self.tune_epochs,
-                            space=SearchSpace.from_json(self.tune_space) if self.tune_space else SearchSpace())
+                            space=SearchSpace.from_json(self.tune_space) if self.tune_space else SearchSpace(),
+                            online_budget_s=self.tune_online_budget_s, online_events=self.tune_online_events)
             if self.tune_budget_s else None)
 
     def drift_config(self) -> DriftConfig:
