@@ -1,0 +1,71 @@
+"""docker-compose.yml (production shape) is valid Compose and only runs commands and settings recstream has.
+
+No Docker engine runs here, so the file is checked against the Compose specification's JSON schema (the copy
+check-jsonschema vendors) instead of by `docker compose config`.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import yaml
+
+from recstream.stream.cli import main
+from recstream.stream.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+def validate(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                           str(path)], capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_the_compose_file_follows_the_compose_specification():
+    out = validate(COMPOSE)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_schema_check_catches_a_broken_file(tmp_path):
+    broken = yaml.safe_load(COMPOSE.read_text())
+    broken["services"]["worker"]["restart_policy"] = "always"  # not a service key (restart: is)
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken))
+    out = validate(path)
+    assert out.returncode != 0 and "'restart_policy' does not match" in out.stdout + out.stderr
+
+
+def recstream_services() -> dict[str, list[str]]:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    return {name: s["command"] for name, s in services.items() if s.get("build") == "."}
+
+
+def test_every_recstream_service_runs_a_command_the_cli_has():
+    services = recstream_services()
+    assert {"migrate", "worker", "scheduler"} <= set(services), services
+    for name, argv in services.items():
+        ctx = click.Context(main)
+        cmd: click.Command = main
+        words = list(argv)
+        while isinstance(cmd, click.Group) and words:
+            sub = cmd.get_command(ctx, words[0])
+            assert sub is not None, f"service {name}: `recstream {' '.join(argv)}` is not a command"
+            cmd, words = sub, words[1:]
+        assert not isinstance(cmd, click.Group), f"service {name}: `recstream {' '.join(argv)}` is a group"
+        cmd.make_context(name, words)  # its options parse
+
+
+def test_every_setting_the_compose_file_passes_is_one_recstream_reads():
+    env = yaml.safe_load(COMPOSE.read_text())["x-recstream-env"]
+    known = {f"RECSTREAM_{f.upper()}" for f in Settings.model_fields}
+    unknown = sorted(k for k in env if k.startswith("RECSTREAM_") and k not in known)
+    assert not unknown, f"docker-compose.yml sets variables recstream does not read: {unknown}"
+
+
+@pytest.mark.parametrize("service", ["worker", "scheduler"])
+def test_long_running_services_share_the_artefact_and_drift_volumes(service):
+    volumes = yaml.safe_load(COMPOSE.read_text())["services"][service]["volumes"]
+    assert {v.split(":")[0] for v in volumes} == {"artefacts", "drift-reports"}
