@@ -127,3 +127,8 @@ def test_read_endpoints_can_require_the_operator_token(worker_factory):
     assert fetch(f"{w.api}/metrics", TOKEN)[0] == 200
     assert json.loads(fetch(f"{w.api}/drift/reports", TOKEN)[2]) == {"reports": []}
     assert fetch(f"{w.api}/recommendations/u1")[0] == 200  # serving stays open
+    # The token never reaches the logs, whether it was right or wrong.
+    assert fetch(f"{w.api}/metrics", "not-the-token")[0] == 401
+    time.sleep(0.5)
+    log = w.log.read_text()
+    assert TOKEN not in log and "not-the-token" not in log

@@ -83,11 +83,12 @@ def test_rotation_reports_a_missing_file_and_leaves_the_rest_done(engine, tmp_pa
 
 
 def test_checkpoints_are_encrypted_too(engine, tmp_path):
-    from tests.models.test_checkpoint import learner
-
     from recstream.models.checkpoint import OnlineCheckpoint, register_checkpoint
+    from recstream.models.online import OnlineConfig, OnlineRecommender
+    from recstream.models.synthetic import SyntheticSpec, generate
 
-    rec = learner(500)
+    rec = OnlineRecommender(OnlineConfig(n_factors=4))
+    rec.learn(list(generate(SyntheticSpec(users=50, items=80, events=500))))
     keys = ArtefactKeys(encrypt=NEW)
     v = register_checkpoint(Registry(engine), OnlineCheckpoint(rec, {}).dumps(), offsets={}, events_learned=500,
                             directory=tmp_path, key=keys, source="test")
