@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +18,7 @@ import faust
 from faust.web import View
 
 from recstream.models.errors import RegistryError, VersionNotFound
-from recstream.monitors.drift import ReportNotFound, list_reports, report_file
+from recstream.monitors.drift import ReportNotFound, get_report, list_reports, report_file
 from recstream.monitors.metrics import CONTENT_TYPE
 
 from .service import WorkerState
@@ -147,7 +149,8 @@ def register_views(app: faust.App, state: WorkerState) -> None:
         body = await _blocking(path.read_bytes)
         if kind == "json":
             return web.bytes(body, content_type="application/json")
-        return web.html(body.decode("utf-8"))
+        row = await _blocking(lambda: get_report(state.registry.engine, int(number)))
+        return web.html(_with_banner(body.decode("utf-8"), row))
 
     app.page("/models/rollback")(Rollback)
     app.page("/models/retrain")(Retrain)
@@ -158,6 +161,23 @@ def register_views(app: faust.App, state: WorkerState) -> None:
 async def _blocking(fn: Callable[[], Any]) -> Any:
     """Database work runs in a thread: the event loop keeps serving recommendations meanwhile."""
     return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+def _with_banner(page: str, row: dict) -> str:
+    """The Evidently page with a header saying what was compared and what recstream did about it."""
+    def when(ts: float | None) -> str:
+        return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+    banner = (
+        '<div style="font-family:sans-serif;padding:12px 24px;background:#f4f4f4;border-bottom:1px solid #ddd">'
+        f'<b>recstream drift report {row["id"]}</b> — {"DRIFT" if row["drifted"] else "no drift"} '
+        f'({row["drifted_columns"]} of {row["n_columns"]} columns, share {row["drift_share"]:.2f})<br>'
+        f'current: {row["cur_rows"]} events, {when(row["cur_start"])} to {when(row["cur_end"])}; '
+        f'reference ({html.escape(row["reference"])}): {row["ref_rows"]} events, {when(row["ref_start"])} to '
+        f'{when(row["ref_end"])}<br>action: {html.escape(row.get("action") or "-")} · '
+        f'<a href="/drift/reports/{row["id"]}.json">JSON</a> · <a href="/drift/reports">all reports</a></div>')
+    head, sep, rest = page.partition("<body>")
+    return head + sep + banner + rest if sep else banner + page
 
 
 def _read_denied(web: Any, request: Any, state: WorkerState) -> Any:

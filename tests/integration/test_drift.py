@@ -85,6 +85,8 @@ def test_a_shift_in_a_live_stream_is_reported_browsable_and_measured(worker_fact
     assert listing[0]["id"] == report["id"] and listing[0]["drifted"] == 1
     status, ctype, page = fetch(f"{w.api}{listing[0]['html']}")
     assert status == 200 and ctype.startswith("text/html") and b"item_popularity_rank" in page
+    assert f"recstream drift report {report['id']}</b> — DRIFT".encode() in page  # the banner says what and why
+    assert b"requested retrain run" in page
     status, ctype, body = fetch(f"{w.api}{listing[0]['json']}")
     assert status == 200 and "metrics" in json.loads(body)
     assert fetch(f"{w.api}/drift/reports/abc")[0] == 400
