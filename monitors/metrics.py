@@ -27,6 +27,8 @@ class Snapshot:
     stored: int = 0
     learned: int = 0
     duplicates: int = 0
+    #: batches that failed and were re-read from the last commit (broker errors, database outages)
+    batch_failures: int = 0
     dead_lettered: dict[str, int] = field(default_factory=dict)
     #: (topic, partition) -> messages not yet consumed
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -49,6 +51,7 @@ class _StateCollector(Collector):
             ("recstream_events_stored", s.stored, "behaviour events newly stored"),
             ("recstream_events_learned", s.learned, "behaviour events learned by the online model"),
             ("recstream_events_duplicate", s.duplicates, "redelivered events skipped by learning"),
+            ("recstream_batch_failures", s.batch_failures, "batches that failed and were re-read from the last commit"),
         ):
             c = CounterMetricFamily(name, doc)
             c.add_metric([], value)

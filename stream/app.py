@@ -46,8 +46,10 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour,
                  state.topics.feedback, settings.bootstrap, settings.web_host, settings.web_port)
         try:
-            await IngestLoop(consumer, pipeline, settings, restore_offsets=state.restore_offsets,
-                             after_commit=state.maybe_checkpoint).run()
+            loop = IngestLoop(consumer, pipeline, settings, restore_offsets=state.restore_offsets,
+                              after_commit=state.maybe_checkpoint)
+            state.ingest_failures = lambda: loop.failures
+            await loop.run()
         finally:
             await consumer.stop()
             await producer.stop()

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,8 @@ class WorkerState:
     #: offsets of the checkpoint restored at start: the ingest loop resumes from them
     restore_offsets: dict[str, int] = field(default_factory=dict)
     restored: OnlineCheckpoint | None = None
+    #: the running ingest loop (its failure count feeds /metrics)
+    ingest_failures: Callable[[], int] | None = None
     metrics: WorkerMetrics = field(init=False)
 
     def __post_init__(self) -> None:
@@ -192,6 +195,7 @@ class WorkerState:
         return Snapshot(
             consumed=p.stats.consumed if p else 0, stored=p.stats.stored if p else 0,
             learned=p.stats.learned if p else 0, duplicates=p.stats.duplicates if p else 0,
+            batch_failures=self.ingest_failures() if self.ingest_failures else 0,
             dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
             prequential_recall_at_10=r.recall_at_10, deep_versions=deep,
             drift_share=drift.get("drift_share"), drift_detected=bool(drift.get("drifted")) if drift else None,

@@ -4,7 +4,7 @@ from recstream.monitors.metrics import Snapshot, WorkerMetrics, parse
 
 
 def test_metrics_render_the_workers_state_at_scrape_time():
-    state = Snapshot(consumed=10, learned=8, dead_lettered={"schema": 2}, lag={("behaviour", 0): 5},
+    state = Snapshot(consumed=10, learned=8, batch_failures=1, dead_lettered={"schema": 2}, lag={("behaviour", 0): 5},
                      prequential_recall_at_10=0.2, deep_versions={"live": "deep-3"})
     m = WorkerMetrics(lambda: state)
     m.learn_batch_seconds.observe(0.02)
@@ -13,6 +13,7 @@ def test_metrics_render_the_workers_state_at_scrape_time():
     first = parse(m.render().decode())
     assert first["recstream_events_consumed_total"] == 10 and first["recstream_events_learned_total"] == 8
     assert first["recstream_events_dead_lettered_total{reason=schema}"] == 2
+    assert first["recstream_batch_failures_total"] == 1
     assert first["recstream_consumer_lag{partition=0,topic=behaviour}"] == 5
     assert first["recstream_model_version{role=live,version=deep-3}"] == 1
     assert first["recstream_prequential_recall_at_10"] == 0.2
