@@ -64,9 +64,9 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
             try:
                 await loop.run_in_executor(None, state.deep.poll)
                 if state.pipeline is not None:
-                    ckpt = await loop.run_in_executor(None, state.follow_online)
-                    if ckpt is not None:  # an operator rolled the online model back
-                        state.pipeline.between_batches(lambda c=ckpt: state.restore(c))
+                    rolled_back = await loop.run_in_executor(None, state.follow_online)
+                    if rolled_back is not None:  # an operator rolled the online model back
+                        state.pipeline.between_batches(lambda r=rolled_back: state.restore(*r))
                 failing = False
             except Exception as exc:  # noqa: BLE001 - a database blip must not stop serving the current model
                 if not failing:

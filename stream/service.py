@@ -42,7 +42,6 @@ class WorkerState:
     online_checkpoint: ModelVersion | None = None
     #: offsets of the checkpoint restored at start: the ingest loop resumes from them
     restore_offsets: dict[str, int] = field(default_factory=dict)
-    restored: OnlineCheckpoint | None = None
     #: the running ingest loop (its failure count feeds /metrics)
     ingest_failures: Callable[[], int] | None = None
     metrics: WorkerMetrics = field(init=False)
@@ -51,8 +50,9 @@ class WorkerState:
         self.metrics = WorkerMetrics(self.snapshot)
         self._checkpoint_due = time.monotonic() + (self.settings.checkpoint_interval_s or 0)
         self._checkpointing: asyncio.Future | None = None
-        self.checkpoint_pause_s: float | None = None
         self._checkpointed_learned = self.recommender.events_learned
+        #: a restored window of learned ids, waiting for the pipeline (restored before attach())
+        self._restored_recent: Any = None
         # Held while this worker registers + promotes a checkpoint, and while it compares the live one with its
         # own: between those two steps the previous checkpoint is still live and would look like a rollback.
         self._online_lock = threading.Lock()
@@ -78,11 +78,9 @@ class WorkerState:
                 log.warning("cannot restore the online model from %s (%s); starting from an empty model at the "
                             "group's committed offsets", live.name, exc)
             else:
-                state.recommender, state.online_checkpoint, state.restored = ckpt.recommender, live, ckpt
+                state.restore(live, ckpt)
                 state.restore_offsets = ckpt.offsets
-                state._checkpointed_learned = ckpt.recommender.events_learned
-                log.info("restored the online model from %s: %d events learned, resuming at %s", live.name,
-                         ckpt.recommender.events_learned, ckpt.offsets)
+                log.info("resuming at the checkpoint's offsets %s", ckpt.offsets)
         return state
 
     @property
@@ -94,9 +92,8 @@ class WorkerState:
         preparer = PreparerProcess(s) if s.prepare_in_process else Preparer.from_settings(s)
         self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.learn_chunk,
                                  dedupe_window=s.dedupe_window, observe=self.metrics.learn_batch_seconds.observe)
-        if self.restored is not None and "recent_ids" in self.restored.extra:
-            self.pipeline.recent = self.restored.extra["recent_ids"]
-        self.restored = None  # the loaded state now lives in the learner; do not keep a second reference
+        if self._restored_recent is not None:
+            self.pipeline.recent, self._restored_recent = self._restored_recent, None
         return self.pipeline
 
     # ---- online checkpoints --------------------------------------------------------------------------------
@@ -111,10 +108,8 @@ class WorkerState:
         if self.recommender.events_learned == self._checkpointed_learned:
             return  # nothing new since the last checkpoint
         self._checkpoint_due = time.monotonic() + interval
-        t0 = time.perf_counter()
-        data = OnlineCheckpoint(self.recommender, dict(committed), {"recent_ids": self.pipeline.recent}).dumps()
-        self.checkpoint_pause_s = time.perf_counter() - t0
         learned, offsets = self.recommender.events_learned, dict(committed)
+        data = OnlineCheckpoint(self.recommender, offsets, {"recent_ids": self.pipeline.recent}).dumps()
         self._checkpointed_learned = learned
         parent = self.online_checkpoint.id if self.online_checkpoint else None
         self._checkpointing = asyncio.get_running_loop().run_in_executor(None, self._write_checkpoint, data,
@@ -134,9 +129,9 @@ class WorkerState:
         log.info("online checkpoint %s: %d events learned, %.1f MB, offsets %s", v.name, learned,
                  len(data) / 1e6, offsets)
 
-    def follow_online(self) -> OnlineCheckpoint | None:
-        """(In a thread.) The live online checkpoint when an operator made another one live than the one this
-        worker has: a rollback. None when nothing changed."""
+    def follow_online(self) -> tuple[ModelVersion, OnlineCheckpoint] | None:
+        """(In a thread.) The live online checkpoint, loaded, when an operator made another one live than the one
+        this worker has: a rollback. None when nothing changed."""
         with self._online_lock:
             live, mine = self.registry.live("online"), self.online_checkpoint
         # Only an older checkpoint becoming live again is a rollback: a newer one is another worker's checkpoint
@@ -149,17 +144,19 @@ class WorkerState:
             self._refused_online = live.id
             log.error("refusing to restore %s: %s; the current online model keeps learning", live.name, exc)
             return None
-        self._restoring = live
-        return ckpt
+        return live, ckpt
 
-    def restore(self, ckpt: OnlineCheckpoint) -> None:
-        """Swap in a restored learner (between batches; new events continue from the current offsets)."""
-        version = self._restoring
+    def restore(self, version: ModelVersion, ckpt: OnlineCheckpoint) -> None:
+        """Swap in a restored learner: at start, or between batches after a rollback (new events then continue
+        from the current offsets)."""
         self.recommender = ckpt.recommender
+        recent = ckpt.extra.get("recent_ids")
         if self.pipeline is not None:
             self.pipeline.recommender = ckpt.recommender
-            if "recent_ids" in ckpt.extra:
-                self.pipeline.recent = ckpt.extra["recent_ids"]
+            if recent is not None:
+                self.pipeline.recent = recent
+        else:
+            self._restored_recent = recent
         self.online_checkpoint = version
         self._checkpointed_learned = ckpt.recommender.events_learned
         log.info("online model restored from %s (%d events learned)", version.name,
