@@ -80,6 +80,21 @@ class NextItemNet(nn.Module):
         return logits
 
 
+def history_vector(rows: Sequence[int], embed: Callable[[list[int]], np.ndarray], position: np.ndarray,
+                   w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> np.ndarray | None:
+    """NextItemNet.user_vectors for one history, in NumPy: attention over positions, then the residual MLP.
+    `embed` returns the input embeddings of item rows (float, or dequantised int8). None: no known item."""
+    rows = [r for r in rows if r != PAD][-len(position):]
+    if not rows:
+        return None
+    pos = position[len(position) - len(rows):]
+    w = np.exp(pos - pos.max())
+    w /= w.sum()
+    m = w @ embed(rows)
+    h = np.maximum(w1 @ m + b1, 0.0)
+    return m + w2 @ h + b2
+
+
 @dataclass
 class NumpyScorer:
     """The trained weights as NumPy arrays, for serving: ~0.1 ms a user over 10k items, no torch involved."""
@@ -94,15 +109,7 @@ class NumpyScorer:
     out_bias: np.ndarray
 
     def user_vector(self, rows: Sequence[int]) -> np.ndarray | None:
-        rows = [r for r in rows if r != PAD][-len(self.position):]
-        if not rows:
-            return None
-        pos = self.position[len(self.position) - len(rows):]
-        w = np.exp(pos - pos.max())
-        w /= w.sum()
-        m = w @ self.item_in[rows]
-        h = np.maximum(self.w1 @ m + self.b1, 0.0)
-        return m + self.w2 @ h + self.b2
+        return history_vector(rows, lambda r: self.item_in[r], self.position, self.w1, self.b1, self.w2, self.b2)
 
     def scores(self, rows: Sequence[int]) -> np.ndarray | None:
         """Scores over every item row (row 0 = PAD at -inf), or None when the history has no known item."""

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .deep import PAD, DeepModel
+from .deep import PAD, DeepModel, history_vector
 
 FORMAT = "int8-1"
 
@@ -78,15 +78,11 @@ class Int8Scorer:
         return [self.row_of.get(i, PAD) for i in item_ids]
 
     def user_vector(self, rows: Sequence[int]) -> np.ndarray | None:
-        rows = [r for r in rows if r != PAD][-len(self.position):]
-        if not rows:
-            return None
-        pos = self.position[len(self.position) - len(rows):]
-        w = np.exp(pos - pos.max())
-        w /= w.sum()
-        m = w @ (self.item_in_q[rows].astype(np.float32) * self.item_in_scale[rows, None])
-        h = np.maximum(self.w1 @ m + self.b1, 0.0)
-        return (m + self.w2 @ h + self.b2).astype(np.float32)
+        u = history_vector(rows, self._embed, self.position, self.w1, self.b1, self.w2, self.b2)
+        return None if u is None else u.astype(np.float32)
+
+    def _embed(self, rows: list[int]) -> np.ndarray:
+        return self.item_in_q[rows].astype(np.float32) * self.item_in_scale[rows, None]
 
     def _project(self, users: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -127,18 +123,6 @@ class Int8Scorer:
             raise ValueError(f"unknown int8 artefact format {blob.get('format')!r}")
         arrays = {k: v.numpy() for k, v in blob.items() if isinstance(v, torch.Tensor)}
         return cls(list(blob["items"]), **arrays)
-
-
-def int8_scorer(q: Int8Scorer, item_ids: Sequence[str]) -> Callable[[np.ndarray], np.ndarray]:
-    """Like training.deep_scorer, for the holdout evaluation of the int8 variant."""
-    lut = np.array([PAD, *q.rows(item_ids)], dtype=np.int64)
-
-    def score(hist: np.ndarray) -> np.ndarray:
-        s = q.score_batch(lut[hist])[:, lut]
-        s[:, lut == PAD] = -np.inf
-        return s
-
-    return score
 
 
 def top10_latency_ms(scores: Callable[[Sequence[int]], np.ndarray | None], histories: Sequence[Sequence[int]],

@@ -22,7 +22,7 @@ from .artefacts import ArtefactKeys, read_verified, write_artefact
 from .deep import PAD, DeepConfig, DeepModel
 from .errors import RecstreamError, TrainingBusy
 from .online import OnlineConfig
-from .quantize import Int8Scorer, int8_scorer, top10_latency_ms
+from .quantize import Int8Scorer, top10_latency_ms
 from .registry import ModelVersion, Registry
 from .store import EventStore
 from .training import Positives, deep_scorer, evaluate, popularity_scorer, temporal_split, training_pairs
@@ -191,7 +191,7 @@ def quantized_variant(model: DeepModel, items: list[str], holdout: Any, float_me
     """Build the int8 variant, judge it on the same holdout, time both, and write its artefact when it is within
     tolerance. What is returned goes into the version's metrics; `served` tells workers which one to load."""
     q = Int8Scorer.from_model(model)
-    m = evaluate(int8_scorer(q, items), holdout)
+    m = evaluate(deep_scorer(q, items), holdout)
     tol = cfg.quantize_tolerance or 0.0
     within = all(m[k] >= float_metrics[k] * (1 - tol) for k in ("recall_at_10", "ndcg_at_10"))
     lut = np.array([PAD, *model.rows(items)], dtype=np.int64)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .deep import PAD, DeepModel
 from .online import DEFAULT_EVENT_WEIGHTS, is_positive
+from .quantize import Int8Scorer
 
 K = 10
 
@@ -139,8 +140,9 @@ def popularity_scorer(counts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda hist: np.broadcast_to(counts, (len(hist), len(counts)))
 
 
-def deep_scorer(model: DeepModel, item_ids: Sequence[str]) -> Callable[[np.ndarray], np.ndarray]:
-    """Scores over the codes of `item_ids` (code c ↔ item_ids[c - 1]); items the model never saw score -inf."""
+def deep_scorer(model: DeepModel | Int8Scorer, item_ids: Sequence[str]) -> Callable[[np.ndarray], np.ndarray]:
+    """Scores over the codes of `item_ids` (code c ↔ item_ids[c - 1]); items the model never saw score -inf.
+    Works for the float model and its int8 variant alike (both have rows() and score_batch())."""
     lut = np.array([PAD, *model.rows(item_ids)], dtype=np.int64)
 
     def score(hist: np.ndarray) -> np.ndarray:
