@@ -290,8 +290,7 @@ def run_drift(engine: Engine, cfg: DriftConfig, *, until: float | None = None, a
     drifted_cols = sum(v["drifted"] for v in verdicts.values())
     share = drifted_cols / judged if judged else 0.0
     columns: dict[str, Any] = dict(verdicts)
-    columns.update({c: {"group": "outputs" if c in ("hit", "top_score_z", "popular_share") else "events",
-                        "skipped": why} for c, why in frames.skipped.items()})
+    columns.update({c: {"group": frames.groups[c], "skipped": why} for c, why in frames.skipped.items()})
     now = time.time() if now is None else now
     row = {"created_at": now, "reference": ref_kind[:32], "ref_start": ref.span[0], "ref_end": ref.span[1],
            "ref_rows": len(ref), "cur_start": cur.span[0], "cur_end": cur.span[1], "cur_rows": len(cur),
@@ -382,10 +381,14 @@ def get_report(engine: Engine, report_id: int) -> dict[str, Any]:
 
 def report_file(engine: Engine, report_id: int, kind: str) -> Path:
     """The stored HTML or JSON file of a report; a clear error when it is gone."""
-    row = get_report(engine, report_id)
+    return report_path(get_report(engine, report_id), kind)
+
+
+def report_path(row: dict[str, Any], kind: str) -> Path:
+    """The HTML or JSON file of a report row already read (see report_file)."""
     path = row["html_path" if kind == "html" else "json_path"]
     if not path or not Path(path).is_file():
-        raise ReportNotFound(f"the {kind} file of drift report {report_id} is missing ({path}); "
+        raise ReportNotFound(f"the {kind} file of drift report {row['id']} is missing ({path}); "
                              "was RECSTREAM_DRIFT_REPORT_DIR changed or cleaned?")
     return Path(path)
 

@@ -161,6 +161,6 @@ def build_frames(ref: EventWindow, cur: EventWindow, ref_out: OutputWindow, cur_
             skipped[name] = f"only {min(have)} values in the {side} window (need {MIN_VALUES})"
     kept = [c for c in cols if c not in skipped]
     frames = [pd.DataFrame({c: pd.Series(cols[c][side]) for c in kept}) for side in (0, 1)]
-    groups = {c: ("outputs" if c in OUTPUT_COLUMNS else "events") for c in kept}
+    groups = {c: ("outputs" if c in OUTPUT_COLUMNS else "events") for c in cols}  # skipped ones too
     return Frames(frames[0], frames[1], [c for c in kept if c not in CATEGORICAL],
                   [c for c in kept if c in CATEGORICAL], groups, skipped)

@@ -18,7 +18,7 @@ import faust
 from faust.web import View
 
 from recstream.models.errors import RegistryError, VersionNotFound
-from recstream.monitors.drift import ReportNotFound, get_report, list_reports, report_file
+from recstream.monitors.drift import ReportNotFound, get_report, list_reports, report_path
 from recstream.monitors.metrics import CONTENT_TYPE
 
 from .service import WorkerState
@@ -142,14 +142,16 @@ def register_views(app: faust.App, state: WorkerState) -> None:
         if not number.isdigit():
             return web.json({"error": f"a drift report id is a number (e.g. /drift/reports/3 or "
                                       f"/drift/reports/3.json), got {ref!r}"}, status=400)
+        def read() -> tuple[dict, bytes]:
+            row = get_report(state.registry.engine, int(number))
+            return row, report_path(row, kind).read_bytes()
+
         try:
-            path = await _blocking(lambda: report_file(state.registry.engine, int(number), kind))
+            row, body = await _blocking(read)
         except ReportNotFound as exc:
             return web.json({"error": str(exc)}, status=404)
-        body = await _blocking(path.read_bytes)
         if kind == "json":
             return web.bytes(body, content_type="application/json")
-        row = await _blocking(lambda: get_report(state.registry.engine, int(number)))
         return web.html(_with_banner(body.decode("utf-8"), row))
 
     app.page("/models/rollback")(Rollback)
