@@ -113,8 +113,7 @@ class Registry:
                  window: tuple[float | None, float | None] = (None, None), n_interactions: int | None = None,
                  params: Mapping[str, Any] | None = None, metrics: Mapping[str, Any] | None = None,
                  actor: str = "trainer", reason: str = "registered") -> ModelVersion:
-        if kind not in KINDS:
-            raise RegistryError(f"model kind must be one of {KINDS}, got {kind!r}")
+        _require_kind(kind)
         if status not in ("candidate", "rejected"):
             raise RegistryError(f"a new version starts as candidate or rejected, not {status!r}")
         now = time.time()
@@ -139,6 +138,7 @@ class Registry:
                  kind: str = "deep") -> ModelVersion:
         """Take the live version of `kind` out (→ rolled_back) and make `to`, or the previous live one, live."""
         _require_reason(reason)
+        _require_kind(kind)
         with self.engine.begin() as conn:
             live = conn.execute(select(model_versions).where(
                 model_versions.c.kind == kind, model_versions.c.status == "live").with_for_update()).first()
@@ -166,6 +166,7 @@ class Registry:
     def end_canary(self, *, actor: str, reason: str, kind: str = "deep") -> ModelVersion:
         """Stop serving the canary of `kind` (→ rolled_back)."""
         _require_reason(reason)
+        _require_kind(kind)
         with self.engine.begin() as conn:
             canary = conn.execute(select(model_versions).where(
                 model_versions.c.kind == kind, model_versions.c.status == "canary")).first()
@@ -306,6 +307,11 @@ class Registry:
     def training_lock_holder(self) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(select(training_lock.c.holder).where(training_lock.c.id == 1)).scalar()
+
+
+def _require_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise RegistryError(f"model kind must be one of {KINDS}, got {kind!r}")
 
 
 def _require_reason(reason: str) -> None:

@@ -146,3 +146,11 @@ def test_feedback_outcomes_per_version_decide_the_canary(engine):
     assert canary_decision(stats["deep-2"], stats["deep-1"])[0] == "rollback"
     assert canary_decision(stats["deep-1"], stats["deep-1"])[0] == "wait"
     assert canary_decision(stats["deep-1"], stats["deep-2"], min_impressions=5000)[0] == "wait"
+
+
+def test_an_unknown_kind_is_named_as_the_problem(engine):
+    reg = Registry(engine)
+    for call in (lambda: reg.rollback(actor="a", reason="r", kind="dep"),
+                 lambda: reg.end_canary(actor="a", reason="r", kind="dep")):
+        with pytest.raises(RegistryError, match="model kind must be one of"):
+            call()
