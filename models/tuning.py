@@ -81,6 +81,17 @@ class TuneResult:
         return asdict(self)
 
 
+def _result(trials: list[dict[str, Any]], key: str, metric: str, started: float, none_finished: str) -> TuneResult:
+    """The best complete trial by `key`, and trial 0's score when it completed (the current configuration)."""
+    complete = [t for t in trials if t["state"] == "complete"]
+    if not complete:
+        raise ConfigError(none_finished)
+    best = max(complete, key=lambda t: t[key])
+    first = next((t for t in complete if t["number"] == 0), None)
+    return TuneResult(best["params"], best[key], first[key] if first else None, trials,
+                      round(time.monotonic() - started, 2), metric)
+
+
 def tune(data: Positives, split: Split, base: DeepConfig, cfg: TuneConfig) -> TuneResult:
     import optuna
 
@@ -123,14 +134,9 @@ def tune(data: Positives, split: Split, base: DeepConfig, cfg: TuneConfig) -> Tu
     if base.dim in sp.dim and base.batch_size in sp.batch_size:
         study.enqueue_trial(default, skip_if_exists=True)  # the current configuration first: a baseline
     study.optimize(objective, n_trials=cfg.max_trials, timeout=cfg.budget_s)
-    complete = [t for t in trials if t["state"] == "complete"]
-    if not complete:
-        raise ConfigError(f"no tuning trial finished within RECSTREAM_TUNE_BUDGET_S={cfg.budget_s:g}s; "
-                          "raise the budget or lower RECSTREAM_TUNE_EPOCHS")
-    best = max(complete, key=lambda t: t["ndcg_at_10"])
-    first = next((t for t in trials if t["number"] == 0 and t["state"] == "complete"), None)
-    return TuneResult(best["params"], best["ndcg_at_10"], first["ndcg_at_10"] if first else None, trials,
-                      round(time.monotonic() - started, 2))
+    return _result(trials, "ndcg_at_10", "ndcg_at_10", started,
+                   f"no tuning trial finished within RECSTREAM_TUNE_BUDGET_S={cfg.budget_s:g}s; "
+                   "raise the budget or lower RECSTREAM_TUNE_EPOCHS")
 
 
 # ---- the online learner --------------------------------------------------------------------------------------
@@ -177,11 +183,5 @@ def tune_online(events: list[Interaction], base: OnlineConfig, *, budget_s: floa
         lr = min(max(base.learning_rate, sp.learning_rate[0]), sp.learning_rate[1])
         study.enqueue_trial({"learning_rate": lr, "n_factors": base.n_factors})
     study.optimize(objective, n_trials=max_trials, timeout=budget_s)
-    complete = [t for t in trials if t["state"] == "complete"]
-    if not complete:
-        raise ConfigError(f"no online tuning trial finished within {budget_s:g}s; raise the budget or replay "
-                          "fewer events")
-    best = max(complete, key=lambda t: t["recall_at_10"])
-    first = next((t for t in complete if t["number"] == 0), None)
-    return TuneResult(best["params"], best["recall_at_10"], first["recall_at_10"] if first else None, trials,
-                      round(time.monotonic() - started, 2), "prequential_recall_at_10")
+    return _result(trials, "recall_at_10", "prequential_recall_at_10", started,
+                   f"no online tuning trial finished within {budget_s:g}s; raise the budget or replay fewer events")
