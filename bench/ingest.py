@@ -52,12 +52,12 @@ async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) ->
     state.recommender = OnlineRecommender(config)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
     await producer.start()
-    consumer = make_consumer(settings, state.topics)
+    consumer = make_consumer(settings)
     await consumer.start()
     pipeline = state.attach(KafkaDeadLetters(producer, settings.topic_dead_letter))
     if settings.prepare_in_process:
         await pipeline.prepare([])  # start the helper process before the clock does
-    task = asyncio.create_task(IngestLoop(consumer, pipeline, settings).run())
+    task = asyncio.create_task(IngestLoop(consumer, pipeline, settings, state.topics).run())
     try:
         while pipeline.stats.consumed == 0:
             await asyncio.sleep(0.001)

@@ -87,6 +87,27 @@ def _prune(registry: Registry, keep: int) -> None:
             Path(v.artefact).unlink(missing_ok=True)
 
 
+def restorable_checkpoints(registry: Registry, limit: int = 50) -> list[ModelVersion]:
+    """Checkpoints a starting worker may resume from: the live one, and every other one written since the last
+    operator rollback of the online kind whose file is still there (each worker writes its own line of them; a
+    rolled-back state, or one from before a rollback, is never resumed)."""
+    live = registry.live("online")
+    since = registry.last_rollback_at("online") or 0.0
+    found = [live] if live is not None else []
+    for v in registry.list(kind="online", limit=limit):
+        if (v.status == "retired" and v.created_at > since and v.artefact and Path(v.artefact).exists()
+                and (live is None or v.id != live.id)):
+            found.append(v)
+    return found
+
+
+def events_to_learn_again(version: ModelVersion, committed: dict[str, int | None]) -> int:
+    """How many events of these partitions ("topic:partition" -> the group's committed offset) a worker resuming
+    from `version` learns again: those committed after the checkpoint's offsets."""
+    offsets = (version.params or {}).get("offsets") or {}
+    return sum(max((c or 0) - int(offsets.get(k, 0)), 0) for k, c in committed.items())
+
+
 def load_checkpoint(version: ModelVersion, key: bytes | ArtefactKeys | None) -> OnlineCheckpoint:
     if not version.artefact or not version.sha256:
         raise ArtefactError(f"{version.name} has no artefact to restore")

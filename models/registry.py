@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Row, desc, insert, or_, select, update
+from sqlalchemy import Engine, Row, desc, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -162,6 +162,15 @@ class Registry:
             self._check_promotable(target)
             self._set(conn, target.id, target.status, "live", actor, reason, now, promoted=True)
         return self.get(target.id)
+
+    def last_rollback_at(self, kind: str) -> float | None:
+        """When an operator last rolled `kind` back (None: never)."""
+        _require_kind(kind)
+        q = (select(func.max(model_audit.c.at)).select_from(model_audit.join(
+            model_versions, model_versions.c.id == model_audit.c.version_id))
+             .where(model_versions.c.kind == kind, model_audit.c.to_status == "rolled_back"))
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalar()
 
     def end_canary(self, *, actor: str, reason: str, kind: str = "deep") -> ModelVersion:
         """Stop serving the canary of `kind` (→ rolled_back)."""

@@ -168,3 +168,23 @@ drift_reports = Table(
     Column("action", Text, nullable=True),
     Index("ix_drift_reports_created_at", "created_at"),
 )
+
+# ---- scale-out ---------------------------------------------------------------------------------------------
+#: Which stream worker owns which partitions of the behaviour topic, and where its HTTP API answers: a worker
+#: that receives a request for a user on another worker's partition forwards it there. Each worker rewrites its
+#: row when its assignment changes and touches `heartbeat_at` every few seconds; rows that stop being touched
+#: (a crashed worker) are ignored, then deleted by the next worker that starts.
+workers = Table(
+    "workers",
+    metadata,
+    #: the worker's name (host:port), unique within a deployment
+    Column("source", String(128), primary_key=True),
+    Column("group_id", String(255), nullable=False),
+    #: base URL of the worker's HTTP API as other workers reach it (RECSTREAM_ADVERTISED_URL)
+    Column("url", Text, nullable=False),
+    #: behaviour-topic partitions assigned to it now (list of ints), and how many the topic has
+    Column("partitions", JSON, nullable=False),
+    Column("n_partitions", Integer, nullable=False),
+    Column("assigned_at", Double, nullable=False),
+    Column("heartbeat_at", Double, nullable=False),
+)

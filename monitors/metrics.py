@@ -29,6 +29,13 @@ class Snapshot:
     duplicates: int = 0
     #: batches that failed and were re-read from the last commit (broker errors, database outages)
     batch_failures: int = 0
+    #: consumer-group rebalances this worker took part in
+    rebalances: int = 0
+    #: records found on another partition than Kafka's default partitioner puts their key on (sampled)
+    misrouted_keys: int = 0
+    #: recommendation requests forwarded to the worker owning the user's partition
+    forwarded: int = 0
+    assigned_partitions: int = 0
     dead_lettered: dict[str, int] = field(default_factory=dict)
     #: (topic, partition) -> messages not yet consumed
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -52,6 +59,11 @@ class _StateCollector(Collector):
             ("recstream_events_learned", s.learned, "behaviour events learned by the online model"),
             ("recstream_events_duplicate", s.duplicates, "redelivered events skipped by learning"),
             ("recstream_batch_failures", s.batch_failures, "batches that failed and were re-read from the last commit"),
+            ("recstream_rebalances", s.rebalances, "consumer-group rebalances (partition assignments received)"),
+            ("recstream_misrouted_keys", s.misrouted_keys,
+             "sampled records whose key Kafka's default partitioner puts on another partition"),
+            ("recstream_requests_forwarded", s.forwarded,
+             "recommendation requests forwarded to the worker that owns the user's partition"),
         ):
             c = CounterMetricFamily(name, doc)
             c.add_metric([], value)
@@ -66,6 +78,8 @@ class _StateCollector(Collector):
         for (topic, partition), n in sorted(s.lag.items()):
             lag.add_metric([topic, str(partition)], n)
         yield lag
+        yield GaugeMetricFamily("recstream_assigned_partitions", "behaviour-topic partitions this worker consumes",
+                                value=s.assigned_partitions)
         if s.prequential_recall_at_10 is not None:
             yield GaugeMetricFamily("recstream_prequential_recall_at_10",
                                     "share of probed positive events that were in the user's top-10 beforehand",

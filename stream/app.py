@@ -39,19 +39,21 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
     async def ingest() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, client_id="recstream-dead-letters",
                                     acks="all", linger_ms=5)
-        consumer = make_consumer(settings, state.topics)
+        consumer = make_consumer(settings)
         await producer.start()
         await consumer.start()
         pipeline = state.attach(KafkaDeadLetters(producer, settings.topic_dead_letter))
         log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour,
                  state.topics.feedback, settings.bootstrap, settings.web_host, settings.web_port)
         try:
-            loop = IngestLoop(consumer, pipeline, settings, restore_offsets=state.restore_offsets,
-                              after_commit=state.maybe_checkpoint)
-            state.ingest_failures = lambda: loop.failures
+            loop = IngestLoop(consumer, pipeline, settings, state.topics, choose_start=state.choose_start,
+                              after_commit=state.maybe_checkpoint, on_assignment=state.on_assignment)
+            state.ingest_loop = loop
             await loop.run()
         finally:
-            await consumer.stop()
+            await consumer.stop()  # leaves the group: the others take this worker's partitions at once
+            if state.directory is not None:
+                await asyncio.get_running_loop().run_in_executor(None, state.directory.leave)
             await producer.stop()
             pipeline.preparer.close()
 
@@ -73,6 +75,25 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
                     log.warning("cannot read the model registry (%s); serving the current model meanwhile", exc)
                 failing = True
             await asyncio.sleep(settings.model_poll_s)
+
+    @app.task
+    async def directory() -> None:
+        """Keep this worker's row in the directory alive and the map of who owns which partition fresh."""
+        if state.directory is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, state.directory.prune)
+            except Exception:  # noqa: BLE001 - housekeeping only
+                pass
+        failing = False
+        while not app.should_stop:
+            await asyncio.sleep(settings.worker_heartbeat_s)
+            try:
+                await state.refresh_owners(heartbeat=True)
+                failing = False
+            except Exception as exc:  # noqa: BLE001 - requests are answered here meanwhile
+                if not failing:
+                    log.warning("cannot read the worker directory (%s); routing with the last map", exc)
+                failing = True
 
     @app.task
     async def record_outputs() -> None:

@@ -6,6 +6,13 @@ at 5-6.5k events/s with no work per event, while aiokafka's `getmany` read 205k/
 
 Two batches are in flight: while batch N is learned here, batch N+1 is validated and stored by the helper
 process. Batches are applied and committed strictly in order.
+
+Rebalances (a worker joining or leaving the group): before giving partitions up, the batch being learned is
+finished and committed and the batches fetched after it are dropped (their records are read again by whoever
+owns the partition next). Each assigned partition is read from where *this worker's model* left off (its
+checkpoint's offsets, or where it stopped learning that partition before), not from the group's committed
+offset: events another worker learned meanwhile are then learned here too, so the model holds every event of
+the users it serves. A partition its model never learned is read from the beginning of what Kafka keeps.
 """
 
 from __future__ import annotations
@@ -14,15 +21,16 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from recstream.models.checkpoint import offset_key
 
+from .directory import user_partition
 from .pipeline import Pipeline
 from .prepare import Prepared
 from .records import RawRecord
@@ -35,10 +43,10 @@ log = logging.getLogger(__name__)
 IN_FLIGHT = 2
 
 
-def make_consumer(settings: Settings, topics: Topics) -> AIOKafkaConsumer:
+def make_consumer(settings: Settings) -> AIOKafkaConsumer:
+    """The worker's consumer; IngestLoop subscribes it (with its rebalance listener)."""
     session_ms = int(settings.session_timeout_s * 1000)
     return AIOKafkaConsumer(
-        topics.behaviour, topics.feedback,
         bootstrap_servers=settings.bootstrap, group_id=settings.group_id, client_id="recstream-worker",
         enable_auto_commit=False, auto_offset_reset="earliest",
         session_timeout_ms=session_ms, heartbeat_interval_ms=max(session_ms // 3, 100),
@@ -54,35 +62,87 @@ class Batch(NamedTuple):
     #: next offset to read per partition once this batch is done
     offsets: dict[TopicPartition, OffsetAndMetadata]
     prepared: asyncio.Future[Prepared]
+    #: the assignment it was fetched under: a batch from before a rebalance is dropped, not applied
+    generation: int
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, loop: IngestLoop) -> None:
+        self.loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.loop.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.loop.on_assigned(assigned)
 
 
 class IngestLoop:
     """Consume → prepare → apply → commit, forever. A failed batch is not committed and is re-read after a
     back-off (with anything fetched after it)."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, pipeline: Pipeline, settings: Settings,
-                 restore_offsets: dict[str, int] | None = None,
-                 after_commit: Callable[[dict[str, int]], None] | None = None) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, pipeline: Pipeline, settings: Settings, topics: Topics,
+                 choose_start: Callable[[dict[str, int | None]], Awaitable[dict[str, int]]] | None = None,
+                 after_commit: Callable[[dict[str, int]], None] | None = None,
+                 on_assignment: Callable[[list[int], int], Awaitable[None]] | None = None) -> None:
         self.consumer = consumer
         self.pipeline = pipeline
         self.settings = settings
+        self.topics = topics
         self.failures = 0
-        #: where the restored learner checkpoint left off ("topic:partition" -> next offset): read from there,
-        #: not from the group's committed offsets, so events learned after the checkpoint are learned again
-        self._restore = dict(restore_offsets or {})
-        #: next offset per partition of everything learned and committed (what a checkpoint records)
-        self.committed: dict[str, int] = dict(self._restore)
+        self.rebalances = 0
+        #: records found on another partition than Kafka's default partitioner would put their key on
+        self.misrouted = 0
+        #: next offset per partition of everything this worker's model learned ("topic:partition" -> offset):
+        #: what a checkpoint records, and where a partition assigned to this worker is read from. It starts at
+        #: the restored checkpoint's offsets and keeps partitions that a rebalance took away.
+        self.committed: dict[str, int] = {}
+        #: at the first assignment: restores a checkpoint for the assigned partitions, returns its offsets
+        self.choose_start = choose_start
         self.after_commit = after_commit
+        #: called with (behaviour partitions now assigned, partitions the behaviour topic has) after a rebalance
+        self.on_assignment = on_assignment
         #: next offset to read per partition, as of the last fetch (for the consumer-lag metric)
         self._next: dict[TopicPartition, int] = {}
+        self._generation = 0
+        #: held while a batch is applied and committed: a revocation waits for it
+        self._applying = asyncio.Lock()
+        consumer.subscribe([topics.behaviour, topics.feedback], listener=_Rebalance(self))
 
-    def _seek_to_checkpoint(self) -> None:
-        for tp in self.consumer.assignment():
-            offset = self._restore.get(offset_key(tp.topic, tp.partition))
-            if offset is not None:
-                self.consumer.seek(tp, offset)
-        log.info("resuming from the online checkpoint's offsets: %s", self._restore)
-        self._restore = {}
+    async def on_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Finish (and commit) the batch being learned; drop the ones fetched after it."""
+        async with self._applying:
+            self._generation += 1
+        self.pipeline.stats.lag.clear()
+        self._next.clear()
+
+    async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.rebalances += 1
+        self._generation += 1  # batches fetched before this point came from positions we now seek away from
+        group = {tp: await self.consumer.committed(tp) for tp in assigned}
+        if self.choose_start is not None:  # the first assignment: resume from the best checkpoint for it
+            choose, self.choose_start = self.choose_start, None
+            self.committed = dict(await choose({offset_key(tp.topic, tp.partition): c for tp, c in group.items()}))
+        again: dict[str, int] = {}
+        # A partition this model never learned: build its users' state from the start of what Kafka keeps.
+        # (beginning_offsets + seek, not seek_to_beginning: that one waits for the fetcher, which waits for
+        # this callback.)
+        unseen = [tp for tp in assigned if offset_key(tp.topic, tp.partition) not in self.committed]
+        start = await self.consumer.beginning_offsets(unseen) if unseen else {}
+        for tp in assigned:
+            key = offset_key(tp.topic, tp.partition)
+            learned = self.committed.get(key, start.get(tp))
+            if learned is not None:
+                self.consumer.seek(tp, learned)
+            learned = learned or 0
+            if (group[tp] or 0) > learned:
+                again[key] = (group[tp] or 0) - learned
+        behaviour = sorted(tp.partition for tp in assigned if tp.topic == self.topics.behaviour)
+        log.info("assigned behaviour partitions %s of %s%s", behaviour, self.topics.behaviour,
+                 f"; learning again what was committed after this model's offsets: {again}" if again else "")
+        if self.on_assignment is not None:
+            n = len(self.consumer.partitions_for_topic(self.topics.behaviour) or ()) or self.settings.topic_partitions
+            await self.on_assignment(behaviour, n)
 
     def _update_lag(self) -> None:
         """Lag per partition = its end (as of the last fetch response) minus the next offset we will read."""
@@ -96,10 +156,10 @@ class IngestLoop:
         t0 = time.perf_counter()
         timeout_ms = int(self.settings.batch_within_s * 1000) if wait else 0
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.settings.batch_max)
+        # Tagged as it arrives (not before the wait: a rebalance may complete while getmany waits, and what
+        # it returns then was read from the new assignment's positions).
+        generation = self._generation
         self.pipeline.stats.seconds["fetch"] += time.perf_counter() - t0
-        if self._restore and self.consumer.assignment():
-            self._seek_to_checkpoint()
-            return None  # what was fetched came from the committed offsets: read again from the checkpoint
         if not fetched:
             self._update_lag()
             if self.after_commit is not None:  # idle: the last batches' state gets its checkpoint too
@@ -109,7 +169,23 @@ class IngestLoop:
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in fetched.items()}
         self._next.update({tp: meta.offset for tp, meta in offsets.items()})
         self._update_lag()
-        return Batch(records, offsets, asyncio.ensure_future(self.pipeline.prepare(records)))
+        self._check_keys(fetched)
+        return Batch(records, offsets, asyncio.ensure_future(self.pipeline.prepare(records)), generation)
+
+    def _check_keys(self, fetched: dict) -> None:
+        """One record per fetched partition: is its key where Kafka's default partitioner puts it? Requests are
+        routed to workers by that rule (directory.py), so a producer using another one is worth a warning."""
+        for tp, msgs in fetched.items():
+            if tp.topic != self.topics.behaviour or not msgs or not msgs[0].key:
+                continue
+            n = len(self.consumer.partitions_for_topic(tp.topic) or ())
+            if n and user_partition(msgs[0].key, n) != tp.partition:
+                if not self.misrouted:
+                    log.warning("events keyed %r arrive on partition %d, but Kafka's default partitioner puts that "
+                                "key on %d: requests for such users may reach a worker without their state; produce "
+                                "keyed by user_id with the default (murmur2) partitioner", msgs[0].key[:64],
+                                tp.partition, user_partition(msgs[0].key, n))
+                self.misrouted += 1
 
     async def run(self) -> None:
         backoff = 0.5
@@ -124,12 +200,20 @@ class IngestLoop:
             if not in_flight:
                 continue
             head = in_flight.popleft()
+            if head.generation != self._generation:  # fetched before a rebalance: read again by the owner
+                await asyncio.gather(head.prepared, return_exceptions=True)
+                continue
             try:
-                await self.pipeline.apply(head.records, await head.prepared)
-                t1 = time.perf_counter()
-                await self.consumer.commit(head.offsets)
-                self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1
-                self.committed.update({offset_key(tp.topic, tp.partition): m.offset for tp, m in head.offsets.items()})
+                async with self._applying:
+                    if head.generation != self._generation:
+                        await asyncio.gather(head.prepared, return_exceptions=True)
+                        continue
+                    await self.pipeline.apply(head.records, await head.prepared)
+                    t1 = time.perf_counter()
+                    await self.consumer.commit(head.offsets)
+                    self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1
+                    self.committed.update({offset_key(tp.topic, tp.partition): m.offset
+                                           for tp, m in head.offsets.items()})
                 if self.after_commit is not None:
                     self.after_commit(self.committed)
                 backoff = 0.5

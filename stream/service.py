@@ -8,11 +8,16 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from recstream.models.checkpoint import OnlineCheckpoint, load_checkpoint, register_checkpoint
+from recstream.models.checkpoint import (
+    OnlineCheckpoint,
+    events_to_learn_again,
+    load_checkpoint,
+    register_checkpoint,
+    restorable_checkpoints,
+)
 from recstream.models.db import create_db_engine, require_current_schema
 from recstream.models.errors import ArtefactError
 from recstream.models.hotswap import DeepSlot, blend
@@ -20,12 +25,21 @@ from recstream.models.online import OnlineRecommender
 from recstream.models.registry import ModelVersion, Registry
 from recstream.monitors.metrics import Snapshot, WorkerMetrics
 
+from .directory import Directory, WorkerInfo, user_partition
 from .pipeline import DeadLetterSink, Pipeline
 from .prepare import Preparer, PreparerProcess
 from .settings import Settings
 from .topics import Topics
 
+if TYPE_CHECKING:
+    from .ingest import IngestLoop
+
 log = logging.getLogger("recstream.worker")
+
+
+def _reachable_host(bind: str) -> str:
+    """The host other workers reach this one at, when RECSTREAM_ADVERTISED_URL is not set."""
+    return socket.gethostname() if bind in ("0.0.0.0", "::", "") else bind
 
 
 @dataclass
@@ -40,10 +54,17 @@ class WorkerState:
     drift_summary: dict[str, Any] | None = None
     #: the online checkpoint this learner's state comes from or was last saved as (None: from scratch)
     online_checkpoint: ModelVersion | None = None
-    #: offsets of the checkpoint restored at start: the ingest loop resumes from them
-    restore_offsets: dict[str, int] = field(default_factory=dict)
-    #: the running ingest loop (its failure count feeds /metrics)
-    ingest_failures: Callable[[], int] | None = None
+    #: who consumes which partition (None: no database-backed directory, e.g. in unit tests)
+    directory: Directory | None = None
+    #: behaviour-topic partitions this worker consumes now, and how many the topic has
+    assigned: tuple[int, ...] = ()
+    n_partitions: int = 0
+    #: partition -> the worker consuming it, as of the last directory read
+    owners: dict[int, WorkerInfo] = field(default_factory=dict)
+    #: requests this worker forwarded to the owner of the user's partition
+    forwarded: int = 0
+    #: the running ingest loop (its failure, rebalance and misrouted-key counts feed /metrics)
+    ingest_loop: IngestLoop | None = None
     metrics: WorkerMetrics = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,17 +91,10 @@ class WorkerState:
         registry = Registry(engine)
         deep = DeepSlot(registry, settings.artefact_keys, settings.canary_share)
         state = cls(settings, OnlineRecommender(settings.online_config()), Topics.from_settings(settings), deep)
-        live = registry.live("online")
-        if live is not None:
-            try:
-                ckpt = load_checkpoint(live, settings.artefact_keys)
-            except ArtefactError as exc:
-                log.warning("cannot restore the online model from %s (%s); starting from an empty model at the "
-                            "group's committed offsets", live.name, exc)
-            else:
-                state.restore(live, ckpt)
-                state.restore_offsets = ckpt.offsets
-                log.info("resuming at the checkpoint's offsets %s", ckpt.offsets)
+        state.directory = Directory(engine, group_id=settings.group_id, source=state.source,
+                                    url=settings.advertised_url or f"http://{_reachable_host(settings.web_host)}"
+                                                                   f":{settings.web_port}",
+                                    stale_after_s=settings.worker_stale_s)
         return state
 
     @property
@@ -95,6 +109,68 @@ class WorkerState:
         if self._restored_recent is not None:
             self.pipeline.recent, self._restored_recent = self._restored_recent, None
         return self.pipeline
+
+    # ---- start-up and rebalances ---------------------------------------------------------------------------
+    async def choose_start(self, committed: dict[str, int | None]) -> dict[str, int]:
+        """At the first assignment: restore the checkpoint that leaves the fewest events to learn again for the
+        partitions this worker got (its own newest after a restart, the live one when it joins), and return the
+        offsets it reflects. `committed` is the group's committed offset per assigned partition."""
+        found = await asyncio.get_running_loop().run_in_executor(None, self._pick_checkpoint, committed)
+        if found is None:
+            return {}
+        version, ckpt = found
+        self.restore(version, ckpt)
+        return ckpt.offsets
+
+    def _pick_checkpoint(self, committed: dict[str, int | None]) -> tuple[ModelVersion, OnlineCheckpoint] | None:
+        ranked = sorted(restorable_checkpoints(self.registry),
+                        key=lambda v: (events_to_learn_again(v, committed), -v.id))
+        for version in ranked:
+            try:
+                ckpt = load_checkpoint(version, self.settings.artefact_keys)
+            except ArtefactError as exc:
+                log.warning("cannot restore the online model from %s (%s); trying an older checkpoint",
+                            version.name, exc)
+                continue
+            log.info("resuming from %s at its offsets %s (%d events of my partitions to learn again)",
+                     version.name, ckpt.offsets, events_to_learn_again(version, committed))
+            return version, ckpt
+        if ranked:
+            log.warning("no online checkpoint could be restored; rebuilding the model from the topics")
+        return None
+
+    async def on_assignment(self, partitions: list[int], n_partitions: int) -> None:
+        """A rebalance gave this worker `partitions` of the behaviour topic: tell the other workers."""
+        self.assigned, self.n_partitions = tuple(partitions), n_partitions
+        if self.directory is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self.directory.announce, partitions, n_partitions)
+            await self.refresh_owners()
+        except Exception as exc:  # noqa: BLE001 - routing degrades to local answers; the heartbeat retries
+            log.warning("cannot record this worker's partitions in the directory (%s); requests for users of "
+                        "other workers' partitions are answered here meanwhile", exc)
+
+    async def refresh_owners(self, heartbeat: bool = False) -> None:
+        """(The directory task, every RECSTREAM_WORKER_HEARTBEAT_S.) Touch this worker's row, read the others."""
+        if self.directory is None:
+            return
+        loop = asyncio.get_running_loop()
+        if heartbeat:
+            await loop.run_in_executor(None, self.directory.heartbeat)
+        self.owners = await loop.run_in_executor(None, self.directory.owners)
+
+    def owner_of(self, user_id: str) -> WorkerInfo | None:
+        """The other worker that holds `user_id`'s state, or None when this worker should answer: it owns the
+        user's partition, or nobody else is known to (alone, or mid-rebalance)."""
+        if not self.n_partitions or not self.owners:
+            return None
+        p = user_partition(user_id, self.n_partitions)
+        if p in self.assigned:
+            return None
+        owner = self.owners.get(p)
+        return owner if owner is not None and owner.source != self.source else None
 
     # ---- online checkpoints --------------------------------------------------------------------------------
     def maybe_checkpoint(self, committed: dict[str, int]) -> None:
@@ -192,7 +268,10 @@ class WorkerState:
         return Snapshot(
             consumed=p.stats.consumed if p else 0, stored=p.stats.stored if p else 0,
             learned=p.stats.learned if p else 0, duplicates=p.stats.duplicates if p else 0,
-            batch_failures=self.ingest_failures() if self.ingest_failures else 0,
+            batch_failures=self.ingest_loop.failures if self.ingest_loop else 0,
+            rebalances=self.ingest_loop.rebalances if self.ingest_loop else 0,
+            misrouted_keys=self.ingest_loop.misrouted if self.ingest_loop else 0,
+            forwarded=self.forwarded, assigned_partitions=len(self.assigned),
             dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
             prequential_recall_at_10=r.recall_at_10, deep_versions=deep,
             drift_share=drift.get("drift_share"), drift_detected=bool(drift.get("drifted")) if drift else None,

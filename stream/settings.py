@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     dedupe_window: int = Field(1_000_000, ge=1, description="recent event ids remembered so none is learned twice")
     web_host: str = Field("127.0.0.1", description="address the HTTP API binds")
     web_port: int = Field(6066, ge=0, le=65535, description="port of the HTTP API")
+    # Scale-out: several workers in one group forward each request to the worker owning the user's partition.
+    advertised_url: str | None = Field(None, description="base URL other workers reach this worker's API at "
+                                                         "(default http://<host>:<web_port>)")
+    worker_heartbeat_s: float = Field(2.0, gt=0, description="how often a worker refreshes the worker directory")
+    worker_stale_s: float = Field(10.0, gt=0, description="a worker silent this long is taken as gone")
+    forward_timeout_s: float = Field(2.0, gt=0, description="longest wait for the owning worker to answer a "
+                                                            "forwarded request; after it, this worker answers")
     max_event_bytes: int = Field(16 * 1024, ge=256, description="larger messages are dead-lettered")
     max_future_skew_s: float = Field(24 * 3600.0, ge=0, description="how far in the future an event ts may be")
     log_level: Literal["debug", "info", "warning", "error"] = "info"

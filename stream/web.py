@@ -10,10 +10,12 @@ import asyncio
 import hmac
 import html
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import faust
 from faust.web import View
 
@@ -21,9 +23,13 @@ from recstream.models.errors import RegistryError, VersionNotFound
 from recstream.monitors.drift import ReportNotFound, get_report, list_reports, report_path
 from recstream.monitors.metrics import CONTENT_TYPE
 
+from .directory import WorkerInfo
 from .service import WorkerState
 
 MAX_K = 200
+#: Header on a request one worker forwards to another (the value names the sender).
+FORWARDED_BY = "X-Recstream-Forwarded-By"
+log = logging.getLogger("recstream.worker")
 
 
 def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int | str:
@@ -58,9 +64,37 @@ def register_views(app: faust.App, state: WorkerState) -> None:
                 return web.json({"error": problem}, status=400)
         if len(user_id) > 256:
             return web.json({"error": "user_id is longer than 256 characters"}, status=400)
+        # Another worker consumes this user's partition: its state is the up-to-date one. A forwarded request is
+        # answered where it lands (no loops while the directory catches up with a rebalance).
+        owner = None if request.headers.get(FORWARDED_BY) else state.owner_of(user_id)
+        if owner is not None:
+            answered = await forward(web, request, owner)
+            if answered is not None:
+                return answered
         with state.metrics.request_seconds.time():
             answer = state.recommend(user_id, k, exclude)  # type: ignore[arg-type]
+        answer["served_by"] = state.source
         return web.json(answer)
+
+    http: list[aiohttp.ClientSession] = []  # one per worker, made on first use (it needs the running loop)
+    warned: set[str] = set()
+
+    async def forward(web: Any, request: Any, owner: WorkerInfo) -> Any:
+        """The owner's answer, verbatim, or None when it cannot be reached in time (answered here instead)."""
+        if not http:
+            http.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=state.settings.forward_timeout_s)))
+        try:
+            async with http[0].get(owner.url + request.path_qs, headers={FORWARDED_BY: state.source}) as resp:
+                body, status = await resp.read(), resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            if owner.source not in warned:  # once per owner: a dead worker would otherwise log every request
+                warned.add(owner.source)
+                log.warning("worker %s (%s) owns the partition but did not answer (%s); answering here until the "
+                            "group rebalances", owner.source, owner.url, exc or type(exc).__name__)
+            return None
+        warned.discard(owner.source)
+        state.forwarded += 1
+        return web.bytes(body, content_type="application/json", status=status)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -59,7 +59,8 @@ def test_kill_9_mid_stream_resumes_from_the_checkpoint_without_losing_or_relearn
     before_kill = registry(w).live("online")
 
     again = worker_factory(**FAST)  # same topics, group and database
-    h = again.health()
+    # (it restores once the group assigns it partitions: the checkpoint with the least left to learn again)
+    h = again.wait(lambda h: h["online_checkpoint"] is not None, what="the checkpoint restored", timeout=30)
     assert h["online_checkpoint"] == before_kill.name
     assert h["events_learned"] >= before_kill.n_interactions > 0  # resumed from the checkpoint, not from scratch
     again.wait(lambda h: h["events_learned"] >= 12000, what="the rest of the stream", timeout=60)
