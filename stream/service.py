@@ -286,4 +286,8 @@ class WorkerState:
                 "deep": self.deep.state(),
                 "drift": self.drift_summary,
                 "online_checkpoint": self.online_checkpoint.name if self.online_checkpoint else None,
+                "worker": self.source, "partitions": list(self.assigned),
+                # the workers of this consumer group and their partitions, as of the last directory read
+                "group": sorted((w.as_dict() for w in {w.source: w for w in self.owners.values()}.values()),
+                                key=lambda w: w["source"]),
                 "pipeline": self.pipeline.stats.as_dict() if self.pipeline else None}
