@@ -1,0 +1,67 @@
+"""The worker directory (on SQLite and PostgreSQL) and the routing rule built on it."""
+
+import time
+
+import pytest
+from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+
+from recstream.stream.directory import Directory, WorkerInfo, user_partition
+from recstream.stream.service import WorkerState
+
+
+@pytest.mark.parametrize("n", [1, 4, 12])
+def test_user_partition_is_what_a_stock_kafka_client_picks(n):
+    # kafka-python's default partitioner (its own murmur2, ported from the Java client): idx & 0x7fffffff % n
+    for i in range(500):
+        key = f"user-{i}".encode()
+        assert user_partition(key.decode(), n) == (kafka_python_murmur2(key) & 0x7FFFFFFF) % n
+
+
+def directory(engine, source: str, group: str = "g", stale: float = 10.0) -> Directory:
+    return Directory(engine, group_id=group, source=source, url=f"http://{source}/", stale_after_s=stale)
+
+
+def test_workers_announce_partitions_and_the_newest_assignment_wins(engine):
+    a, b = directory(engine, "a:1"), directory(engine, "b:1")
+    a.announce([0, 1, 2, 3], 4)
+    assert {p: w.source for p, w in a.owners().items()} == {0: "a:1", 1: "a:1", 2: "a:1", 3: "a:1"}
+    time.sleep(0.01)
+    b.announce([2, 3], 4)  # b joined; a has not rewritten its row yet: b's newer claim wins
+    assert {p: w.source for p, w in b.owners().items()} == {0: "a:1", 1: "a:1", 2: "b:1", 3: "b:1"}
+    a.announce([0, 1], 4)  # an update, not a second row
+    assert sorted(w.source for w in a.workers()) == ["a:1", "b:1"]
+    assert a.workers()[0].url == "http://a:1"  # trailing slash dropped: paths are appended to it
+    directory(engine, "c:1", group="other").announce([0, 1, 2, 3], 4)  # another group's worker
+    assert {w.source for w in a.workers()} == {"a:1", "b:1"}
+    b.leave()
+    assert [w.source for w in a.workers()] == ["a:1"]
+
+
+def test_a_silent_worker_is_ignored_then_pruned(engine):
+    a = directory(engine, "a:1", stale=0.2)
+    a.announce([0], 1)
+    assert a.owners()[0].source == "a:1"
+    time.sleep(0.3)
+    assert a.owners() == {}  # crashed without leaving: not routed to
+    a.heartbeat()
+    assert a.owners()[0].source == "a:1"
+    time.sleep(0.3)
+    assert a.prune(older_than_s=0.1) == 1 and a.workers() == []
+
+
+def _state(assigned: tuple[int, ...], owners: dict[int, str], n: int = 4) -> WorkerState:
+    state = WorkerState.__new__(WorkerState)  # only the routing fields matter here
+    state.settings = type("S", (), {"web_port": 1})()  # type: ignore[assignment]
+    state.assigned, state.n_partitions = assigned, n
+    state.owners = {p: WorkerInfo(src, f"http://{src}", (p,), n, 0.0, 0.0) for p, src in owners.items()}
+    return state
+
+
+def test_requests_go_to_the_owner_of_the_users_partition_else_stay_here():
+    users = {p: next(f"u{i}" for i in range(1000) if user_partition(f"u{i}", 4) == p) for p in range(4)}
+    state = _state((0, 1), {0: "me", 1: "me", 2: "other:2", 3: "other:3"})
+    assert state.owner_of(users[0]) is None and state.owner_of(users[1]) is None  # mine
+    assert state.owner_of(users[2]).source == "other:2"
+    assert _state((0, 1), {}).owner_of(users[2]) is None  # directory not read yet: answer here
+    assert _state((0, 1), {0: "me", 1: "me"}).owner_of(users[3]) is None  # mid-rebalance, no owner known
+    assert _state((), {}, n=0).owner_of(users[3]) is None  # before the first assignment
