@@ -35,6 +35,20 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
     )
     register_views(app, state)
 
+    ingesting: list[asyncio.Task | None] = []
+
+    @app.on_before_shutdown.connect
+    async def leave_group(app: faust.App, **kwargs: object) -> None:
+        """On SIGTERM, stop ingesting (the batch in hand finishes or is re-read) and leave the consumer group
+        first, before Faust tears down the rest: the others take this worker's partitions at their next
+        heartbeat instead of after the session timeout. (aiokafka sends LeaveGroup only from generation 1 on;
+        a broker that numbers the first generation 0, as tansu does, sees that one leave as a timeout.)"""
+        for task in ingesting:
+            if task is not None and not task.done():
+                log.info("stopping: leaving consumer group %s", settings.group_id)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
     @app.task
     async def ingest() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, client_id="recstream-dead-letters",
@@ -45,6 +59,7 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         pipeline = state.attach(KafkaDeadLetters(producer, settings.topic_dead_letter))
         log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour,
                  state.topics.feedback, settings.bootstrap, settings.web_host, settings.web_port)
+        ingesting.append(asyncio.current_task())
         try:
             loop = IngestLoop(consumer, pipeline, settings, state.topics, choose_start=state.choose_start,
                               after_commit=state.maybe_checkpoint, on_assignment=state.on_assignment)

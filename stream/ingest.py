@@ -49,7 +49,9 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap, group_id=settings.group_id, client_id="recstream-worker",
         enable_auto_commit=False, auto_offset_reset="earliest",
-        session_timeout_ms=session_ms, heartbeat_interval_ms=max(session_ms // 3, 100),
+        # Heartbeats are how the other members hear of a rebalance (a worker leaving or joining): every second
+        # at most, so they stop within about a second instead of a third of the session timeout.
+        session_timeout_ms=session_ms, heartbeat_interval_ms=max(min(session_ms // 3, 1000), 100),
         max_poll_records=settings.batch_max, max_partition_fetch_bytes=4 * 1024 * 1024,
         # The broker may hold a fetch this long waiting for data (default 500 ms): it bounds freshness.
         fetch_max_wait_ms=min(int(settings.batch_within_s * 1000), 500),

@@ -1,0 +1,268 @@
+"""Scale-out: one worker vs two in one consumer group on the same input, the pause a rebalance causes, and what a
+forced crash of one of two workers loses.
+
+    python bench/scale.py [--events 200000] [--partitions 4] [--database-url URL] [--prepare-in-process]
+
+1. Throughput: the same backlog of --events synthetic events (produced before the workers start) drained by one
+   worker, then by two (fresh topics, group and database each time). events/s = events / (last stored and
+   learned - first consumed). Both workers are started together so they join in one generation (checked: each
+   reports one rebalance).
+2. Rebalances, on the two-worker group, under a steady load: a graceful leave (SIGTERM) in the group's first
+   generation, the worker back, a crash (kill -9), the worker back, a graceful leave again; for each, seconds
+   until the survivor owns every partition, and until it has learned everything the leaver had (its model
+   holds every event once more). At the end the event store is compared with what was produced: lost
+   (produced, not stored) and duplicated rows; and the survivor's model must have learned each event once.
+
+Defaults to PostgreSQL when one answers on 127.0.0.1:5432 (a fresh database per run; two processes writing
+one SQLite file serialise on its lock), else SQLite. Each worker validates and stores in its own process
+unless --prepare-in-process (a helper process each: four busy processes on a 2-core machine).
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+
+from common import get
+from sqlalchemy import create_engine, func, select, text
+
+from recstream.models.db import create_db_engine, upgrade
+from recstream.models.schema import interactions
+from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.stream.broker import EmbeddedBroker, free_port
+from recstream.stream.produce import produce
+from recstream.stream.settings import Settings
+from recstream.stream.topics import Topics, ensure_topics
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pg_available() -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=1):
+        return True
+    return False
+
+
+@contextlib.contextmanager
+def database(url: str | None, tmp: str) -> Iterator[str]:
+    """A fresh, migrated database: a new PostgreSQL database, or a SQLite file."""
+    if url is None and pg_available():
+        name = f"recstream_scale_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            upgrade(create_db_engine(url))
+            yield url
+        finally:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        return
+    url = url or f"sqlite:///{tmp}/scale-{uuid.uuid4().hex[:6]}.db"
+    upgrade(create_db_engine(url))
+    yield url
+
+
+class Worker:
+    def __init__(self, env: dict, tmp: str, name: str) -> None:
+        self.port = free_port()
+        self.env = {**env, "RECSTREAM_WEB_PORT": str(self.port)}
+        self.log = f"{tmp}/{name}.log"
+        self.process = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"], env=self.env,
+                                        stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+    def health(self) -> dict | None:
+        try:
+            return get(self.conn, "/healthz")
+        except (OSError, RuntimeError, http.client.HTTPException):
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            return None
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def wait(what: str, predicate, workers: list[Worker], timeout: float = 300.0, every: float = 0.05) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.monotonic()
+        for w in workers:
+            if w.process.poll() is not None and w.process.returncode not in (0, -signal.SIGKILL, -signal.SIGTERM):
+                raise RuntimeError(f"a worker died: {open(w.log).read()[-3000:]}")
+        time.sleep(every)
+    raise RuntimeError(f"timed out waiting for {what}; logs: " + " | ".join(open(w.log).read()[-1500:]
+                                                                              for w in workers))
+
+
+def stored(url: str) -> tuple[int, int]:
+    """(rows, distinct event ids) in the event store."""
+    engine = create_db_engine(url)
+    with engine.connect() as c:
+        rows = c.execute(select(func.count()).select_from(interactions)).scalar_one()
+        distinct = c.execute(select(func.count(func.distinct(interactions.c.event_id)))).scalar_one()
+    engine.dispose()
+    return rows, distinct
+
+
+def setup(broker: EmbeddedBroker, db: str, partitions: int, prepare_in_process: bool) -> dict:
+    suffix = uuid.uuid4().hex[:8]
+    s = Settings(bootstrap=broker.bootstrap, database_url=db, topic_behaviour=f"behaviour-{suffix}",
+                 topic_feedback=f"feedback-{suffix}", topic_dead_letter=f"dead-letter-{suffix}",
+                 group_id=f"scale-{suffix}", topic_partitions=partitions)
+    ensure_topics(s.bootstrap, Topics.from_settings(s), partitions)
+    return {**os.environ, "RECSTREAM_BOOTSTRAP": s.bootstrap, "RECSTREAM_DATABASE_URL": db,
+            "RECSTREAM_TOPIC_BEHAVIOUR": s.topic_behaviour, "RECSTREAM_TOPIC_FEEDBACK": s.topic_feedback,
+            "RECSTREAM_TOPIC_DEAD_LETTER": s.topic_dead_letter, "RECSTREAM_GROUP_ID": s.group_id,
+            "RECSTREAM_TOPIC_PARTITIONS": str(partitions), "RECSTREAM_SESSION_TIMEOUT_S": "10",
+            "RECSTREAM_WORKER_HEARTBEAT_S": "0.5", "RECSTREAM_CHECKPOINT_INTERVAL_S": "5",
+            "RECSTREAM_PREPARE_IN_PROCESS": "true" if prepare_in_process else "false"}
+
+
+def backlog(env: dict, events: int, seed: int) -> None:
+    spec = SyntheticSpec(users=20_000, items=10_000, events=events, seed=seed, start_ts=time.time() - 86_400)
+    produce(generate(spec), env["RECSTREAM_BOOTSTRAP"], env["RECSTREAM_TOPIC_BEHAVIOUR"], total=events,
+            progress=False)
+
+
+def learned(workers: list[Worker]) -> int:
+    hs = [w.health() for w in workers]
+    return sum(h["pipeline"]["learned"] for h in hs if h and h["pipeline"])
+
+
+def drain(broker: EmbeddedBroker, db: str, n_workers: int, args: argparse.Namespace, tmp: str
+          ) -> tuple[dict, list[Worker], dict]:
+    """Produce the backlog, start the workers together, time them draining it."""
+    env = setup(broker, db, args.partitions, args.prepare_in_process)
+    backlog(env, args.events, seed=11)
+    workers = [Worker(env, tmp, f"w{n_workers}-{i}") for i in range(n_workers)]
+
+    def consuming() -> bool:
+        hs = [w.health() for w in workers]
+        return any(h and h["pipeline"] and h["pipeline"]["consumed"] for h in hs)
+
+    t0 = wait("consumption to start", consuming, workers, every=0.01)
+    t1 = wait("the backlog to be stored and learned",
+              lambda: learned(workers) >= args.events and stored(db)[0] >= args.events, workers, every=0.1)
+    hs = [w.health() for w in workers]
+    result = {"workers": n_workers, "events": args.events, "seconds": round(t1 - t0, 2),
+              "events_per_s": round(args.events / (t1 - t0)),
+              "partitions_per_worker": [len(h["partitions"]) for h in hs],
+              "learned_per_worker": [h["pipeline"]["learned"] for h in hs]}
+    return result, workers, env
+
+
+def rebalance(survivor: Worker, leaver: Worker, sig: int, partitions: int, expect_learned: int) -> dict:
+    """Stop `leaver` with `sig`; time until `survivor` owns everything and has learned `expect_learned`."""
+    t0 = time.monotonic()
+    leaver.process.send_signal(sig)
+    t_owned = wait("the survivor to own every partition",
+                   lambda: sorted((survivor.health() or {}).get("partitions", [])) == list(range(partitions)),
+                   [survivor], timeout=120)
+    t_caught = wait("the survivor to learn what the leaver had",
+                    lambda: ((survivor.health() or {}).get("events_learned") or 0) >= expect_learned,
+                    [survivor], timeout=300)
+    leaver.process.wait(30)
+    return {"owns_every_partition_after_s": round(t_owned - t0, 2),
+            "learned_the_leavers_events_after_s": round(t_caught - t0, 2)}
+
+
+def rejoin(survivor: Worker, env: dict, tmp: str, name: str) -> Worker:
+    """Start a second worker again and wait until it owns partitions and has caught up on them."""
+    b = Worker(env, tmp, name)
+    try:
+        wait(f"{name} to join", lambda: len((b.health() or {}).get("partitions") or []) > 0, [survivor, b])
+    except BaseException:
+        b.stop(signal.SIGKILL)
+        raise
+    time.sleep(5)
+    return b
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--prepare-in-process", action="store_true")
+    ap.add_argument("--load-rate", type=float, default=2000)
+    ap.add_argument("--keep-logs", metavar="DIR", help="move the workers' logs here at the end")
+    args = ap.parse_args()
+    out: dict = {"bench": "scale", "cpus": os.cpu_count(), "partitions": args.partitions,
+                 "prepare_in_process": args.prepare_in_process}
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        with database(args.database_url, tmp) as db:
+            out["database"] = db.split(":", 1)[0]
+            one, workers, _ = drain(broker, db, 1, args, tmp)
+            for w in workers:
+                w.stop()
+        with database(args.database_url, tmp) as db:
+            two, workers, env = drain(broker, db, 2, args, tmp)
+            out["throughput"] = {"one_worker": one, "two_workers": two,
+                                 "ratio_two_vs_one": round(two["events_per_s"] / one["events_per_s"], 2)}
+            a, b = workers
+            try:
+                # While events keep arriving: a graceful leave, b back, a crash, b back, a graceful leave again.
+                total = args.events
+                load_events = int(args.load_rate * 150)
+                load = subprocess.Popen(
+                    [sys.executable, "-m", "recstream.stream.cli", "produce", "--synthetic", "--events",
+                     str(load_events), "--users", "20000", "--items", "10000", "--seed", "12",
+                     "--rate", str(args.load_rate)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(5)
+                # The survivor has learned only its own partitions so far: after the leave it must learn b's.
+                first_leave = rebalance(a, b, signal.SIGTERM, args.partitions, expect_learned=stored(db)[0])
+                b = rejoin(a, env, tmp, "w2-1-again")
+                crash = rebalance(a, b, signal.SIGKILL, args.partitions, expect_learned=stored(db)[0])
+                b = rejoin(a, env, tmp, "w2-1-third")
+                leave = rebalance(a, b, signal.SIGTERM, args.partitions, expect_learned=stored(db)[0])
+                if load.wait(300) != 0:
+                    raise RuntimeError("the load producer failed")
+                total += load_events
+                wait("every produced event stored", lambda: stored(db)[0] >= total, [a], timeout=120)
+                wait("every event learned by the survivor",
+                     lambda: ((a.health() or {}).get("events_learned") or 0) >= total, [a], timeout=300)
+                time.sleep(2)
+                rows, distinct = stored(db)
+                out["rebalance"] = {
+                    "graceful_leave": leave, "kill_9": crash,
+                    # aiokafka sends LeaveGroup only from generation 1 on and tansu numbers the first one 0,
+                    # so a leave from the group's first generation waits for the session timeout like a crash.
+                    "graceful_leave_first_generation": first_leave,
+                    "session_timeout_s": float(env["RECSTREAM_SESSION_TIMEOUT_S"])}
+                out["after_kill_9"] = {"produced": total, "stored_rows": rows, "lost": total - distinct,
+                                       "duplicated_rows": rows - distinct,
+                                       "survivor_events_learned": a.health()["events_learned"],
+                                       "learned_twice": max(a.health()["events_learned"] - total, 0)}
+            finally:
+                for w in (a, b):
+                    w.stop(signal.SIGKILL)
+                if args.keep_logs:
+                    os.makedirs(args.keep_logs, exist_ok=True)
+                    for name in os.listdir(tmp):
+                        if name.endswith(".log"):
+                            os.replace(f"{tmp}/{name}", f"{args.keep_logs}/{name}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
