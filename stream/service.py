@@ -271,6 +271,8 @@ class WorkerState:
             batch_failures=self.ingest_loop.failures if self.ingest_loop else 0,
             rebalances=self.ingest_loop.rebalances if self.ingest_loop else 0,
             misrouted_keys=self.ingest_loop.misrouted if self.ingest_loop else 0,
+            broker_up=self.ingest_loop.broker_up if self.ingest_loop else None,
+            broker_failed_probes=self.ingest_loop.broker_errors if self.ingest_loop else 0,
             forwarded=self.forwarded, assigned_partitions=len(self.assigned),
             dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
             prequential_recall_at_10=r.recall_at_10, deep_versions=deep,
@@ -287,6 +289,8 @@ class WorkerState:
                 "drift": self.drift_summary,
                 "online_checkpoint": self.online_checkpoint.name if self.online_checkpoint else None,
                 "worker": self.source, "partitions": list(self.assigned),
+                "broker": {"up": self.ingest_loop.broker_up, "failed_probes": self.ingest_loop.broker_errors}
+                if self.ingest_loop else None,
                 # the workers of this consumer group and their partitions, as of the last directory read
                 "group": sorted((w.as_dict() for w in {w.source: w for w in self.owners.values()}.values()),
                                 key=lambda w: w["source"]),

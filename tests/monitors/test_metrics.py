@@ -19,11 +19,14 @@ def test_metrics_render_the_workers_state_at_scrape_time():
     assert first["recstream_prequential_recall_at_10"] == 0.2
     assert first["recstream_learn_batch_seconds_count"] == 1 and first["recstream_request_seconds_count"] == 1
     assert "recstream_drift_share" not in first  # no report yet: absent, not a misleading 0
+    assert "recstream_broker_up" not in first  # not probed yet
     state.consumed, state.drift_share, state.drift_detected, state.drift_report_id = 25, 0.5, True, 7
+    state.broker_up, state.broker_failed_probes = False, 3
     second = parse(m.render().decode())
     assert second["recstream_events_consumed_total"] == 25
     assert second["recstream_drift_share"] == 0.5 and second["recstream_drift_detected"] == 1
     assert second["recstream_drift_report_id"] == 7
+    assert second["recstream_broker_up"] == 0 and second["recstream_broker_failed_probes_total"] == 3
 
 
 def test_two_workers_in_one_process_keep_separate_registries():
