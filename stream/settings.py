@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recstream.models.artefacts import ArtefactKeys
@@ -122,7 +122,11 @@ class Settings(BaseSettings):
     drift_trigger_retrain: bool = Field(True, description="request a retrain when drift persists")
     drift_report_dir: Path = Field(Path("var/drift"), description="where drift reports (HTML + JSON) are kept")
     drift_probe_flush_s: float = Field(2.0, gt=0, description="how often workers store model-output probes")
-    metrics_token_required: bool = Field(False, description="GET /metrics and /drift/* need the operator token too")
+    # RECSTREAM_METRICS_TOKEN_REQUIRED is the older name (it guarded /metrics and /drift/* only).
+    read_token_required: bool = Field(
+        False, validation_alias=AliasChoices("read_token_required", "RECSTREAM_READ_TOKEN_REQUIRED",
+                                             "RECSTREAM_METRICS_TOKEN_REQUIRED"),
+        description="operator read endpoints (GET /metrics, /drift/*, /models*) need the operator token too")
 
     @field_validator("database_url")
     @classmethod

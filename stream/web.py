@@ -102,11 +102,15 @@ def register_views(app: faust.App, state: WorkerState) -> None:
 
     @app.page("/models")
     async def models_list(web: Any, request: Any) -> Any:
+        if (denied := _read_denied(web, request, state)) is not None:
+            return denied
         versions = await _blocking(lambda: [v.as_dict() for v in state.registry.list()])
         return web.json({"versions": versions, "serving_here": state.deep.state()})
 
     @app.page("/models/runs")
     async def models_runs(web: Any, request: Any) -> Any:
+        if (denied := _read_denied(web, request, state)) is not None:
+            return denied
         return web.json({"runs": await _blocking(state.registry.runs)})
 
     class Rollback(View):
@@ -142,6 +146,8 @@ def register_views(app: faust.App, state: WorkerState) -> None:
 
     class Show(View):
         async def get(self, request: Any, ref: str) -> Any:
+            if (denied := _read_denied(self, request, state)) is not None:
+                return denied
             try:
                 version, audit = await _blocking(lambda: (state.registry.get(ref).as_dict(), state.registry.audit(ref)))
             except RegistryError as exc:
@@ -217,8 +223,9 @@ def _with_banner(page: str, row: dict) -> str:
 
 
 def _read_denied(web: Any, request: Any, state: WorkerState) -> Any:
-    """With RECSTREAM_METRICS_TOKEN_REQUIRED, read endpoints for operators need the token too."""
-    if not state.settings.metrics_token_required:
+    """With RECSTREAM_READ_TOKEN_REQUIRED, read endpoints for operators need the token too (serving and
+    /healthz stay open: clients and orchestrators call them)."""
+    if not state.settings.read_token_required:
         return None
     problem = _authorised(request, state)
     if problem is None:

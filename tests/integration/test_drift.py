@@ -123,14 +123,24 @@ def test_a_shift_in_a_live_stream_is_reported_browsable_and_measured(worker_fact
 
 
 def test_read_endpoints_can_require_the_operator_token(worker_factory):
-    w = worker_factory(RECSTREAM_OPERATOR_TOKEN=TOKEN, RECSTREAM_METRICS_TOKEN_REQUIRED="true")
-    for path in ("/metrics", "/drift/reports", "/drift/reports/1"):
+    w = worker_factory(RECSTREAM_OPERATOR_TOKEN=TOKEN, RECSTREAM_READ_TOKEN_REQUIRED="true")
+    for path in ("/metrics", "/drift/reports", "/drift/reports/1", "/models", "/models/runs", "/models/deep-1"):
         assert fetch(f"{w.api}{path}")[0] == 401, path
     assert fetch(f"{w.api}/metrics", TOKEN)[0] == 200
     assert json.loads(fetch(f"{w.api}/drift/reports", TOKEN)[2]) == {"reports": []}
+    assert json.loads(fetch(f"{w.api}/models", TOKEN)[2])["versions"] == []
+    assert fetch(f"{w.api}/models/deep-1", TOKEN)[0] == 404  # past the guard: no such version
     assert fetch(f"{w.api}/recommendations/u1")[0] == 200  # serving stays open
+    assert fetch(f"{w.api}/healthz")[0] == 200  # and so does the health check
     # The token never reaches the logs, whether it was right or wrong.
     assert fetch(f"{w.api}/metrics", "not-the-token")[0] == 401
     time.sleep(0.5)
     log = w.log.read_text()
     assert TOKEN not in log and "not-the-token" not in log
+
+
+def test_read_endpoints_are_open_by_default_and_the_older_setting_name_still_guards_them(worker_factory):
+    open_ = worker_factory(RECSTREAM_OPERATOR_TOKEN=TOKEN)
+    assert fetch(f"{open_.api}/metrics")[0] == 200 and fetch(f"{open_.api}/models")[0] == 200
+    older = worker_factory(RECSTREAM_OPERATOR_TOKEN=TOKEN, RECSTREAM_METRICS_TOKEN_REQUIRED="true")
+    assert fetch(f"{older.api}/metrics")[0] == 401 and fetch(f"{older.api}/models")[0] == 401
