@@ -18,6 +18,7 @@ the users it serves. A partition its model never learned is read from the beginn
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -107,6 +108,11 @@ class IngestLoop:
         self.after_commit = after_commit
         #: called with (behaviour partitions now assigned, partitions the behaviour topic has) after a rebalance
         self.on_assignment = on_assignment
+        #: per partition, the offset below which every record's dead letter is sent, as far as this worker
+        #: knows: the group's committed offset at assignment, then each batch it applied. Records read again
+        #: below it (replayed to learn what another worker learned, or re-read after a failed commit) are
+        #: learned, not dead-lettered a second time.
+        self._handled: dict[TopicPartition, int] = {}
         #: next offset to read per partition, as of the last fetch (for the consumer-lag metric)
         self._next: dict[TopicPartition, int] = {}
         self._generation = 0
@@ -115,10 +121,13 @@ class IngestLoop:
         consumer.subscribe([topics.behaviour, topics.feedback], listener=_Rebalance(self))
 
     async def probe_broker(self, timeout_s: float) -> bool:
-        """Ask the cluster for its metadata. The fetch loop cannot tell an unreachable broker from an idle
-        topic (getmany returns nothing either way; the client reconnects by itself), so a probe says which."""
+        """Ask the brokers for the end offsets of this worker's partitions (the whole cluster's metadata
+        before it has any). The fetch loop cannot tell an unreachable broker from an idle topic (getmany
+        returns nothing either way; the client reconnects by itself), so a probe says which."""
+        assigned = list(self.consumer.assignment())
+        probe = self.consumer.end_offsets(assigned) if assigned else self.consumer.topics()
         try:
-            await asyncio.wait_for(self.consumer.topics(), timeout_s)
+            await asyncio.wait_for(probe, timeout_s)
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             if self.broker_up is not False:
                 log.warning("the Kafka broker at %s does not answer (%s); the worker keeps serving and "
@@ -152,6 +161,7 @@ class IngestLoop:
         unseen = [tp for tp in assigned if offset_key(tp.topic, tp.partition) not in self.committed]
         start = await self.consumer.beginning_offsets(unseen) if unseen else {}
         for tp in assigned:
+            self._handled[tp] = max(group[tp] or 0, self._handled.get(tp, 0))
             key = offset_key(tp.topic, tp.partition)
             learned = self.committed.get(key, start.get(tp))
             if learned is not None:
@@ -209,6 +219,16 @@ class IngestLoop:
                                 tp.partition, user_partition(msgs[0].key, n))
                 self.misrouted += 1
 
+    def _not_yet_dead_lettered(self, batch: Batch, prepared: Prepared) -> Prepared:
+        """Leave out the refused records whose dead letters were already sent (see `_handled`)."""
+        def new(record: RawRecord) -> bool:
+            return record.offset >= self._handled.get(TopicPartition(record.topic, record.partition), 0)
+
+        keep = [(i, why) for i, why in prepared.rejected if new(batch.records[i])]
+        if len(keep) == len(prepared.rejected):
+            return prepared
+        return dataclasses.replace(prepared, rejected=keep)
+
     async def run(self) -> None:
         backoff = 0.5
         in_flight: deque[Batch] = deque()
@@ -230,7 +250,10 @@ class IngestLoop:
                     if head.generation != self._generation:
                         await asyncio.gather(head.prepared, return_exceptions=True)
                         continue
-                    await self.pipeline.apply(head.records, await head.prepared)
+                    prepared = self._not_yet_dead_lettered(head, await head.prepared)
+                    await self.pipeline.apply(head.records, prepared)
+                    for tp, meta in head.offsets.items():
+                        self._handled[tp] = max(self._handled.get(tp, 0), meta.offset)
                     t1 = time.perf_counter()
                     await self.consumer.commit(head.offsets)
                     self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1

@@ -1,0 +1,190 @@
+"""The ingest loop with fake consumers (unit tests; the integration tests run it on the real broker).
+
+- When producers outrun a worker, what it holds stays bounded: the loop fetches only while fewer than
+  IN_FLIGHT batches (of at most RECSTREAM_BATCH_MAX records) await learning, and commits each one after it is
+  learned; the rest of the backlog stays in Kafka. (aiokafka's own read-ahead is bounded by fetch_max_bytes.)
+- Records read again (after a failed commit, or replayed for learning after a rebalance) are not dead-lettered
+  a second time."""
+
+import asyncio
+from collections import namedtuple
+
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
+
+from recstream.stream.events import Rejection
+from recstream.stream.ingest import IN_FLIGHT, IngestLoop
+from recstream.stream.pipeline import Pipeline, PipelineStats
+from recstream.stream.prepare import Prepared
+from recstream.stream.settings import Settings
+from recstream.stream.topics import Topics
+
+Message = namedtuple("Message", "topic partition offset key value")
+
+
+class EndlessBacklog:
+    """Always has batch_max more records on every call, like a topic a fast producer keeps filling."""
+
+    def __init__(self, topic: str) -> None:
+        self.tp = TopicPartition(topic, 0)
+        self.next = 0
+        self.handed_out = 0
+        self.committed = 0
+
+    def subscribe(self, topics, listener) -> None:  # noqa: ANN001
+        self.listener = listener
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+        msgs = [Message(self.tp.topic, 0, o, b"u1", b"{}") for o in range(self.next, self.next + max_records)]
+        self.next += max_records
+        self.handed_out += max_records
+        return {self.tp: msgs}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self.next + 10_000_000
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {0}
+
+    async def commit(self, offsets: dict) -> None:
+        self.committed = offsets[self.tp].offset
+
+
+class SlowPipeline:
+    def __init__(self, consumer: EndlessBacklog) -> None:
+        self.stats = PipelineStats()
+        self.consumer = consumer
+        self.most_held = 0
+
+    async def prepare(self, records) -> Prepared:  # noqa: ANN001
+        await asyncio.sleep(0.001)
+        return Prepared(behaviour=[], rejected=[], stored=0, feedback_stored=0, parse_s=0.0, store_s=0.0)
+
+    async def apply(self, records, prepared) -> None:  # noqa: ANN001
+        # Records handed out by the consumer and not yet committed are what the worker holds.
+        self.most_held = max(self.most_held, self.consumer.handed_out - self.consumer.committed)
+        await asyncio.sleep(0.01)
+        self.stats.learned += len(records)
+
+
+def test_a_backlog_far_larger_than_the_worker_is_read_a_bounded_number_of_batches_at_a_time():
+    settings = Settings(batch_max=500, batch_within_s=0.05)
+    topics = Topics.from_settings(settings)
+    consumer = EndlessBacklog(topics.behaviour)
+    pipeline = SlowPipeline(consumer)
+    loop = IngestLoop(consumer, pipeline, settings, topics)  # type: ignore[arg-type]
+
+    async def run_a_while() -> None:
+        task = asyncio.create_task(loop.run())
+        await asyncio.sleep(1.0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run_a_while())
+    assert pipeline.stats.learned >= 20 * settings.batch_max  # it kept going through the backlog
+    assert pipeline.most_held <= IN_FLIGHT * settings.batch_max  # and never held more than IN_FLIGHT batches
+    assert consumer.handed_out - consumer.committed <= IN_FLIGHT * settings.batch_max
+
+
+class Backlog:
+    """A finite partition of junk; the group's committed offset and commit failures are set by the test."""
+
+    def __init__(self, topic: str, n: int, group_committed: int | None = None,
+                 failing_commits: int = 0) -> None:
+        self.tp = TopicPartition(topic, 0)
+        self.messages = [Message(topic, 0, o, b"u1", b"not json") for o in range(n)]
+        self.position = 0
+        self.group_committed = group_committed
+        self.failing_commits = failing_commits
+
+    def subscribe(self, topics, listener) -> None:  # noqa: ANN001
+        pass
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+        batch = self.messages[self.position:self.position + max_records]
+        if not batch:
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        self.position += len(batch)
+        return {self.tp: batch}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.position = offset
+
+    async def seek_to_beginning(self, tp: TopicPartition) -> None:
+        self.position = 0
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return self.group_committed
+
+    async def beginning_offsets(self, tps: list[TopicPartition]) -> dict:
+        return {tp: 0 for tp in tps}
+
+    async def commit(self, offsets: dict) -> None:
+        if self.failing_commits:
+            self.failing_commits -= 1
+            raise CommitFailedError("the group rebalanced")
+        self.group_committed = offsets[self.tp].offset
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return len(self.messages)
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {0}
+
+
+class RejectAll:
+    async def prepare(self, records) -> Prepared:  # noqa: ANN001
+        rejected = [(i, Rejection("not_json", "not JSON")) for i in range(len(records))]
+        return Prepared(behaviour=[], rejected=rejected, stored=0, feedback_stored=0, parse_s=0.0,
+                        store_s=0.0)
+
+
+class DeadLetters:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    async def send_many(self, items) -> None:  # noqa: ANN001
+        self.sent.extend(record.offset for record, _ in items)
+
+
+def drain(consumer: Backlog, assigned_first: bool) -> tuple[IngestLoop, DeadLetters]:
+    settings = Settings(batch_max=40, batch_within_s=0.01)
+    sink = DeadLetters()
+    pipeline = Pipeline(RejectAll(), recommender=None, dead_letters=sink)  # type: ignore[arg-type]
+    loop = IngestLoop(consumer, pipeline, settings, Topics.from_settings(settings))  # type: ignore[arg-type]
+
+    async def run() -> None:
+        if assigned_first:
+            await loop.on_assigned([consumer.tp])
+        task = asyncio.create_task(loop.run())
+        for _ in range(500):
+            if consumer.group_committed == len(consumer.messages):
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run())
+    return loop, sink
+
+
+def test_a_batch_read_again_after_a_failed_commit_is_not_dead_lettered_twice():
+    consumer = Backlog("recstream.behaviour", 100, failing_commits=1)
+    loop, sink = drain(consumer, assigned_first=False)
+    assert loop.failures == 1  # the first batch's commit failed and it was read again
+    assert consumer.group_committed == 100
+    assert sorted(sink.sent) == list(range(100))  # each junk record dead-lettered exactly once
+    assert sum(loop.pipeline.stats.dead_lettered.values()) == 100
+
+
+def test_records_replayed_for_learning_after_a_rebalance_are_not_dead_lettered_again():
+    # Another worker handled (stored, dead-lettered) offsets 0-59 and committed 60; this worker's model
+    # never learned the partition, so it reads it from the start to learn, but dead-letters only from 60 on.
+    consumer = Backlog("recstream.behaviour", 100, group_committed=60)
+    loop, sink = drain(consumer, assigned_first=True)
+    assert sorted(sink.sent) == list(range(60, 100))
+    assert loop.pipeline.stats.consumed == 100  # it did read (and could learn) all of them
