@@ -100,9 +100,19 @@ class RunningWorker:
         raise AssertionError(f"timed out waiting for {what}; last health {last}\n{self.log.read_text()[-3000:]}")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """Remember each phase's outcome on the test item, so fixtures can tell a failed test at teardown."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 @pytest.fixture
-def worker_factory(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Start real `recstream worker` processes on fresh topics and a fresh SQLite database."""
+def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-untyped-def]
+                   request: pytest.FixtureRequest):
+    """Start real `recstream worker` processes on fresh topics and a fresh SQLite database. When the test fails,
+    the end of each worker's log is printed (CI keeps no temporary directories)."""
     started: list[RunningWorker] = []
     suffix = uuid.uuid4().hex[:8]
 
@@ -139,6 +149,11 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-u
         raise AssertionError(f"worker did not become ready:\n{log.read_text()[-3000:]}")
 
     yield start
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for w in started:
+            tail = w.log.read_text(errors="replace")[-4000:]
+            print(f"\n--- {w.log.name} (last 4,000 characters) ---\n{tail}")
     for w in started:
         if w.process.poll() is None:
             w.process.terminate()
