@@ -131,7 +131,7 @@ class IngestLoop:
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             if self.broker_up is not False:
                 log.warning("the Kafka broker at %s does not answer (%s); the worker keeps serving and "
-                            "reconnects by itself", self.settings.bootstrap, exc or type(exc).__name__)
+                            "reconnects by itself", self.settings.bootstrap, str(exc) or type(exc).__name__)
             self.broker_up = False
             self.broker_errors += 1
             return False
