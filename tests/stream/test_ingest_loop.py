@@ -22,78 +22,16 @@ from recstream.stream.topics import Topics
 Message = namedtuple("Message", "topic partition offset key value")
 
 
-class EndlessBacklog:
-    """Always has batch_max more records on every call, like a topic a fast producer keeps filling."""
-
-    def __init__(self, topic: str) -> None:
-        self.tp = TopicPartition(topic, 0)
-        self.next = 0
-        self.handed_out = 0
-        self.committed = 0
-
-    def subscribe(self, topics, listener) -> None:  # noqa: ANN001
-        self.listener = listener
-
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
-        msgs = [Message(self.tp.topic, 0, o, b"u1", b"{}") for o in range(self.next, self.next + max_records)]
-        self.next += max_records
-        self.handed_out += max_records
-        return {self.tp: msgs}
-
-    def highwater(self, tp: TopicPartition) -> int:
-        return self.next + 10_000_000
-
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return {0}
-
-    async def commit(self, offsets: dict) -> None:
-        self.committed = offsets[self.tp].offset
-
-
-class SlowPipeline:
-    def __init__(self, consumer: EndlessBacklog) -> None:
-        self.stats = PipelineStats()
-        self.consumer = consumer
-        self.most_held = 0
-
-    async def prepare(self, records) -> Prepared:  # noqa: ANN001
-        await asyncio.sleep(0.001)
-        return Prepared(behaviour=[], rejected=[], stored=0, feedback_stored=0, parse_s=0.0, store_s=0.0)
-
-    async def apply(self, records, prepared) -> None:  # noqa: ANN001
-        # Records handed out by the consumer and not yet committed are what the worker holds.
-        self.most_held = max(self.most_held, self.consumer.handed_out - self.consumer.committed)
-        await asyncio.sleep(0.01)
-        self.stats.learned += len(records)
-
-
-def test_a_backlog_far_larger_than_the_worker_is_read_a_bounded_number_of_batches_at_a_time():
-    settings = Settings(batch_max=500, batch_within_s=0.05)
-    topics = Topics.from_settings(settings)
-    consumer = EndlessBacklog(topics.behaviour)
-    pipeline = SlowPipeline(consumer)
-    loop = IngestLoop(consumer, pipeline, settings, topics)  # type: ignore[arg-type]
-
-    async def run_a_while() -> None:
-        task = asyncio.create_task(loop.run())
-        await asyncio.sleep(1.0)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(run_a_while())
-    assert pipeline.stats.learned >= 20 * settings.batch_max  # it kept going through the backlog
-    assert pipeline.most_held <= IN_FLIGHT * settings.batch_max  # and never held more than IN_FLIGHT batches
-    assert consumer.handed_out - consumer.committed <= IN_FLIGHT * settings.batch_max
-
-
 class Backlog:
-    """A finite partition of junk; the group's committed offset and commit failures are set by the test."""
+    """One partition of `n` junk records (endless when n is None, like a topic a fast producer keeps filling);
+    the group's committed offset and commit failures are set by the test."""
 
-    def __init__(self, topic: str, n: int, group_committed: int | None = None,
+    def __init__(self, topic: str, n: int | None = None, group_committed: int | None = None,
                  failing_commits: int = 0) -> None:
         self.tp = TopicPartition(topic, 0)
-        self.messages = [Message(topic, 0, o, b"u1", b"not json") for o in range(n)]
+        self.n = n
         self.position = 0
+        self.handed_out = 0
         self.group_committed = group_committed
         self.failing_commits = failing_commits
 
@@ -101,11 +39,13 @@ class Backlog:
         pass
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict:
-        batch = self.messages[self.position:self.position + max_records]
+        stop = self.position + max_records if self.n is None else min(self.position + max_records, self.n)
+        batch = [Message(self.tp.topic, 0, o, b"u1", b"not json") for o in range(self.position, stop)]
         if not batch:
             await asyncio.sleep(timeout_ms / 1000)
             return {}
-        self.position += len(batch)
+        self.position = stop
+        self.handed_out += len(batch)
         return {self.tp: batch}
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
@@ -130,10 +70,47 @@ class Backlog:
         self.group_committed = offsets[self.tp].offset
 
     def highwater(self, tp: TopicPartition) -> int:
-        return len(self.messages)
+        return self.position + 10_000_000 if self.n is None else self.n
 
     def partitions_for_topic(self, topic: str) -> set[int]:
         return {0}
+
+
+class SlowPipeline:
+    def __init__(self, consumer: Backlog) -> None:
+        self.stats = PipelineStats()
+        self.consumer = consumer
+        self.most_held = 0
+
+    async def prepare(self, records) -> Prepared:  # noqa: ANN001
+        await asyncio.sleep(0.001)
+        return Prepared(behaviour=[], rejected=[], stored=0, feedback_stored=0, parse_s=0.0, store_s=0.0)
+
+    async def apply(self, records, prepared) -> None:  # noqa: ANN001
+        # Records handed out by the consumer and not yet committed are what the worker holds.
+        held = self.consumer.handed_out - (self.consumer.group_committed or 0)
+        self.most_held = max(self.most_held, held)
+        await asyncio.sleep(0.01)
+        self.stats.learned += len(records)
+
+
+def test_a_backlog_far_larger_than_the_worker_is_read_a_bounded_number_of_batches_at_a_time():
+    settings = Settings(batch_max=500, batch_within_s=0.05)
+    topics = Topics.from_settings(settings)
+    consumer = Backlog(topics.behaviour)
+    pipeline = SlowPipeline(consumer)
+    loop = IngestLoop(consumer, pipeline, settings, topics)  # type: ignore[arg-type]
+
+    async def run_a_while() -> None:
+        task = asyncio.create_task(loop.run())
+        await asyncio.sleep(1.0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run_a_while())
+    assert pipeline.stats.learned >= 20 * settings.batch_max  # it kept going through the backlog
+    assert pipeline.most_held <= IN_FLIGHT * settings.batch_max  # and never held more than IN_FLIGHT batches
+    assert consumer.handed_out - (consumer.group_committed or 0) <= IN_FLIGHT * settings.batch_max
 
 
 class RejectAll:
@@ -162,7 +139,7 @@ def drain(consumer: Backlog, assigned_first: bool) -> tuple[IngestLoop, DeadLett
             await loop.on_assigned([consumer.tp])
         task = asyncio.create_task(loop.run())
         for _ in range(500):
-            if consumer.group_committed == len(consumer.messages):
+            if consumer.group_committed == consumer.n:
                 break
             await asyncio.sleep(0.01)
         task.cancel()
