@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from river import optim, reco
 
+from .chunk_sgd import learn_chunk
 from .interaction import Interaction
 from .popularity import DecayedPopularity
 
@@ -136,6 +137,16 @@ class OnlineRecommender:
         #: (event ts, hit, top-1 score z, popular share) per prequential probe, for drift monitoring; bounded,
         #: so a worker whose probes nobody drains keeps only the newest.
         self.probes: deque[tuple[float, int, float, float]] = deque(maxlen=self.MAX_PROBES)
+        self._target_cache: dict[tuple[str, float | None], float] = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_target_cache"]  # derived from the config (and absent from older checkpoints)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._target_cache = {}
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
     @property
@@ -170,8 +181,25 @@ class OnlineRecommender:
         return implicit_weight(event.type, event.value, cfg.event_weights)
 
     # ---- learning ----------------------------------------------------------------------------------------
+    def _targets(self, events: Sequence[Interaction]) -> list[float]:
+        cache = self._target_cache  # (type, value) -> target: most streams use a handful of pairs
+        out = []
+        for e in events:
+            key = (e.type, e.value)
+            t = cache.get(key)
+            if t is None:
+                t = self.target(e)
+                if len(cache) < 4096:
+                    cache[key] = t
+            out.append(t)
+        return out
+
     def learn(self, events: Sequence[Interaction], evaluate: bool = True) -> None:
-        """Test-then-learn on `events` (in order): score a sample of positives, then update from all of them."""
+        """Test-then-learn on `events` (in order): score a sample of positives, then update from all of them.
+
+        The factor update equals River's `learn_one` per event, in order (applied with NumPy, see chunk_sgd.py);
+        each positive's sampled negatives are learned after the chunk's events, in one step.
+        """
         if not events:
             return
         cfg = self.config
@@ -179,27 +207,22 @@ class OnlineRecommender:
             self._refresh_negative_cdf()
         row_of = self._item_row
         rows = [row_of[e.item_id] if e.item_id in row_of else self._row(e.item_id) for e in events]
-        targets = [self.target(e) for e in events]
+        targets = self._targets(events)
         if evaluate and cfg.prequential_sample > 0:
             self._evaluate(events, rows, targets)
-        learn_one = self.model.learn_one
-        negatives = cfg.negatives
-        neg_rows = self._sample_negatives(len(events)) if negatives else None
-        touched: set[str] = set()
+        neg_rows = self._sample_negatives(len(events)).tolist() if cfg.negatives else None
         neg_users: list[str] = []
         neg_items: list[str] = []
+        item_ids = self.item_ids
         seen_by_user, user_events, cap = self._seen, self._user_events, cfg.max_seen_per_user
         for i, e in enumerate(events):
-            user, y, row = e.user_id, targets[i], rows[i]
-            learn_one(user, e.item_id, y)
-            touched.add(e.item_id)
+            user, row = e.user_id, rows[i]
             seen = seen_by_user.get(user)
-            if y > 0 and neg_rows is not None:
+            if neg_rows is not None and targets[i] > 0:
                 for r in neg_rows[i]:
-                    neg = self.item_ids[r]
-                    if (seen is None or r not in seen) and neg != e.item_id and neg in self.model.i_latents:
+                    if r != row and (seen is None or r not in seen):
                         neg_users.append(user)
-                        neg_items.append(neg)
+                        neg_items.append(item_ids[r])
             # Remember the item as seen (most recent last; the oldest is forgotten past the cap).
             if seen is None:
                 seen = seen_by_user[user] = {}
@@ -208,58 +231,19 @@ class OnlineRecommender:
             if len(seen) > cap:
                 del seen[next(iter(seen))]
             user_events[user] = user_events.get(user, 0) + 1
-        if neg_users:
-            self._learn_negatives(neg_users, neg_items)
-            touched.update(neg_items)
-        self._sync_items(touched)
+        update = learn_chunk(self.model, [e.user_id for e in events], [e.item_id for e in events], targets,
+                             neg_users, neg_items)
+        # Mirror the changed items into the ranking matrix: serving sees them from the next request on.
+        changed = np.fromiter((row_of[i] for i in update.items), dtype=np.int64, count=len(update.items))
+        self._factors[changed] = update.factors
+        if update.biases is not None:
+            self._biases[changed] = update.biases
         # Popularity counts what users liked (measured on the MovieLens replay: counting low ratings too lost
         # 0.3 pt of Recall@10).
-        weights = np.array([max(t, 0.0) for t in targets], dtype=np.float64)
+        weights = np.maximum(np.array(targets, dtype=np.float64), 0.0)
         self.popularity.add(np.array(rows, dtype=np.int64), weights,
                             np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events)))
         self.events_learned += len(events)
-
-    def _learn_negatives(self, users: list[str], items: list[str]) -> None:
-        """One SGD step towards target 0 for all of a chunk's sampled negatives, on River's own state.
-
-        The gradient is River's own (`model.loss.gradient` on arrays), as learn_one would apply it; only the
-        per-call overhead goes: two learn_one calls per positive event (~16 us each) were most of the worker's
-        learning time. A user or item drawn twice in a chunk gets the sum of its updates, from the same state.
-        """
-        m, lr, l2 = self.model, self.config.learning_rate, self.config.l2
-        uniq_u, uniq_i = list(dict.fromkeys(users)), list(dict.fromkeys(items))
-        u_pos, i_pos = {u: k for k, u in enumerate(uniq_u)}, {i: k for k, i in enumerate(uniq_i)}
-        ux = np.fromiter((u_pos[u] for u in users), dtype=np.int64, count=len(users))
-        ix = np.fromiter((i_pos[i] for i in items), dtype=np.int64, count=len(items))
-        U = np.stack([m.u_latents[u] for u in uniq_u])
-        V = np.stack([m.i_latents[i] for i in uniq_i])
-        pred = np.einsum("ij,ij->i", U[ux], V[ix])
-        biased = isinstance(m, reco.BiasedMF)
-        if biased:
-            m.global_mean.update(0.0, w=len(users))  # learn_one updates the mean with y before it predicts
-            bu = np.array([m.u_biases[u] for u in uniq_u])
-            bi = np.array([m.i_biases[i] for i in uniq_i])
-            pred += m.global_mean.get() + bu[ux] + bi[ix]
-        g = np.clip(m.loss.gradient(np.zeros(len(pred)), pred), -m.clip_gradient, m.clip_gradient)
-        cu = np.bincount(ux, minlength=len(uniq_u))[:, None]
-        ci = np.bincount(ix, minlength=len(uniq_i))[:, None]
-        dU = l2 * cu * U
-        np.add.at(dU, ux, g[:, None] * V[ix])
-        dV = l2 * ci * V
-        np.add.at(dV, ix, g[:, None] * U[ux])
-        U -= lr * dU
-        V -= lr * dV
-        for k, u in enumerate(uniq_u):
-            m.u_latents[u] = U[k]
-        for k, i in enumerate(uniq_i):
-            m.i_latents[i] = V[k]
-        if biased:
-            bu -= lr * (np.bincount(ux, weights=g, minlength=len(uniq_u)) + l2 * cu[:, 0] * bu)
-            bi -= lr * (np.bincount(ix, weights=g, minlength=len(uniq_i)) + l2 * ci[:, 0] * bi)
-            for k, u in enumerate(uniq_u):
-                m.u_biases[u] = float(bu[k])
-            for k, i in enumerate(uniq_i):
-                m.i_biases[i] = float(bi[k])
 
     def _refresh_negative_cdf(self) -> None:
         n = self.n_items
@@ -275,26 +259,15 @@ class OnlineRecommender:
                 max=len(self._neg_cdf) - 1)
         return self._rng.integers(0, self.n_items, size=shape)
 
-    def _sync_items(self, item_ids: set[str]) -> None:
-        latents = self.model.i_latents
-        biases = getattr(self.model, "i_biases", None)
-        for item_id in item_ids:
-            row = self._item_row[item_id]
-            vec = latents.get(item_id)
-            if vec is not None:
-                self._factors[row] = vec
-            if biases is not None:
-                self._biases[row] = biases.get(item_id, 0.0)
-
     def _evaluate(self, events: Sequence[Interaction], rows: list[int], targets: list[float]) -> None:
         """Score a sample of this chunk's novel positive events against the state before the chunk."""
         n = self.n_items
-        picks = []
         draws = self._rng.random(len(events))
-        for i, e in enumerate(events):
-            if targets[i] <= 0 or draws[i] >= self.config.prequential_sample:
+        picks = []
+        for i in np.flatnonzero(draws < self.config.prequential_sample).tolist():
+            if targets[i] <= 0:
                 continue
-            seen = self._seen.get(e.user_id)
+            seen = self._seen.get(events[i].user_id)
             if seen is not None and rows[i] in seen:
                 continue  # a repeat interaction is no test of discovery
             picks.append(i)
@@ -304,14 +277,33 @@ class OnlineRecommender:
         popular = np.zeros(n, dtype=bool)
         top = max(10, int(n * self.POPULAR_SHARE))
         popular[np.argpartition(base, -top)[-top:] if n > top else slice(None)] = True
-        for i in picks:
-            scores = self._scores(events[i].user_id, n, base)
-            target_score = scores[rows[i]]
-            # Rank of the target = how many items outscore it; ties count against it.
-            hit = bool(np.isfinite(target_score) and int(np.count_nonzero(scores >= target_score)) <= 10)
-            self.prequential_hits += hit
-            self.prequential_trials += 1
-            self.probes.append((events[i].ts, int(hit), *_output_stats(scores, popular)))
+        scores = self._score_rows([events[i].user_id for i in picks], n, base)
+        target = scores[np.arange(len(picks)), [rows[i] for i in picks]]
+        # Rank of the target = how many items outscore it; ties count against it.
+        hits = np.isfinite(target) & (np.count_nonzero(scores >= target[:, None], axis=1) <= 10)
+        self.prequential_hits += int(hits.sum())
+        self.prequential_trials += len(picks)
+        for i, hit, (z, share) in zip(picks, hits.tolist(), _output_stats_rows(scores, popular)):
+            self.probes.append((events[i].ts, int(hit), z, share))
+
+    def _score_rows(self, users: list[str], n: int, pop_term: np.ndarray) -> np.ndarray:
+        """`_scores` for several users at once: one row each (a matrix product instead of one mat-vec each)."""
+        out = np.empty((len(users), n), dtype=np.float64)
+        vecs = [self._user_vector(u) for u in users]
+        personal = [k for k, v in enumerate(vecs) if v is not None]
+        cold = [k for k, v in enumerate(vecs) if v is None]
+        if personal:
+            part = np.stack([vecs[k] for k in personal]) @ self._factors[:n].T
+            part += self._biases[:n]
+            part += self.config.popularity_blend * pop_term
+            out[personal] = part
+        if cold:
+            out[cold] = pop_term
+        for k, user in enumerate(users):
+            seen = self._seen.get(user)
+            if seen:
+                out[k, np.fromiter(seen, dtype=np.int64, count=len(seen))] = -np.inf
+        return out
 
     def drain_probes(self) -> list[tuple[float, int, float, float]]:
         """Hand over (and forget) the probes recorded since the last drain."""
@@ -401,3 +393,20 @@ def _output_stats(scores: np.ndarray, popular: np.ndarray) -> tuple[float, float
     k = min(10, valid.size)
     top = np.flatnonzero(finite)[np.argpartition(valid, -k)[-k:]]
     return z, float(popular[top].mean())
+
+
+def _output_stats_rows(scores: np.ndarray, popular: np.ndarray) -> list[tuple[float, float]]:
+    """`_output_stats` for every row of `scores` at once (the same figures, without a Python loop per item)."""
+    finite = np.isfinite(scores)
+    count = finite.sum(axis=1)
+    if scores.shape[1] < 10 or count.min() < 10:  # too few rankable items for a top-10: the one-row path
+        return [_output_stats(row, popular) for row in scores]
+    kept = np.where(finite, scores, 0.0)
+    mean = kept.sum(axis=1) / count
+    dev = np.where(finite, scores - mean[:, None], 0.0)
+    std = np.sqrt(np.einsum("ij,ij->i", dev, dev) / count)
+    best = scores.max(axis=1)
+    z = np.divide(best - mean, std, out=np.zeros_like(std), where=std > 0)
+    top = np.argpartition(scores, -10, axis=1)[:, -10:]
+    share = popular[top].mean(axis=1)
+    return list(zip(z.tolist(), share.tolist()))

@@ -141,19 +141,35 @@ def test_item_matrix_grows_past_its_initial_capacity():
     assert np.isfinite(rec.recommend("u", 5, exclude_seen=False).scores).all()
 
 
-@pytest.mark.parametrize("algorithm", ["biased_mf", "funk_mf"])
-@pytest.mark.parametrize("loss", ["log", "squared"])
-def test_vectorised_negative_step_equals_rivers_learn_one(algorithm, loss):
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_learns_what_rivers_learn_one_learns_without_negatives(name, stream):
+    """With negatives off, a chunk changes the River model as learn_one per event would (chunk_sgd.py), and the
+    ranking matrix mirrors every item's new factors."""
     import copy
 
-    rec = OnlineRecommender(OnlineConfig(algorithm=algorithm, loss=loss, negatives=0, n_factors=6))
-    rec.learn([Interaction(f"e{i}", f"u{i % 3}", f"i{i % 4}", "purchase", None, 1.7e9 + i) for i in range(30)])
+    rec = OnlineRecommender(replace(CONFIGS[name], negatives=0))
+    rec.learn(stream[:500])
     river = copy.deepcopy(rec.model)
-    rec._learn_negatives(["u1"], ["i2"])
-    river.learn_one("u1", "i2", 0.0)
-    np.testing.assert_allclose(rec.model.u_latents["u1"], river.u_latents["u1"], rtol=1e-12)
-    np.testing.assert_allclose(rec.model.i_latents["i2"], river.i_latents["i2"], rtol=1e-12)
-    if algorithm == "biased_mf":
-        assert rec.model.u_biases["u1"] == pytest.approx(river.u_biases["u1"], rel=1e-12)
-        assert rec.model.i_biases["i2"] == pytest.approx(river.i_biases["i2"], rel=1e-12)
-        assert rec.model.global_mean.get() == pytest.approx(river.global_mean.get(), rel=1e-12)
+    rec.learn(stream[500:800])
+    for e in stream[500:800]:
+        river.learn_one(e.user_id, e.item_id, rec.target(e))
+    for user in {e.user_id for e in stream[:800]}:
+        np.testing.assert_allclose(rec.model.u_latents[user], river.u_latents[user], rtol=1e-9, atol=1e-12)
+    for item in rec.item_ids:
+        np.testing.assert_allclose(rec.model.i_latents[item], river.i_latents[item], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(rec._factors[rec._item_row[item]], rec.model.i_latents[item])
+
+
+def test_batched_output_stats_equal_the_one_row_version():
+    from recstream.models.online import _output_stats, _output_stats_rows
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(5, 300))
+    scores[0, :50] = -np.inf  # seen items
+    scores[3] = 1.5  # all tied: std 0
+    popular = rng.random(300) < 0.1
+    for got, want in zip(_output_stats_rows(scores, popular), [_output_stats(r, popular) for r in scores]):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+    few = np.full((2, 300), -np.inf)
+    few[0, :4] = [1.0, 2.0, 3.0, 4.0]  # fewer rankable items than a top-10
+    assert _output_stats_rows(few, popular) == [_output_stats(r, popular) for r in few]

@@ -1,0 +1,79 @@
+"""The chunk learner must change River's model exactly as River's own learn_one loop would."""
+
+import copy
+import random
+
+import numpy as np
+import pytest
+from river import optim, reco
+
+from recstream.models.chunk_sgd import learn_chunk
+
+
+def model(algorithm: str, loss: str):
+    loss_fn = optim.losses.Log() if loss == "log" else optim.losses.Squared()
+    init = optim.initializers.Normal(mu=0.0, sigma=0.1, seed=7)
+    if algorithm == "biased_mf":
+        return reco.BiasedMF(n_factors=5, bias_optimizer=optim.SGD(0.05), latent_optimizer=optim.SGD(0.05),
+                             loss=loss_fn, l2_bias=0.01, l2_latent=0.01, latent_initializer=init, seed=7)
+    return reco.FunkMF(n_factors=5, optimizer=optim.SGD(0.05), loss=loss_fn, l2=0.01, initializer=init, seed=7)
+
+
+def assert_same_state(a, b) -> None:
+    assert list(a.u_latents) == list(b.u_latents) and list(a.i_latents) == list(b.i_latents)  # same keys, order
+    for key in a.u_latents:
+        np.testing.assert_allclose(a.u_latents[key], b.u_latents[key], rtol=1e-10, atol=1e-13)
+    for key in a.i_latents:
+        np.testing.assert_allclose(a.i_latents[key], b.i_latents[key], rtol=1e-10, atol=1e-13)
+    if isinstance(a, reco.BiasedMF):
+        assert a.u_biases.keys() == b.u_biases.keys() and a.i_biases.keys() == b.i_biases.keys()
+        for key in a.u_biases:
+            assert a.u_biases[key] == pytest.approx(b.u_biases[key], rel=1e-10, abs=1e-13)
+        for key in a.i_biases:
+            assert a.i_biases[key] == pytest.approx(b.i_biases[key], rel=1e-10, abs=1e-13)
+        assert a.global_mean.n == b.global_mean.n
+        assert a.global_mean.get() == pytest.approx(b.global_mean.get(), rel=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ["biased_mf", "funk_mf"])
+@pytest.mark.parametrize("loss", ["log", "squared"])
+def test_equals_rivers_learn_one_in_order(algorithm, loss):
+    rng = random.Random(3)
+    # Few users and items: most events share a user or an item with an earlier one (many waves), and new keys
+    # keep appearing (their initial factors must be drawn in learn_one's order).
+    chunks = [[(f"u{rng.randrange(6 + 3 * c)}", f"i{rng.randrange(8 + 4 * c)}", float(rng.random() < 0.6))
+               for _ in range(40)] for c in range(5)]
+    ours, river = model(algorithm, loss), model(algorithm, loss)
+    for chunk in chunks:
+        users, items, ys = zip(*chunk)
+        learn_chunk(ours, users, items, ys)
+        for u, i, y in chunk:
+            river.learn_one(u, i, y)
+        assert_same_state(ours, river)
+    assert river.predict_one("u1", "i2") == pytest.approx(ours.predict_one("u1", "i2"), rel=1e-10)
+
+
+@pytest.mark.parametrize("algorithm", ["biased_mf", "funk_mf"])
+@pytest.mark.parametrize("loss", ["log", "squared"])
+def test_a_single_negative_step_equals_learn_one(algorithm, loss):
+    ours = model(algorithm, loss)
+    learn_chunk(ours, [f"u{i % 3}" for i in range(30)], [f"i{i % 4}" for i in range(30)], [1.0] * 30)
+    river = copy.deepcopy(ours)
+    learn_chunk(ours, [], [], [], ["u1"], ["i2"])
+    river.learn_one("u1", "i2", 0.0)
+    assert_same_state(ours, river)
+
+
+def test_returns_the_changed_items_with_their_new_state():
+    m = model("biased_mf", "log")
+    update = learn_chunk(m, ["u1", "u2"], ["i1", "i2"], [1.0, 0.0], ["u1"], ["i3"])
+    assert update.items == ["i1", "i2", "i3"]
+    for k, item in enumerate(update.items):
+        np.testing.assert_array_equal(update.factors[k], m.i_latents[item])
+        assert update.biases is not None and update.biases[k] == m.i_biases[item]
+
+
+def test_refuses_an_optimiser_it_cannot_reproduce():
+    m = reco.FunkMF(n_factors=3, optimizer=optim.Adam(0.01))
+    with pytest.raises(TypeError, match="constant learning rate.*Adam"):
+        learn_chunk(m, ["u"], ["i"], [1.0])
