@@ -17,7 +17,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from river import optim, reco
 
-from .chunk_sgd import learn_chunk
+from .chunk_sgd import ChunkLearner
 from .interaction import Interaction
 from .popularity import DecayedPopularity
 
@@ -118,6 +118,7 @@ class OnlineRecommender:
             self.model = reco.FunkMF(
                 n_factors=cfg.n_factors, optimizer=optim.SGD(cfg.learning_rate), loss=loss, l2=cfg.l2,
                 initializer=init, seed=cfg.seed)
+        self._learner = ChunkLearner(self.model)
         self._rng = np.random.default_rng(cfg.seed)
         self.item_ids: list[str] = []
         self._item_row: dict[str, int] = {}
@@ -138,15 +139,21 @@ class OnlineRecommender:
         #: so a worker whose probes nobody drains keeps only the newest.
         self.probes: deque[tuple[float, int, float, float]] = deque(maxlen=self.MAX_PROBES)
         self._target_cache: dict[tuple[str, float | None], float] = {}
+        #: (events learned when computed, mask) of the items probes count as popular
+        self._popular: tuple[int, np.ndarray] | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_target_cache"]  # derived from the config (and absent from older checkpoints)
+        # Derived (and absent from older checkpoints): the target cache from the config, the learner's row
+        # matrices from the model (a pickle would store each factor vector twice, and unlink the views).
+        del state["_target_cache"], state["_learner"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._target_cache = {}
+        self._learner = ChunkLearner(self.model)
+        self.__dict__.setdefault("_popular", None)  # older checkpoints have none
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
     @property
@@ -231,8 +238,8 @@ class OnlineRecommender:
             if len(seen) > cap:
                 del seen[next(iter(seen))]
             user_events[user] = user_events.get(user, 0) + 1
-        update = learn_chunk(self.model, [e.user_id for e in events], [e.item_id for e in events], targets,
-                             neg_users, neg_items)
+        update = self._learner.learn([e.user_id for e in events], [e.item_id for e in events], targets,
+                                     neg_users, neg_items)
         # Mirror the changed items into the ranking matrix: serving sees them from the next request on.
         changed = np.fromiter((row_of[i] for i in update.items), dtype=np.int64, count=len(update.items))
         self._factors[changed] = update.factors
@@ -274,9 +281,7 @@ class OnlineRecommender:
         if not picks or n == 0:
             return
         base = self._popularity_term(n)  # fresh, as served: the metric must judge what users get
-        popular = np.zeros(n, dtype=bool)
-        top = max(10, int(n * self.POPULAR_SHARE))
-        popular[np.argpartition(base, -top)[-top:] if n > top else slice(None)] = True
+        popular = self._popular_items(n, base)
         scores = self._score_rows([events[i].user_id for i in picks], n, base)
         target = scores[np.arange(len(picks)), [rows[i] for i in picks]]
         # Rank of the target = how many items outscore it; ties count against it.
@@ -285,6 +290,18 @@ class OnlineRecommender:
         self.prequential_trials += len(picks)
         for i, hit, (z, share) in zip(picks, hits.tolist(), _output_stats_rows(scores, popular)):
             self.probes.append((events[i].ts, int(hit), z, share))
+
+    def _popular_items(self, n: int, base: np.ndarray) -> np.ndarray:
+        """Which of the first `n` items count as popular for a probe's popular share: the catalogue's top 1%
+        (at least 10 items), recomputed every REFRESH_EVERY events (a full partition per chunk cost more)."""
+        cached = self._popular
+        if cached is None or self.events_learned - cached[0] >= self.REFRESH_EVERY or len(cached[1]) > n:
+            mask = np.zeros(n, dtype=bool)
+            top = max(10, int(n * self.POPULAR_SHARE))
+            mask[np.argpartition(base, -top)[-top:] if n > top else slice(None)] = True
+            self._popular = cached = (self.events_learned, mask)
+        mask = cached[1]
+        return mask if len(mask) == n else np.concatenate([mask, np.zeros(n - len(mask), dtype=bool)])
 
     def _score_rows(self, users: list[str], n: int, pop_term: np.ndarray) -> np.ndarray:
         """`_scores` for several users at once: one row each (a matrix product instead of one mat-vec each)."""
@@ -403,10 +420,22 @@ def _output_stats_rows(scores: np.ndarray, popular: np.ndarray) -> list[tuple[fl
         return [_output_stats(row, popular) for row in scores]
     kept = np.where(finite, scores, 0.0)
     mean = kept.sum(axis=1) / count
-    dev = np.where(finite, scores - mean[:, None], 0.0)
-    std = np.sqrt(np.einsum("ij,ij->i", dev, dev) / count)
+    std = np.sqrt(np.maximum(np.einsum("ij,ij->i", kept, kept) / count - mean * mean, 0.0))
     best = scores.max(axis=1)
     z = np.divide(best - mean, std, out=np.zeros_like(std), where=std > 0)
-    top = np.argpartition(scores, -10, axis=1)[:, -10:]
-    share = popular[top].mean(axis=1)
-    return list(zip(z.tolist(), share.tolist()))
+    share = [float(popular[top].mean()) for top in _top10_rows(scores)]
+    return list(zip(z.tolist(), share))
+
+
+def _top10_rows(scores: np.ndarray) -> list[np.ndarray]:
+    """Per row, the columns of its 10 best scores (any order). A full argpartition cost ~80 us a row over 10k
+    items; the maxima of 10 disjoint (interleaved) slices are 10 distinct scores, so their minimum is at most the 10th best,
+    and only the few scores at or above it need partitioning."""
+    rows, n = scores.shape
+    width = n // 10
+    floor = scores[:, :width * 10].reshape(rows, width, 10).max(axis=1).min(axis=1)
+    out = []
+    for r in range(rows):
+        cand = np.flatnonzero(scores[r] >= floor[r])
+        out.append(cand[np.argpartition(scores[r, cand], -10)[-10:]] if len(cand) > 10 else cand)
+    return out

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 
 from .events import Rejection
-from .records import RawRecord
+from .records import Record
 
 H_CODE = "recstream.error.code"
 H_REASON = "recstream.error.reason"
@@ -23,7 +23,7 @@ H_OFFSET = "recstream.source.offset"
 H_FAILED_AT = "recstream.error.failed_at"
 
 
-def dead_letter_headers(record: RawRecord, rejection: Rejection) -> list[tuple[str, bytes]]:
+def dead_letter_headers(record: Record, rejection: Rejection) -> list[tuple[str, bytes]]:
     return [(H_CODE, rejection.code.encode()), (H_REASON, rejection.detail.encode()),
             (H_TOPIC, record.topic.encode()), (H_PARTITION, str(record.partition).encode()),
             (H_OFFSET, str(record.offset).encode()), (H_FAILED_AT, f"{time.time():.3f}".encode())]
@@ -36,7 +36,7 @@ class KafkaDeadLetters:
         self.producer = producer
         self.topic = topic
 
-    async def send_many(self, items: Sequence[tuple[RawRecord, Rejection]]) -> None:
+    async def send_many(self, items: Sequence[tuple[Record, Rejection]]) -> None:
         futures = [await self.producer.send(self.topic, value=rec.value, key=rec.key,
                                             headers=dead_letter_headers(rec, rej))
                    for rec, rej in items]

@@ -4,8 +4,8 @@ Why not a Faust agent: on the embedded broker, iterating a Faust stream (plain, 
 at 5-6.5k events/s with no work per event, while aiokafka's `getmany` read 205k/s. The worker stays a Faust app
 (lifecycle, web server, timers); only this loop bypasses Faust's per-event machinery.
 
-Two batches are in flight: while batch N is learned here, batch N+1 is validated and stored by the helper
-process. Batches are applied and committed strictly in order.
+Up to three batches are in flight: while batch N is learned here, batch N+1 is validated and stored by the
+helper process and N+2 waits for it. Batches are applied and committed strictly in order.
 
 Rebalances (a worker joining or leaving the group): before giving partitions up, the batch being learned is
 finished and committed and the batches fetched after it are dropped (their records are read again by whoever
@@ -34,14 +34,15 @@ from recstream.models.checkpoint import offset_key
 from .directory import user_partition
 from .pipeline import Pipeline
 from .prepare import Prepared
-from .records import RawRecord
+from .records import Record
 from .settings import Settings
 from .topics import Topics
 
 log = logging.getLogger(__name__)
 
-#: Batches between fetch and commit: one being learned, one being prepared.
-IN_FLIGHT = 2
+#: Batches between fetch and commit: one being learned, one being prepared, one waiting for the helper process
+#: (with two, the helper idled whenever it finished before the learner: 31k -> 36k events/s with three).
+IN_FLIGHT = 3
 
 
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
@@ -61,7 +62,7 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 
 class Batch(NamedTuple):
-    records: list[RawRecord]
+    records: list[Record]
     #: next offset to read per partition once this batch is done
     offsets: dict[TopicPartition, OffsetAndMetadata]
     prepared: asyncio.Future[Prepared]
@@ -197,7 +198,7 @@ class IngestLoop:
             if self.after_commit is not None:  # idle: the last batches' state gets its checkpoint too
                 self.after_commit(self.committed)
             return None
-        records = [RawRecord(m.topic, m.partition, m.offset, m.key, m.value) for msgs in fetched.values() for m in msgs]
+        records: list[Record] = [m for msgs in fetched.values() for m in msgs]  # aiokafka's records, as they are
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in fetched.items()}
         self._next.update({tp: meta.offset for tp, meta in offsets.items()})
         self._update_lag()
@@ -221,7 +222,7 @@ class IngestLoop:
 
     def _not_yet_dead_lettered(self, batch: Batch, prepared: Prepared) -> Prepared:
         """Leave out the refused records whose dead letters were already sent (see `_handled`)."""
-        def new(record: RawRecord) -> bool:
+        def new(record: Record) -> bool:
             return record.offset >= self._handled.get(TopicPartition(record.topic, record.partition), 0)
 
         keep = [(i, why) for i, why in prepared.rejected if new(batch.records[i])]

@@ -19,18 +19,18 @@ from recstream.models.online import OnlineRecommender
 from .dedupe import RecentIds
 from .events import Rejection
 from .prepare import Prepared
-from .records import RawRecord
+from .records import RawRecord, Record
 
 __all__ = ["DeadLetterSink", "Pipeline", "PipelineStats", "RawRecord"]
 
 
 class DeadLetterSink(Protocol):
-    async def send_many(self, items: Sequence[tuple[RawRecord, Rejection]]) -> None:
+    async def send_many(self, items: Sequence[tuple[Record, Rejection]]) -> None:
         """Publish every rejected record with its reason; return once all are acknowledged."""
 
 
 class BatchPreparer(Protocol):
-    async def prepare(self, records: Sequence[RawRecord]) -> Prepared: ...
+    async def prepare(self, records: Sequence[Record]) -> Prepared: ...
 
     def close(self) -> None: ...
 
@@ -90,10 +90,10 @@ class Pipeline:
         if swap is not None:
             swap()
 
-    async def prepare(self, records: Sequence[RawRecord]) -> Prepared:
+    async def prepare(self, records: Sequence[Record]) -> Prepared:
         return await self.preparer.prepare(records)
 
-    async def apply(self, records: Sequence[RawRecord], prepared: Prepared) -> None:
+    async def apply(self, records: Sequence[Record], prepared: Prepared) -> None:
         self._applying = True
         try:
             await self._apply(records, prepared)
@@ -101,7 +101,7 @@ class Pipeline:
             self._applying = False
             self._run_pending()
 
-    async def _apply(self, records: Sequence[RawRecord], prepared: Prepared) -> None:
+    async def _apply(self, records: Sequence[Record], prepared: Prepared) -> None:
         started = time.perf_counter()
         if prepared.rejected:
             await self.dead_letters.send_many([(records[i], why) for i, why in prepared.rejected])
@@ -129,6 +129,6 @@ class Pipeline:
         if self.observe is not None:
             self.observe(done - started)
 
-    async def handle(self, records: Sequence[RawRecord]) -> None:
+    async def handle(self, records: Sequence[Record]) -> None:
         """Both halves, one after the other (tests; the ingest loop overlaps them across batches)."""
         await self.apply(records, await self.prepare(records))

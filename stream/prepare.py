@@ -21,7 +21,7 @@ from recstream.models.interaction import Feedback, Interaction
 from recstream.models.store import EventStore
 
 from .events import BehaviourEvent, EventParser, Rejection
-from .records import RawRecord
+from .records import Record
 from .settings import Settings
 from .topics import Topics
 
@@ -47,20 +47,27 @@ class Preparer:
         self.parser = parser
         self.store = store
 
-    def __call__(self, records: Sequence[RawRecord]) -> Prepared:
+    def __call__(self, records: Sequence[Record]) -> Prepared:
+        return self.columns(*columns(records))
+
+    def columns(self, topics: Sequence[str], keys: Sequence[bytes | None],
+                values: Sequence[bytes | None]) -> Prepared:
+        """The batch as three columns (what crosses to the helper process: lists of bytes pickle ~10x faster
+        than record objects)."""
         started = time.perf_counter()
         behaviour: list[Interaction] = []
         feedback: list[Feedback] = []
         rejected: list[tuple[int, Rejection]] = []
-        for i, rec in enumerate(records):
-            if rec.topic == self.topics.feedback:
-                fb = self.parser.feedback(rec.key, rec.value)
+        feedback_topic, parser = self.topics.feedback, self.parser
+        for i, (topic, key, value) in enumerate(zip(topics, keys, values)):
+            if topic == feedback_topic:
+                fb = parser.feedback(key, value)
                 if isinstance(fb, Rejection):
                     rejected.append((i, fb))
                 else:
                     feedback.append(fb.to_feedback())
             else:
-                ev = self.parser.behaviour(rec.key, rec.value)
+                ev = parser.behaviour(key, value)
                 if isinstance(ev, BehaviourEvent):
                     behaviour.append(ev.to_interaction())
                 else:
@@ -70,7 +77,7 @@ class Preparer:
         feedback_stored = len(self.store.add_feedback(feedback)) if feedback else 0
         return Prepared(behaviour, rejected, stored, feedback_stored, parsed - started, time.perf_counter() - parsed)
 
-    async def prepare(self, records: Sequence[RawRecord]) -> Prepared:
+    async def prepare(self, records: Sequence[Record]) -> Prepared:
         # In a thread: the DB drivers release the GIL while they work, so HTTP requests still get through.
         return await asyncio.to_thread(self, records)
 
@@ -81,6 +88,11 @@ class Preparer:
     def from_settings(cls, settings: Settings) -> Preparer:
         return cls(Topics.from_settings(settings), EventParser(settings.max_event_bytes, settings.max_future_skew_s),
                    EventStore(create_db_engine(settings.database_url)))
+
+
+def columns(records: Sequence[Record]) -> tuple[list[str], list[bytes | None], list[bytes | None]]:
+    """(topics, keys, values) of `records`."""
+    return [r.topic for r in records], [r.key for r in records], [r.value for r in records]
 
 
 # ---- the helper process ----------------------------------------------------------------------------------
@@ -100,9 +112,9 @@ def _init_child(settings: dict, parent: int) -> None:
     _child = Preparer.from_settings(Settings(**settings))
 
 
-def _prepare_in_child(records: list[RawRecord]) -> Prepared:
+def _prepare_in_child(topics: list[str], keys: list[bytes | None], values: list[bytes | None]) -> Prepared:
     assert _child is not None, "helper process was not initialised"
-    return _child(records)
+    return _child.columns(topics, keys, values)
 
 
 class PreparerProcess:
@@ -113,8 +125,9 @@ class PreparerProcess:
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=_init_child, initargs=(settings.model_dump(), os.getpid()))
 
-    async def prepare(self, records: Sequence[RawRecord]) -> Prepared:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, _prepare_in_child, list(records))
+    async def prepare(self, records: Sequence[Record]) -> Prepared:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _prepare_in_child, *columns(records))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from river import optim, reco
 
-from recstream.models.chunk_sgd import learn_chunk
+from recstream.models.chunk_sgd import ChunkLearner
 
 
 def model(algorithm: str, loss: str):
@@ -44,9 +44,10 @@ def test_equals_rivers_learn_one_in_order(algorithm, loss):
     chunks = [[(f"u{rng.randrange(6 + 3 * c)}", f"i{rng.randrange(8 + 4 * c)}", float(rng.random() < 0.6))
                for _ in range(40)] for c in range(5)]
     ours, river = model(algorithm, loss), model(algorithm, loss)
+    learner = ChunkLearner(ours)
     for chunk in chunks:
         users, items, ys = zip(*chunk)
-        learn_chunk(ours, users, items, ys)
+        learner.learn(users, items, ys)
         for u, i, y in chunk:
             river.learn_one(u, i, y)
         assert_same_state(ours, river)
@@ -57,16 +58,17 @@ def test_equals_rivers_learn_one_in_order(algorithm, loss):
 @pytest.mark.parametrize("loss", ["log", "squared"])
 def test_a_single_negative_step_equals_learn_one(algorithm, loss):
     ours = model(algorithm, loss)
-    learn_chunk(ours, [f"u{i % 3}" for i in range(30)], [f"i{i % 4}" for i in range(30)], [1.0] * 30)
+    learner = ChunkLearner(ours)
+    learner.learn([f"u{i % 3}" for i in range(30)], [f"i{i % 4}" for i in range(30)], [1.0] * 30)
     river = copy.deepcopy(ours)
-    learn_chunk(ours, [], [], [], ["u1"], ["i2"])
+    learner.learn([], [], [], ["u1"], ["i2"])
     river.learn_one("u1", "i2", 0.0)
     assert_same_state(ours, river)
 
 
 def test_returns_the_changed_items_with_their_new_state():
     m = model("biased_mf", "log")
-    update = learn_chunk(m, ["u1", "u2"], ["i1", "i2"], [1.0, 0.0], ["u1"], ["i3"])
+    update = ChunkLearner(m).learn(["u1", "u2"], ["i1", "i2"], [1.0, 0.0], ["u1"], ["i3"])
     assert update.items == ["i1", "i2", "i3"]
     for k, item in enumerate(update.items):
         np.testing.assert_array_equal(update.factors[k], m.i_latents[item])
@@ -76,4 +78,21 @@ def test_returns_the_changed_items_with_their_new_state():
 def test_refuses_an_optimiser_it_cannot_reproduce():
     m = reco.FunkMF(n_factors=3, optimizer=optim.Adam(0.01))
     with pytest.raises(TypeError, match="constant learning rate.*Adam"):
-        learn_chunk(m, ["u"], ["i"], [1.0])
+        ChunkLearner(m)
+
+
+def test_rows_outgrow_their_matrix_and_the_dicts_keep_viewing_them():
+    ours, river = model("biased_mf", "log"), model("biased_mf", "log")
+    river.learn_one("u0", "i0", 1.0)
+    ours.learn_one("u0", "i0", 1.0)
+    learner = ChunkLearner(ours)  # adopts what the model already holds
+    users, items = [f"u{k}" for k in range(3000)], [f"i{k % 50}" for k in range(3000)]
+    for start in range(0, 3000, 500):  # past the initial 1024 rows: the matrix is reallocated twice
+        learner.learn(users[start:start + 500], items[start:start + 500], [1.0] * 500)
+    for u, i in zip(users, items):
+        river.learn_one(u, i, 1.0)
+    assert_same_state(ours, river)
+    rows = learner.users
+    assert all(np.shares_memory(ours.u_latents[u], rows.matrix) for u in ("u0", "u1", "u2999"))
+    ours.learn_one("u1", "i1", 0.0)  # River's own update lands in the matrix too
+    np.testing.assert_array_equal(rows.matrix[rows.row["u1"]], ours.u_latents["u1"])
