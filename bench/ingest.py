@@ -81,6 +81,7 @@ async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) ->
             "stored_rows": rows, "learned": state.recommender.events_learned, "batches": pipeline.stats.batches,
             "prepare_in_process": settings.prepare_in_process,
             "prequential_recall_at_10": round(state.recommender.recall_at_10 or 0, 4),
+            "prequential_probes": state.recommender.prequential_trials,
             "stage_seconds": pipeline.stats.as_dict()["seconds"]}
 
 
@@ -149,7 +150,6 @@ def main() -> None:
     ap.add_argument("--database-url")
     ap.add_argument("--in-process", action="store_true", help="validate+store in the worker process (no helper)")
     args = ap.parse_args()
-    config = OnlineConfig()  # the worker's defaults
     events = list(generate(SyntheticSpec(users=5_000, items=10_000, events=args.events, seed=1)))
     payloads = [(e.user_id.encode(), event_json(e)) for e in events]
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
@@ -158,6 +158,7 @@ def main() -> None:
                             topic_behaviour="bench.behaviour", topic_feedback="bench.feedback",
                             topic_dead_letter="bench.dead-letter", group_id="bench",
                             prepare_in_process=not args.in_process)
+        config = settings.online_config()  # the worker's defaults (RECSTREAM_ONLINE_* apply)
         ensure_topics(broker.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
         asyncio.run(fill(broker.bootstrap, settings.topic_behaviour, payloads))
         worker = asyncio.run(run_worker_ingest(settings, len(events), config))
@@ -168,7 +169,8 @@ def main() -> None:
         "bench": "ingest", "events": len(events), "database": settings.database_url.split(":")[0],
         "online": {"algorithm": config.algorithm, "loss": config.loss, "n_factors": config.n_factors,
                    "negatives": config.negatives, "negative_sampling": config.negative_sampling,
-                   "prequential_sample": config.prequential_sample},
+                   "prequential_sample": config.prequential_sample,
+                   "prequential_max_per_s": config.prequential_max_per_s, "learn_chunk": settings.learn_chunk},
         "worker": worker, "bare_river_learn_one": bare, "bare_river_same_updates": bare_same,
         "naive_faust_table_per_event": naive,
         "ratio_vs_bare_river": round(worker["events_per_s"] / bare["events_per_s"], 3),

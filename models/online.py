@@ -8,8 +8,9 @@ top-K is a single mat-vec + argpartition (~0.1 ms over 10k items) and reflects e
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Literal, NamedTuple
@@ -64,6 +65,11 @@ class OnlineConfig:
     min_user_events: int = 1
     #: Share of positive events scored before learning for the live Recall@10 (1.0 = every one).
     prequential_sample: float = 0.05
+    #: At most this many probes per second of wall-clock time (None: no cap). A probe scores the whole catalogue
+    #: (~0.2 ms over 10k items): at 40k events/s a 5% share took a third of the worker's learning time, for far
+    #: more probes than a live figure needs. The worker sets it (RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S);
+    #: replays leave it off, so they stay deterministic.
+    prequential_max_per_s: float | None = None
     #: How many of a user's most recent items are remembered (and excluded from their recommendations).
     max_seen_per_user: int = 2000
     seed: int = 42
@@ -77,6 +83,8 @@ class OnlineConfig:
             raise ValueError(f"online loss must be 'squared' or 'log', got {self.loss!r}")
         if self.n_factors < 1:
             raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
+        if self.prequential_max_per_s is not None and not self.prequential_max_per_s > 0:
+            raise ValueError(f"prequential_max_per_s must be > 0 (or None: no cap), got {self.prequential_max_per_s}")
         if not 0.0 <= self.prequential_sample <= 1.0:
             raise ValueError(f"prequential_sample must be within [0, 1], got {self.prequential_sample}")
 
@@ -102,6 +110,8 @@ class OnlineRecommender:
     REFRESH_EVERY = 1_000
     #: Prequential probes kept for the drift monitor between drains.
     MAX_PROBES = 100_000
+    #: Seconds for the prequential_max_per_s budget (tests replace it).
+    clock: Callable[[], float] = staticmethod(time.monotonic)
     #: "Popular" for a probe's popular_share: the catalogue's top 1% (at least 10 items) by popularity.
     POPULAR_SHARE = 0.01
 
@@ -139,6 +149,9 @@ class OnlineRecommender:
         #: so a worker whose probes nobody drains keeps only the newest.
         self.probes: deque[tuple[float, int, float, float]] = deque(maxlen=self.MAX_PROBES)
         self._target_cache: dict[tuple[str, float | None], float] = {}
+        #: probes the prequential_max_per_s budget allows now, and when it was last topped up (clock seconds)
+        self._probe_tokens = 0.0
+        self._probe_clock_at: float | None = None
         #: (events learned when computed, mask) of the items probes count as popular
         self._popular: tuple[int, np.ndarray] | None = None
 
@@ -154,6 +167,7 @@ class OnlineRecommender:
         self._target_cache = {}
         self._learner = ChunkLearner(self.model)
         self.__dict__.setdefault("_popular", None)  # older checkpoints have none
+        self._probe_tokens, self._probe_clock_at = 0.0, None  # another process's clock
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
     @property
@@ -280,6 +294,10 @@ class OnlineRecommender:
             picks.append(i)
         if not picks or n == 0:
             return
+        if self.config.prequential_max_per_s is not None:
+            picks = picks[:self._probe_budget(len(picks))]
+            if not picks:
+                return
         base = self._popularity_term(n)  # fresh, as served: the metric must judge what users get
         popular = self._popular_items(n, base)
         scores = self._score_rows([events[i].user_id for i in picks], n, base)
@@ -290,6 +308,19 @@ class OnlineRecommender:
         self.prequential_trials += len(picks)
         for i, hit, (z, share) in zip(picks, hits.tolist(), _output_stats_rows(scores, popular)):
             self.probes.append((events[i].ts, int(hit), z, share))
+
+    def _probe_budget(self, wanted: int) -> int:
+        """How many of `wanted` probes prequential_max_per_s allows now (a bucket of up to one second's worth:
+        a burst after a quiet spell is scored, a sustained flood is sampled down)."""
+        cap = self.config.prequential_max_per_s
+        assert cap is not None
+        now = self.clock()
+        elapsed = 1.0 if self._probe_clock_at is None else max(now - self._probe_clock_at, 0.0)
+        self._probe_clock_at = now
+        self._probe_tokens = min(cap, self._probe_tokens + elapsed * cap)
+        granted = min(wanted, int(self._probe_tokens))
+        self._probe_tokens -= granted
+        return granted
 
     def _popular_items(self, n: int, base: np.ndarray) -> np.ndarray:
         """Which of the first `n` items count as popular for a probe's popular share: the catalogue's top 1%

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .interaction import Interaction
 from .online import OnlineConfig, OnlineRecommender, recall_ci
@@ -36,7 +36,7 @@ def chunks(events: Iterable[Interaction], size: int) -> Iterator[list[Interactio
 
 def replay(events: Sequence[Interaction], config: OnlineConfig, name: str, chunk: int = 100) -> ReplayResult:
     """Replay `events` in order through an `OnlineRecommender`, scoring every positive event before learning it."""
-    rec = OnlineRecommender(config)
+    rec = OnlineRecommender(replace(config, prequential_max_per_s=None))  # every sampled probe: deterministic
     for batch in chunks(events, chunk):
         rec.learn(batch)
     recall = rec.recall_at_10 or 0.0

@@ -165,7 +165,8 @@ def tune_online(events: list[Interaction], base: OnlineConfig, *, budget_s: floa
         params = {"learning_rate": trial.suggest_float("learning_rate", *sp.learning_rate, log=True),
                   "n_factors": trial.suggest_categorical("n_factors", list(sp.n_factors))}
         t0 = time.monotonic()
-        rec = OnlineRecommender(replace(base, prequential_sample=max(base.prequential_sample, 0.2), **params))
+        rec = OnlineRecommender(replace(base, prequential_sample=max(base.prequential_sample, 0.2),
+                                        prequential_max_per_s=None, **params))
         record: dict[str, Any] = {"number": trial.number, "params": params}
         trials.append(record)
         for i in range(0, len(events), chunk):

@@ -64,7 +64,7 @@ class Pipeline:
     """
 
     def __init__(self, preparer: BatchPreparer, recommender: OnlineRecommender, dead_letters: DeadLetterSink,
-                 learn_chunk: int = 50, dedupe_window: int = 1_000_000,
+                 learn_chunk: int = 200, dedupe_window: int = 1_000_000,
                  observe: Callable[[float], None] | None = None) -> None:
         self.preparer = preparer
         self.recommender = recommender

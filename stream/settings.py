@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(10.0, gt=0, description="Kafka consumer session timeout, seconds")
     batch_max: int = Field(2000, ge=1, description="most events handled in one batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
-    learn_chunk: int = Field(30, ge=1, description="events learned between yields to the HTTP server")
+    # ~3.5 ms of learning at a time (measured 17.5 us an event at 200, 26 us at 30: per-chunk NumPy overhead).
+    learn_chunk: int = Field(200, ge=1, description="events learned between yields to the HTTP server")
     prepare_in_process: bool = Field(True, description="validate and store in a helper process (uses a 2nd core)")
     dedupe_window: int = Field(1_000_000, ge=1, description="recent event ids remembered so none is learned twice")
     web_host: str = Field("127.0.0.1", description="address the HTTP API binds")
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
     online_popularity_blend: float = Field(2.0, ge=0)
     online_popularity_half_life_s: float = Field(365 * 24 * 3600.0, gt=0)
     online_prequential_sample: float = Field(0.05, ge=0, le=1)
+    online_prequential_max_per_s: float = Field(200.0, gt=0, description="most prequential probes a second")
 
     # The deep model, its retraining and how workers serve it.
     artefact_dir: Path = Field(Path("var/artefacts"), description="where model artefacts are written")
@@ -191,7 +193,8 @@ class Settings(BaseSettings):
                             negative_sampling=self.online_negative_sampling,
                             popularity_blend=self.online_popularity_blend,
                             popularity_half_life_s=self.online_popularity_half_life_s,
-                            prequential_sample=self.online_prequential_sample)
+                            prequential_sample=self.online_prequential_sample,
+                            prequential_max_per_s=self.online_prequential_max_per_s)
 
     def retrain_config(self) -> RetrainConfig:
         return RetrainConfig(

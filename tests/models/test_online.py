@@ -128,7 +128,7 @@ def test_ratings_below_threshold_are_negatives():
 
 
 @pytest.mark.parametrize("bad", [{"algorithm": "svd"}, {"n_factors": 0}, {"prequential_sample": 2.0},
-                                 {"loss": "hinge"}, {"negative_sampling": "random"}])
+                                 {"loss": "hinge"}, {"negative_sampling": "random"}, {"prequential_max_per_s": 0}])
 def test_bad_config_is_named(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         OnlineConfig(**bad)
@@ -173,3 +173,25 @@ def test_batched_output_stats_equal_the_one_row_version():
     few = np.full((2, 300), -np.inf)
     few[0, :4] = [1.0, 2.0, 3.0, 4.0]  # fewer rankable items than a top-10
     assert _output_stats_rows(few, popular) == [_output_stats(r, popular) for r in few]
+
+
+def test_probes_per_second_are_capped_when_asked(stream):
+    now = [100.0]
+    capped = OnlineRecommender(OnlineConfig(prequential_sample=1.0, prequential_max_per_s=10.0, seed=1))
+    capped.clock = lambda: now[0]
+    free = OnlineRecommender(OnlineConfig(prequential_sample=1.0, seed=1))
+    for rec in (capped, free):
+        rec.learn(stream[:2000])
+    assert free.prequential_trials > 500  # uncapped: every novel positive of the chunk
+    assert capped.prequential_trials == 10  # a first burst of one second's budget
+    now[0] += 0.5
+    capped.learn(stream[2000:2500])
+    assert capped.prequential_trials == 15  # half a second later: half a second's budget more
+    capped.learn(stream[2500:3000])
+    assert capped.prequential_trials == 15  # no time passed: nothing more
+
+
+def test_a_replay_ignores_the_probe_cap(stream):
+    config = OnlineConfig(prequential_sample=1.0, seed=1)
+    assert replay(stream[:3000], replace(config, prequential_max_per_s=1.0), "capped").trials == \
+        replay(stream[:3000], config, "free").trials
