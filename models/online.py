@@ -120,20 +120,16 @@ class OnlineRecommender:
         init = optim.initializers.Normal(mu=0.0, sigma=0.1, seed=cfg.seed)
         loss = optim.losses.Log() if cfg.loss == "log" else optim.losses.Squared()
         if cfg.algorithm == "biased_mf":
-            self.model: reco.base.Ranker = reco.BiasedMF(
+            self._model: reco.base.Ranker = reco.BiasedMF(
                 n_factors=cfg.n_factors, bias_optimizer=optim.SGD(cfg.learning_rate),
                 latent_optimizer=optim.SGD(cfg.learning_rate), loss=loss, l2_bias=cfg.l2, l2_latent=cfg.l2,
                 latent_initializer=init, seed=cfg.seed)
         else:
-            self.model = reco.FunkMF(
+            self._model = reco.FunkMF(
                 n_factors=cfg.n_factors, optimizer=optim.SGD(cfg.learning_rate), loss=loss, l2=cfg.l2,
                 initializer=init, seed=cfg.seed)
-        self._learner = ChunkLearner(self.model)
         self._rng = np.random.default_rng(cfg.seed)
-        self.item_ids: list[str] = []
-        self._item_row: dict[str, int] = {}
-        self._factors = np.zeros((1024, cfg.n_factors), dtype=np.float64)
-        self._biases = np.zeros(1024, dtype=np.float64)
+        self._link(ChunkLearner(self._model))
         self.popularity = DecayedPopularity(cfg.popularity_half_life_s)
         #: user -> recent item rows, insertion-ordered so the oldest can be forgotten
         self._seen: dict[str, dict[int, None]] = {}
@@ -155,7 +151,14 @@ class OnlineRecommender:
         #: (events learned when computed, mask) of the items probes count as popular
         self._popular: tuple[int, np.ndarray] | None = None
 
+    @property
+    def model(self) -> reco.base.Ranker:
+        """The River model, its bias dicts brought up to date (the learner defers them, see chunk_sgd.py)."""
+        self._learner.sync()
+        return self._model
+
     def __getstate__(self) -> dict:
+        self._learner.sync()  # River's bias dicts are what a checkpoint keeps
         state = self.__dict__.copy()
         # Derived (and absent from older checkpoints): the target cache from the config, the learner's row
         # matrices from the model (a pickle would store each factor vector twice, and unlink the views).
@@ -163,9 +166,12 @@ class OnlineRecommender:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.pop("_factors", None), state.pop("_biases", None)  # older checkpoints' copies of the model's
+        if "model" in state:  # older checkpoints' name for it
+            state["_model"] = state.pop("model")
         self.__dict__.update(state)
         self._target_cache = {}
-        self._learner = ChunkLearner(self.model)
+        self._link(ChunkLearner(self._model, item_keys=state["item_ids"]))
         self.__dict__.setdefault("_popular", None)  # older checkpoints have none
         self._probe_tokens, self._probe_clock_at = 0.0, None  # another process's clock
 
@@ -184,15 +190,23 @@ class OnlineRecommender:
         return self.prequential_hits / self.prequential_trials if self.prequential_trials else None
 
     def _row(self, item_id: str) -> int:
-        row = self._item_row.get(item_id)
-        if row is None:
-            row = len(self.item_ids)
-            self._item_row[item_id] = row
-            self.item_ids.append(item_id)
-            if row >= len(self._biases):
-                self._factors = np.vstack([self._factors, np.zeros_like(self._factors)])
-                self._biases = np.concatenate([self._biases, np.zeros_like(self._biases)])
-        return row
+        return self._learner.items.reserve(item_id)
+
+    def _link(self, learner: ChunkLearner) -> None:
+        # One numbering of items for the learner and for ranking: the learner's item matrix IS the ranking
+        # matrix, so what a chunk learns is served from the next request on, with nothing to copy.
+        self._learner = learner
+        self.item_ids: list[str] = learner.items.keys  # type: ignore[assignment]
+        self._item_row: dict[str, int] = learner.items.row  # type: ignore[assignment]
+
+    @property
+    def _factors(self) -> np.ndarray:
+        return self._learner.items.matrix
+
+    @property
+    def _biases(self) -> np.ndarray:
+        """Item biases (zeros for FunkMF)."""
+        return self._learner.items.bias
 
     def target(self, event: Interaction) -> float:
         """The value the factor model learns for one event (0 = negative)."""
@@ -232,9 +246,8 @@ class OnlineRecommender:
         if evaluate and cfg.prequential_sample > 0:
             self._evaluate(events, rows, targets)
         neg_rows = self._sample_negatives(len(events)).tolist() if cfg.negatives else None
-        neg_users: list[str] = []
-        neg_items: list[str] = []
-        item_ids = self.item_ids
+        neg_events: list[int] = []
+        neg_items: list[int] = []
         seen_by_user, user_events, cap = self._seen, self._user_events, cfg.max_seen_per_user
         for i, e in enumerate(events):
             user, row = e.user_id, rows[i]
@@ -242,8 +255,8 @@ class OnlineRecommender:
             if neg_rows is not None and targets[i] > 0:
                 for r in neg_rows[i]:
                     if r != row and (seen is None or r not in seen):
-                        neg_users.append(user)
-                        neg_items.append(item_ids[r])
+                        neg_events.append(i)
+                        neg_items.append(r)
             # Remember the item as seen (most recent last; the oldest is forgotten past the cap).
             if seen is None:
                 seen = seen_by_user[user] = {}
@@ -252,13 +265,10 @@ class OnlineRecommender:
             if len(seen) > cap:
                 del seen[next(iter(seen))]
             user_events[user] = user_events.get(user, 0) + 1
-        update = self._learner.learn([e.user_id for e in events], [e.item_id for e in events], targets,
-                                     neg_users, neg_items)
-        # Mirror the changed items into the ranking matrix: serving sees them from the next request on.
-        changed = np.fromiter((row_of[i] for i in update.items), dtype=np.int64, count=len(update.items))
-        self._factors[changed] = update.factors
-        if update.biases is not None:
-            self._biases[changed] = update.biases
+        learner = self._learner
+        learner.learn([e.user_id for e in events], [e.item_id for e in events], targets)
+        if neg_events:
+            learner.learn_negatives(learner.last_user_rows[neg_events], np.array(neg_items, dtype=np.int64))
         # Popularity counts what users liked (measured on the MovieLens replay: counting low ratings too lost
         # 0.3 pt of Recall@10).
         weights = np.maximum(np.array(targets, dtype=np.float64), 0.0)
@@ -381,7 +391,7 @@ class OnlineRecommender:
         """The user's factors, or None while they get popular items (unknown, or too few events)."""
         if self._user_events.get(user_id, 0) < self.config.min_user_events:
             return None
-        return self.model.u_latents.get(user_id)  # .get: never insert unknown users on the serving path
+        return self._model.u_latents.get(user_id)  # .get: never insert unknown users on the serving path
 
     def is_personal(self, user_id: str) -> bool:
         return self._user_vector(user_id) is not None

@@ -19,7 +19,9 @@ def model(algorithm: str, loss: str):
     return reco.FunkMF(n_factors=5, optimizer=optim.SGD(0.05), loss=loss_fn, l2=0.01, initializer=init, seed=7)
 
 
-def assert_same_state(a, b) -> None:
+def assert_same_state(a, b, learner: ChunkLearner | None = None) -> None:
+    if learner is not None:
+        learner.sync()
     assert list(a.u_latents) == list(b.u_latents) and list(a.i_latents) == list(b.i_latents)  # same keys, order
     for key in a.u_latents:
         np.testing.assert_allclose(a.u_latents[key], b.u_latents[key], rtol=1e-10, atol=1e-13)
@@ -50,7 +52,7 @@ def test_equals_rivers_learn_one_in_order(algorithm, loss):
         learner.learn(users, items, ys)
         for u, i, y in chunk:
             river.learn_one(u, i, y)
-        assert_same_state(ours, river)
+        assert_same_state(ours, river, learner)
     assert river.predict_one("u1", "i2") == pytest.approx(ours.predict_one("u1", "i2"), rel=1e-10)
 
 
@@ -60,19 +62,48 @@ def test_a_single_negative_step_equals_learn_one(algorithm, loss):
     ours = model(algorithm, loss)
     learner = ChunkLearner(ours)
     learner.learn([f"u{i % 3}" for i in range(30)], [f"i{i % 4}" for i in range(30)], [1.0] * 30)
+    learner.sync()
     river = copy.deepcopy(ours)
-    learner.learn([], [], [], ["u1"], ["i2"])
+    learner.learn_negatives(np.array([learner.users.row["u1"]]), np.array([learner.items.row["i2"]]))
     river.learn_one("u1", "i2", 0.0)
-    assert_same_state(ours, river)
+    assert_same_state(ours, river, learner)
 
 
-def test_returns_the_changed_items_with_their_new_state():
-    m = model("biased_mf", "log")
-    update = ChunkLearner(m).learn(["u1", "u2"], ["i1", "i2"], [1.0, 0.0], ["u1"], ["i3"])
-    assert update.items == ["i1", "i2", "i3"]
-    for k, item in enumerate(update.items):
-        np.testing.assert_array_equal(update.factors[k], m.i_latents[item])
-        assert update.biases is not None and update.biases[k] == m.i_biases[item]
+def test_summed_negative_steps_and_reserved_rows():
+    """A user or item drawn twice in one negative step gets the sum of both updates, from the same state; an
+    item row reserved but never learned gets its factors drawn before its first update."""
+    ours = model("funk_mf", "log")  # no global mean: each pair's own learn_one step is the reference
+    learner = ChunkLearner(ours, item_keys=["reserved"])
+    learner.learn(["u1", "u2"], ["i1", "i2"], [1.0, 1.0])
+    assert "reserved" not in ours.i_latents and learner.items.row["reserved"] == 0
+    start = copy.deepcopy(ours)
+    start.i_latents["reserved"]  # drawn now, as the step will draw it (same RNG state)
+    rows, items = learner.users.row, learner.items.row
+    learner.learn_negatives(np.array([rows["u1"], rows["u1"], rows["u2"]]),
+                            np.array([items["i2"], items["reserved"], items["i2"]]))
+    deltas = []
+    for u, i in (("u1", "i2"), ("u1", "reserved"), ("u2", "i2")):
+        one = copy.deepcopy(start)
+        one.learn_one(u, i, 0.0)
+        deltas.append((one.u_latents[u] - start.u_latents[u], one.i_latents[i] - start.i_latents[i]))
+    np.testing.assert_allclose(ours.u_latents["u1"], start.u_latents["u1"] + deltas[0][0] + deltas[1][0],
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.i_latents["i2"], start.i_latents["i2"] + deltas[0][1] + deltas[2][1],
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.i_latents["reserved"], start.i_latents["reserved"] + deltas[1][1],
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(learner.items.matrix[0], ours.i_latents["reserved"])
+
+
+def test_rivers_bias_dicts_mirror_the_bias_arrays():
+    ours = model("biased_mf", "log")
+    learner = ChunkLearner(ours)
+    learner.learn(["u1", "u2", "u1"], ["i1", "i2", "i2"], [1.0, 0.0, 1.0])
+    learner.learn_negatives(learner.last_user_rows[[0]], np.array([learner.items.row["i1"]]))
+    assert ours.u_biases == {} and ours.i_biases == {}  # not yet: deferred to sync()
+    learner.sync()
+    for side, biases in ((learner.users, ours.u_biases), (learner.items, ours.i_biases)):
+        assert biases == {key: side.bias[r] for key, r in side.row.items()}
 
 
 def test_refuses_an_optimiser_it_cannot_reproduce():
@@ -91,7 +122,7 @@ def test_rows_outgrow_their_matrix_and_the_dicts_keep_viewing_them():
         learner.learn(users[start:start + 500], items[start:start + 500], [1.0] * 500)
     for u, i in zip(users, items):
         river.learn_one(u, i, 1.0)
-    assert_same_state(ours, river)
+    assert_same_state(ours, river, learner)
     rows = learner.users
     assert all(np.shares_memory(ours.u_latents[u], rows.matrix) for u in ("u0", "u1", "u2999"))
     ours.learn_one("u1", "i1", 0.0)  # River's own update lands in the matrix too
