@@ -20,7 +20,7 @@ from recstream.models.db import create_db_engine
 from recstream.models.interaction import Feedback, Interaction
 from recstream.models.store import EventStore
 
-from .events import BehaviourEvent, EventParser, Rejection
+from .events import EventParser, Rejection
 from .records import Record
 from .settings import Settings
 from .topics import Topics
@@ -67,11 +67,11 @@ class Preparer:
                 else:
                     feedback.append(fb.to_feedback())
             else:
-                ev = parser.behaviour(key, value)
-                if isinstance(ev, BehaviourEvent):
-                    behaviour.append(ev.to_interaction())
-                else:
+                ev = parser.interaction(key, value)
+                if isinstance(ev, Rejection):
                     rejected.append((i, ev))
+                else:
+                    behaviour.append(ev)
         parsed = time.perf_counter()
         stored = len(self.store.add_interactions(behaviour)) if behaviour else 0
         feedback_stored = len(self.store.add_feedback(feedback)) if feedback else 0

@@ -60,6 +60,14 @@ def test_rejections_name_what_is_wrong(key, value, code, words):
     r = P.behaviour(key, value)
     assert isinstance(r, Rejection), r
     assert r.code == code and words in r.detail
+    assert P.interaction(key, value) == r  # the worker's path refuses the same way
+
+
+def test_the_workers_path_gives_the_same_interaction():
+    for key, value in ((b"u-42", README_BEHAVIOUR), (b"u-42", README_RATING), (b"u-1", enc(GOOD))):
+        event = P.behaviour(key, value)
+        assert isinstance(event, BehaviourEvent)
+        assert P.interaction(key, value) == event.to_interaction()
 
 
 def test_feedback_needs_a_known_action():
@@ -84,3 +92,5 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 def test_schema_breaking_json_never_raises(doc):
     out = P.behaviour(b"u-1", json.dumps(doc).encode())
     assert isinstance(out, (BehaviourEvent, Rejection))
+    again = P.interaction(b"u-1", json.dumps(doc).encode())
+    assert again == (out if isinstance(out, Rejection) else out.to_interaction())
