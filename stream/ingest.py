@@ -4,8 +4,8 @@ Why not a Faust agent: on the embedded broker, iterating a Faust stream (plain, 
 at 5-6.5k events/s with no work per event, while aiokafka's `getmany` read 205k/s. The worker stays a Faust app
 (lifecycle, web server, timers); only this loop bypasses Faust's per-event machinery.
 
-Up to three batches are in flight: while batch N is learned here, batch N+1 is validated and stored by the
-helper process and N+2 waits for it. Batches are applied and committed strictly in order.
+Up to IN_FLIGHT (4) batches are in flight: while batch N is learned here, batch N+1 is validated and stored by
+the helper process and the next ones wait for it. Batches are applied and committed strictly in order.
 
 Rebalances (a worker joining or leaving the group): before giving partitions up, the batch being learned is
 finished and committed and the batches fetched after it are dropped (their records are read again by whoever
@@ -40,9 +40,10 @@ from .topics import Topics
 
 log = logging.getLogger(__name__)
 
-#: Batches between fetch and commit: one being learned, one being prepared, one waiting for the helper process
-#: (with two, the helper idled whenever it finished before the learner: 31k -> 36k events/s with three).
-IN_FLIGHT = 3
+#: Batches between fetch and commit: one being learned, one being prepared, the rest queued for the helper
+#: process, which idled whenever it finished before the learner (bench/ingest.py: 31k events/s with two in
+#: flight, 36k with three; then 45k -> 50k with four, once both sides had got faster).
+IN_FLIGHT = 4
 
 
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
