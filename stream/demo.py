@@ -121,7 +121,9 @@ def run_demo(events: int = 30_000, keep: bool = False) -> None:
     web_port = free_port()
     env = {**os.environ, "RECSTREAM_BOOTSTRAP": broker.bootstrap, "RECSTREAM_DATABASE_URL": f"sqlite:///{db_path}",
            "RECSTREAM_WEB_PORT": str(web_port), "RECSTREAM_SESSION_TIMEOUT_S": "6",
-           "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ARTEFACT_DIR": str(work / "artefacts"),
+           # every positive scored, uncapped: the demo's drift report judges the model outputs too
+           "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S": "1e9",
+           "RECSTREAM_ARTEFACT_DIR": str(work / "artefacts"),
            "RECSTREAM_DRIFT_REPORT_DIR": str(work / "drift")}
     settings = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{db_path}", web_port=web_port,
                         artefact_dir=work / "artefacts", drift_report_dir=work / "drift")

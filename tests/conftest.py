@@ -127,7 +127,8 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
                "RECSTREAM_GROUP_ID": f"group-{suffix}",
                "RECSTREAM_WEB_PORT": str(free_port()),
                "RECSTREAM_SESSION_TIMEOUT_S": "6",
-               "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0",
+               # Score every positive event (no per-second cap): drift tests judge the model outputs.
+               "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S": "1e9",
                **env_overrides}
         upgrade(create_db_engine(env["RECSTREAM_DATABASE_URL"]))
         log = tmp_path / f"worker-{len(started)}.log"
