@@ -1,8 +1,8 @@
 """The online recommender: a River matrix-factorisation model learned per event, ranked with NumPy.
 
-River keeps factors in dicts of small arrays, and its `rank()` costs ~26 ms a user. We mirror each item's
-factors and bias into one contiguous matrix after every learned chunk (only the items the chunk touched), so
-top-K is a single mat-vec + argpartition (~0.1 ms over 10k items) and reflects events as soon as they are learned.
+River keeps factors in dicts of small arrays, and its `rank()` costs ~26 ms a user. Here every item's factors
+are a row of one contiguous matrix that River's dicts view (chunk_sgd.py), so top-K is a single mat-vec +
+argpartition (~0.1 ms over 10k items) and reflects events as soon as they are learned.
 """
 
 from __future__ import annotations
