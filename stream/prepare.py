@@ -22,6 +22,7 @@ from recstream.models.store import EventStore
 
 from .events import EventParser, Rejection
 from .records import Record
+from .runtime import tune_for_throughput
 from .settings import Settings
 from .topics import Topics
 
@@ -109,6 +110,7 @@ def _exit_with_parent(parent: int) -> None:
 def _init_child(settings: dict, parent: int) -> None:
     global _child
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
+    tune_for_throughput()
     _child = Preparer.from_settings(Settings(**settings))
 
 

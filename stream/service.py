@@ -11,8 +11,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from threadpoolctl import threadpool_limits
-
 from recstream.models.checkpoint import (
     OnlineCheckpoint,
     events_to_learn_again,
@@ -30,6 +28,7 @@ from recstream.monitors.metrics import Snapshot, WorkerMetrics
 from .directory import Directory, WorkerInfo, user_partition
 from .pipeline import DeadLetterSink, Pipeline
 from .prepare import Preparer, PreparerProcess
+from .runtime import tune_for_throughput
 from .settings import Settings
 from .topics import Topics
 
@@ -88,10 +87,7 @@ class WorkerState:
 
     @classmethod
     def create(cls, settings: Settings) -> WorkerState:
-        # One BLAS thread: the worker's matrix products are small, and an idle OpenBLAS thread spins. Measured
-        # (bench/ingest.py, 2 cores): the worker process used 18 CPU-s for 12 s of ingest with the default two
-        # threads, 9 with one, and the helper process got the core back (16k -> 22k events/s).
-        threadpool_limits(limits=1, user_api="blas")
+        tune_for_throughput()  # BLAS threads and GC thresholds: see runtime.py
         engine = create_db_engine(settings.database_url)
         require_current_schema(engine)  # fail here, clearly, not in the helper process later
         registry = Registry(engine)
