@@ -52,9 +52,6 @@ class FactorRows:
             if biases is not None:
                 self.bias[r] = biases.get(key, 0.0)
 
-    def __len__(self) -> int:
-        return len(self.keys)
-
     def reserve(self, key: Hashable) -> int:
         """The key's row, numbering it next if new (its factors stay zero until it is learned)."""
         r = self.row.get(key)

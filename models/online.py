@@ -351,16 +351,11 @@ class OnlineRecommender:
         personal = [k for k, v in enumerate(vecs) if v is not None]
         cold = [k for k, v in enumerate(vecs) if v is None]
         if personal:
-            part = np.stack([vecs[k] for k in personal]) @ self._factors[:n].T
-            part += self._biases[:n]
-            part += self.config.popularity_blend * pop_term
-            out[personal] = part
+            out[personal] = self._personal(np.stack([vecs[k] for k in personal]) @ self._factors[:n].T, n, pop_term)
         if cold:
             out[cold] = pop_term
         for k, user in enumerate(users):
-            seen = self._seen.get(user)
-            if seen:
-                out[k, np.fromiter(seen, dtype=np.int64, count=len(seen))] = -np.inf
+            self._mask_seen(out[k], user)
         return out
 
     def drain_probes(self) -> list[tuple[float, int, float, float]]:
@@ -376,16 +371,22 @@ class OnlineRecommender:
     def _scores(self, user_id: str, n: int, pop_term: np.ndarray, exclude_seen: bool = True) -> np.ndarray:
         """Scores over the first `n` items for `user_id` (a fresh array), seen items at -inf."""
         vec = self._user_vector(user_id)
-        if vec is None:
-            scores = pop_term.copy()
-        else:
-            scores = self._factors[:n] @ vec
-            scores += self._biases[:n]
-            scores += self.config.popularity_blend * pop_term
-        seen = self._seen.get(user_id) if exclude_seen else None
+        scores = pop_term.copy() if vec is None else self._personal(self._factors[:n] @ vec, n, pop_term)
+        if exclude_seen:
+            self._mask_seen(scores, user_id)
+        return scores
+
+    def _personal(self, dots: np.ndarray, n: int, pop_term: np.ndarray) -> np.ndarray:
+        """Factor dot products (one row per user, or one user's vector) -> personal scores, in place."""
+        dots += self._biases[:n]
+        dots += self.config.popularity_blend * pop_term
+        return dots
+
+    def _mask_seen(self, scores: np.ndarray, user_id: str) -> None:
+        """The user's seen items at -inf in `scores` (one user's row)."""
+        seen = self._seen.get(user_id)
         if seen:
             scores[np.fromiter(seen, dtype=np.int64, count=len(seen))] = -np.inf
-        return scores
 
     def _user_vector(self, user_id: str) -> np.ndarray | None:
         """The user's factors, or None while they get popular items (unknown, or too few events)."""
@@ -470,8 +471,8 @@ def _output_stats_rows(scores: np.ndarray, popular: np.ndarray) -> list[tuple[fl
 
 def _top10_rows(scores: np.ndarray) -> list[np.ndarray]:
     """Per row, the columns of its 10 best scores (any order). A full argpartition cost ~80 us a row over 10k
-    items; the maxima of 10 disjoint (interleaved) slices are 10 distinct scores, so their minimum is at most the 10th best,
-    and only the few scores at or above it need partitioning."""
+    items; the maxima of 10 disjoint (interleaved) slices are 10 distinct scores, so their minimum is at most the
+    10th best, and only the few scores at or above it need partitioning."""
     rows, n = scores.shape
     width = n // 10
     floor = scores[:, :width * 10].reshape(rows, width, 10).max(axis=1).min(axis=1)

@@ -53,9 +53,10 @@ class BehaviourEvent(_Event):
             raise ValueError("value must be a finite number")
         return v
 
-    def to_interaction(self) -> Interaction:
-        return Interaction(self.event_id, self.user_id, self.item_id, self.type, self.value, self.ts.timestamp(),
-                           self.context)
+    def to_interaction(self, ts: float | None = None) -> Interaction:
+        """As the online learner and the store take it; `ts` is `self.ts` in unix seconds, if already known."""
+        return Interaction(self.event_id, self.user_id, self.item_id, self.type, self.value,
+                           self.ts.timestamp() if ts is None else ts, self.context)
 
 
 class FeedbackEvent(_Event):
@@ -133,10 +134,7 @@ class EventParser:
     def interaction(self, key: bytes | None, value: bytes | None) -> Interaction | Rejection:
         """`behaviour(...).to_interaction()` on the hot path (the event time is converted once, not twice)."""
         got = self._behaviour(key, value)
-        if isinstance(got, Rejection):
-            return got
-        e, ts = got
-        return Interaction(e.event_id, e.user_id, e.item_id, e.type, e.value, ts, e.context)
+        return got if isinstance(got, Rejection) else got[0].to_interaction(got[1])
 
     def feedback(self, key: bytes | None, value: bytes | None) -> FeedbackEvent | Rejection:
         got = self._parse(FeedbackEvent, key, value)

@@ -8,7 +8,8 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """A consumed Kafka message, as the pipeline needs it (picklable: it crosses to the helper process)."""
+    """A consumed Kafka message, as the pipeline needs it (tests and other callers build these; the worker
+    passes aiokafka's records on as they are, see `Record`)."""
 
     topic: str
     partition: int
