@@ -320,15 +320,20 @@ class OnlineRecommender:
             self.probes.append((events[i].ts, int(hit), z, share))
 
     def _probe_budget(self, wanted: int) -> int:
-        """How many of `wanted` probes prequential_max_per_s allows now (a bucket of up to one second's worth:
-        a burst after a quiet spell is scored, a sustained flood is sampled down)."""
+        """How many of `wanted` probes prequential_max_per_s allows now: all of them (up to one second's worth)
+        once the bucket holds that many, else none, the tokens saved for a later chunk. Probes come in bursts
+        so that a sustained flood pays a probe's fixed cost (the catalogue's popularity, the output statistics)
+        once per burst rather than once per chunk; a burst after a quiet spell is scored whole."""
         cap = self.config.prequential_max_per_s
         assert cap is not None
         now = self.clock()
-        elapsed = 1.0 if self._probe_clock_at is None else max(now - self._probe_clock_at, 0.0)
+        burst = max(int(cap), 1)  # below one a second: one probe every 1/cap seconds
+        refill = burst if self._probe_clock_at is None else max(now - self._probe_clock_at, 0.0) * cap
         self._probe_clock_at = now
-        self._probe_tokens = min(cap, self._probe_tokens + elapsed * cap)
-        granted = min(wanted, int(self._probe_tokens))
+        self._probe_tokens = min(burst, self._probe_tokens + refill)
+        granted = min(wanted, burst)
+        if granted > self._probe_tokens:
+            return 0
         self._probe_tokens -= granted
         return granted
 

@@ -186,9 +186,30 @@ def test_probes_per_second_are_capped_when_asked(stream):
     assert capped.prequential_trials == 10  # a first burst of one second's budget
     now[0] += 0.5
     capped.learn(stream[2000:2500])
-    assert capped.prequential_trials == 15  # half a second later: half a second's budget more
+    assert capped.prequential_trials == 10  # half a second's budget is saved up, not spent on half a burst
+    now[0] += 0.5
     capped.learn(stream[2500:3000])
-    assert capped.prequential_trials == 15  # no time passed: nothing more
+    assert capped.prequential_trials == 20  # a second's budget: the next burst
+    capped.learn(stream[3000:3500])
+    assert capped.prequential_trials == 20  # no time passed: nothing more
+    now[0] += 3.0
+    capped.learn(stream[3500:3510])
+    small = capped.prequential_trials - 20
+    assert 0 < small < 10  # a chunk with fewer picks than a burst is scored whole (the bucket holds one second)
+
+
+def test_a_cap_below_one_probe_a_second_still_probes(stream):
+    now = [100.0]
+    slow = OnlineRecommender(OnlineConfig(prequential_sample=1.0, prequential_max_per_s=0.5, seed=1))
+    slow.clock = lambda: now[0]
+    slow.learn(stream[:500])
+    assert slow.prequential_trials == 1
+    now[0] += 1.0
+    slow.learn(stream[500:1000])
+    assert slow.prequential_trials == 1  # half a token
+    now[0] += 1.0
+    slow.learn(stream[1000:1500])
+    assert slow.prequential_trials == 2
 
 
 def test_a_replay_ignores_the_probe_cap(stream):
