@@ -127,3 +127,11 @@ def test_rows_outgrow_their_matrix_and_the_dicts_keep_viewing_them():
     assert all(np.shares_memory(ours.u_latents[u], rows.matrix) for u in ("u0", "u1", "u2999"))
     ours.learn_one("u1", "i1", 0.0)  # River's own update lands in the matrix too
     np.testing.assert_array_equal(rows.matrix[rows.row["u1"]], ours.u_latents["u1"])
+
+
+def test_refuses_a_loss_it_cannot_reproduce():
+    m = reco.FunkMF(n_factors=3, optimizer=optim.SGD(0.01), loss=optim.losses.Log(weight_pos=2.0))
+    with pytest.raises(TypeError, match="unweighted Log"):
+        ChunkLearner(m)
+    with pytest.raises(TypeError, match="Squared and unweighted Log"):
+        ChunkLearner(reco.FunkMF(n_factors=3, optimizer=optim.SGD(0.01), loss=optim.losses.Hinge()))
