@@ -55,8 +55,7 @@ async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) ->
     consumer = make_consumer(settings)
     await consumer.start()
     pipeline = state.attach(KafkaDeadLetters(producer, settings.topic_dead_letter))
-    if settings.prepare_in_process:
-        await pipeline.prepare([])  # start the helper process before the clock does
+    await pipeline.preparer.start()  # start the helper processes before the clock does
     task = asyncio.create_task(IngestLoop(consumer, pipeline, settings, state.topics).run())
     try:
         while pipeline.stats.consumed == 0:
@@ -79,7 +78,7 @@ async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) ->
     rows = EventStore(create_db_engine(settings.database_url)).count_interactions()
     return {"events_per_s": round((n - counted) / (end - first)), "seconds": round(end - first, 2),
             "stored_rows": rows, "learned": state.recommender.events_learned, "batches": pipeline.stats.batches,
-            "prepare_in_process": settings.prepare_in_process,
+            "prepare_in_process": settings.prepare_in_process, "prepare_processes": settings.prepare_processes,
             "prequential_recall_at_10": round(state.recommender.recall_at_10 or 0, 4),
             "prequential_probes": state.recommender.prequential_trials,
             "stage_seconds": pipeline.stats.as_dict()["seconds"]}

@@ -57,6 +57,7 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         await producer.start()
         await consumer.start()
         pipeline = state.attach(KafkaDeadLetters(producer, settings.topic_dead_letter))
+        await pipeline.preparer.start()
         log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour,
                  state.topics.feedback, settings.bootstrap, settings.web_host, settings.web_port)
         ingesting.append(asyncio.current_task())

@@ -1,7 +1,7 @@
 """The first half of a batch: validate every message and store the valid ones. CPU-bound, no model state.
 
-It runs in a helper process by default (`PreparerProcess`), so one batch is validated and stored on one core
-while the previous batch is learned on another: Python threads could not overlap them (the GIL), measured
+It runs in helper processes by default (`PreparerProcess`, two), so batches are validated and stored on other
+cores while the previous batch is learned: Python threads could not overlap them (the GIL), measured
 0.25-0.30x of River's bare learn_one loop for the whole worker when both shared one process.
 """
 
@@ -78,6 +78,9 @@ class Preparer:
         feedback_stored = len(self.store.add_feedback(feedback)) if feedback else 0
         return Prepared(behaviour, rejected, stored, feedback_stored, parsed - started, time.perf_counter() - parsed)
 
+    async def start(self) -> None:
+        """Nothing to start: it runs in the worker's own process."""
+
     async def prepare(self, records: Sequence[Record]) -> Prepared:
         # In a thread: the DB drivers release the GIL while they work, so HTTP requests still get through.
         return await asyncio.to_thread(self, records)
@@ -120,16 +123,29 @@ def _prepare_in_child(topics: list[str], keys: list[bytes | None], values: list[
 
 
 class PreparerProcess:
-    """Runs a `Preparer` in one spawned helper process (spawn: forking a process with running threads and an
-    event loop is unsafe)."""
+    """Runs a `Preparer` in `settings.prepare_processes` spawned helper processes, batches handed out in turn
+    (spawn: forking a process with running threads and an event loop is unsafe). Results are used in batch order
+    by the ingest loop whichever helper finishes first; the store is idempotent and row order does not matter,
+    so two helpers may store neighbouring batches in either order."""
 
     def __init__(self, settings: Settings) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_child, initargs=(settings.model_dump(), os.getpid()))
+        context = multiprocessing.get_context("spawn")
+        self._pools = [ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_child,
+                                           initargs=(settings.model_dump(), os.getpid()))
+                       for _ in range(settings.prepare_processes)]
+        self._turn = 0
+
+    async def start(self) -> None:
+        """Start every helper now (each imports the stack: ~1-2 s of CPU) rather than on the first batches."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*[loop.run_in_executor(pool, _prepare_in_child, [], [], []) for pool in self._pools])
 
     async def prepare(self, records: Sequence[Record]) -> Prepared:
+        pool = self._pools[self._turn]
+        self._turn = (self._turn + 1) % len(self._pools)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _prepare_in_child, *columns(records))
+        return await loop.run_in_executor(pool, _prepare_in_child, *columns(records))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
     # ~3.5 ms of learning at a time (measured 17.5 us an event at 200, 26 us at 30: per-chunk NumPy overhead).
     learn_chunk: int = Field(200, ge=1, description="events learned between yields to the HTTP server")
-    prepare_in_process: bool = Field(True, description="validate and store in a helper process (uses a 2nd core)")
+    prepare_in_process: bool = Field(True, description="validate and store in helper processes (other cores)")
+    # Two: with one, the helper (~20 us an event validating and storing) was the bottleneck once learning got
+    # cheaper than it, and the learner's core idled (bench/ingest.py, 2 cores: 39-40k -> 42-47k events/s).
+    prepare_processes: int = Field(2, ge=1, le=32, description="helper processes validating and storing batches")
     dedupe_window: int = Field(1_000_000, ge=1, description="recent event ids remembered so none is learned twice")
     web_host: str = Field("127.0.0.1", description="address the HTTP API binds")
     web_port: int = Field(6066, ge=0, le=65535, description="port of the HTTP API")
