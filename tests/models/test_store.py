@@ -45,3 +45,18 @@ def test_feedback_is_idempotent(engine):
     assert len(store.add_feedback(fb)) == 3
     assert store.add_feedback(fb) == set()
     assert store.count_feedback() == 3
+
+
+def test_concurrent_writers_of_the_same_ids_each_report_only_what_they_stored(engine):
+    """The worker's helper processes may store overlapping redeliveries at once: every id is reported new by
+    exactly one of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    events = [ev(i) for i in range(3000)]
+    batches = [events[start:start + 500] for start in range(0, 3000, 250)]  # each event in two batches
+    store = EventStore(engine)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reported = list(pool.map(store.add_interactions, batches * 2))
+    assert sum(len(r) for r in reported) == 3000
+    assert set().union(*reported) == {e.event_id for e in events}
+    assert store.count_interactions() == 3000
