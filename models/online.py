@@ -19,7 +19,7 @@ import numpy as np
 from river import optim, reco
 
 from .chunk_sgd import ChunkLearner
-from .interaction import Interaction
+from .interaction import Interaction, InteractionColumns
 from .popularity import DecayedPopularity
 
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"view": 0.3, "click": 0.6, "add_to_cart": 0.8, "purchase": 1.0}
@@ -210,47 +210,49 @@ class OnlineRecommender:
 
     def target(self, event: Interaction) -> float:
         """The value the factor model learns for one event (0 = negative)."""
+        return self._target(event.type, event.value)
+
+    def _target(self, type_: str, value: float | None) -> float:
         cfg = self.config
-        if event.type == "rating" or cfg.loss == "log":  # a class label, not a magnitude
-            return 1.0 if is_positive(event.type, event.value, cfg.event_weights, cfg.rating_threshold) else 0.0
-        return implicit_weight(event.type, event.value, cfg.event_weights)
+        if type_ == "rating" or cfg.loss == "log":  # a class label, not a magnitude
+            return 1.0 if is_positive(type_, value, cfg.event_weights, cfg.rating_threshold) else 0.0
+        return implicit_weight(type_, value, cfg.event_weights)
 
     # ---- learning ----------------------------------------------------------------------------------------
-    def _targets(self, events: Sequence[Interaction]) -> list[float]:
+    def _targets(self, types: Sequence[str], values: Sequence[float | None]) -> list[float]:
         cache = self._target_cache  # (type, value) -> target: most streams use a handful of pairs
         out = []
-        for e in events:
-            key = (e.type, e.value)
+        for key in zip(types, values):
             t = cache.get(key)
             if t is None:
-                t = self.target(e)
+                t = self._target(*key)
                 if len(cache) < 4096:
                     cache[key] = t
             out.append(t)
         return out
 
-    def learn(self, events: Sequence[Interaction], evaluate: bool = True) -> None:
+    def learn(self, events: Sequence[Interaction] | InteractionColumns, evaluate: bool = True) -> None:
         """Test-then-learn on `events` (in order): score a sample of positives, then update from all of them.
 
-        The factor update equals River's `learn_one` per event, in order (applied with NumPy, see chunk_sgd.py);
-        each positive's sampled negatives are learned after the chunk's events, in one step.
+        The factor update equals River's `learn_one` per event, in order (compiled, see chunk_sgd.py); each
+        positive's sampled negatives are learned after the chunk's events, in one step.
         """
-        if not events:
+        cols = events if isinstance(events, InteractionColumns) else InteractionColumns.of(events)
+        if not len(cols):
             return
         cfg = self.config
         if self.events_learned - self._neg_cdf_at >= self.REFRESH_EVERY:
             self._refresh_negative_cdf()
-        row_of = self._item_row
-        rows = [row_of[e.item_id] if e.item_id in row_of else self._row(e.item_id) for e in events]
-        targets = self._targets(events)
+        users, row_of = cols.user_ids, self._item_row
+        rows = [row_of[i] if i in row_of else self._row(i) for i in cols.item_ids]
+        targets = self._targets(cols.types, cols.values)
         if evaluate and cfg.prequential_sample > 0:
-            self._evaluate(events, rows, targets)
-        neg_rows = self._sample_negatives(len(events)).tolist() if cfg.negatives else None
+            self._evaluate(cols, rows, targets)
+        neg_rows = self._sample_negatives(len(cols)).tolist() if cfg.negatives else None
         neg_events: list[int] = []
         neg_items: list[int] = []
         seen_by_user, user_events, cap = self._seen, self._user_events, cfg.max_seen_per_user
-        for i, e in enumerate(events):
-            user, row = e.user_id, rows[i]
+        for i, (user, row) in enumerate(zip(users, rows)):
             seen = seen_by_user.get(user)
             if neg_rows is not None and targets[i] > 0:
                 for r in neg_rows[i]:
@@ -266,15 +268,14 @@ class OnlineRecommender:
                 del seen[next(iter(seen))]
             user_events[user] = user_events.get(user, 0) + 1
         learner = self._learner
-        learner.learn([e.user_id for e in events], [e.item_id for e in events], targets)
+        learner.learn(users, cols.item_ids, targets)
         if neg_events:
             learner.learn_negatives(learner.last_user_rows[neg_events], np.array(neg_items, dtype=np.int64))
         # Popularity counts what users liked (measured on the MovieLens replay: counting low ratings too lost
         # 0.3 pt of Recall@10).
         weights = np.maximum(np.array(targets, dtype=np.float64), 0.0)
-        self.popularity.add(np.array(rows, dtype=np.int64), weights,
-                            np.fromiter((e.ts for e in events), dtype=np.float64, count=len(events)))
-        self.events_learned += len(events)
+        self.popularity.add(np.array(rows, dtype=np.int64), weights, np.array(cols.ts, dtype=np.float64))
+        self.events_learned += len(cols)
 
     def _refresh_negative_cdf(self) -> None:
         n = self.n_items
@@ -290,7 +291,7 @@ class OnlineRecommender:
                 max=len(self._neg_cdf) - 1)
         return self._rng.integers(0, self.n_items, size=shape)
 
-    def _evaluate(self, events: Sequence[Interaction], rows: list[int], targets: list[float]) -> None:
+    def _evaluate(self, events: InteractionColumns, rows: list[int], targets: list[float]) -> None:
         """Score a sample of this chunk's novel positive events against the state before the chunk."""
         n = self.n_items
         draws = self._rng.random(len(events))
@@ -298,7 +299,7 @@ class OnlineRecommender:
         for i in np.flatnonzero(draws < self.config.prequential_sample).tolist():
             if targets[i] <= 0:
                 continue
-            seen = self._seen.get(events[i].user_id)
+            seen = self._seen.get(events.user_ids[i])
             if seen is not None and rows[i] in seen:
                 continue  # a repeat interaction is no test of discovery
             picks.append(i)
@@ -310,14 +311,14 @@ class OnlineRecommender:
                 return
         base = self._popularity_term(n)  # fresh, as served: the metric must judge what users get
         popular = self._popular_items(n, base)
-        scores = self._score_rows([events[i].user_id for i in picks], n, base)
+        scores = self._score_rows([events.user_ids[i] for i in picks], n, base)
         target = scores[np.arange(len(picks)), [rows[i] for i in picks]]
         # Rank of the target = how many items outscore it; ties count against it.
         hits = np.isfinite(target) & (np.count_nonzero(scores >= target[:, None], axis=1) <= 10)
         self.prequential_hits += int(hits.sum())
         self.prequential_trials += len(picks)
         for i, hit, (z, share) in zip(picks, hits.tolist(), _output_stats_rows(scores, popular)):
-            self.probes.append((events[i].ts, int(hit), z, share))
+            self.probes.append((events.ts[i], int(hit), z, share))
 
     def _probe_budget(self, wanted: int) -> int:
         """How many of `wanted` probes prequential_max_per_s allows now: all of them (up to one second's worth)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class RecentIds:
     """Remembers at least the last `capacity` ids (up to 2x), in two generations so eviction is O(1).
@@ -18,8 +20,13 @@ class RecentIds:
         self._current: set[str] = set()
         self._previous: set[str] = set()
 
-    def add_new(self, ids: list[str]) -> list[str]:
+    def add_new(self, ids: Sequence[str]) -> list[str]:
         """Record `ids`; return those not seen before, in order, each once."""
+        batch = set(ids)
+        if (len(batch) == len(ids) and len(self._current) + len(batch) < self.capacity
+                and batch.isdisjoint(self._current) and batch.isdisjoint(self._previous)):
+            self._current |= batch  # the usual batch: all new, no rotation (set operations, no Python loop)
+            return list(ids)
         new = []
         for i in ids:
             if i in self._current or i in self._previous:

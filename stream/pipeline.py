@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from recstream.models.interaction import Interaction
 from recstream.models.online import OnlineRecommender
 
 from .dedupe import RecentIds
@@ -108,10 +107,16 @@ class Pipeline:
         if prepared.rejected:
             await self.dead_letters.send_many([(records[i], why) for i, why in prepared.rejected])
         sent = time.perf_counter()
-        first: dict[str, Interaction] = {}
-        for e in prepared.behaviour:
-            first.setdefault(e.event_id, e)
-        fresh = [first[i] for i in self.recent.add_new(list(first))]
+        behaviour = prepared.behaviour
+        ids = behaviour.event_ids
+        new = self.recent.add_new(ids)
+        if len(new) == len(ids):
+            fresh = behaviour
+        else:  # redelivered or repeated ids: learn each once, at its first place in the batch
+            first: dict[str, int] = {}
+            for k, event_id in enumerate(ids):
+                first.setdefault(event_id, k)
+            fresh = behaviour.take([first[event_id] for event_id in new])
         for i in range(0, len(fresh), self.learn_chunk):
             self.recommender.learn(fresh[i:i + self.learn_chunk])
             await asyncio.sleep(0)  # let waiting requests in between chunks
@@ -120,7 +125,7 @@ class Pipeline:
         s.consumed += len(records)
         s.stored += prepared.stored
         s.feedback_stored += prepared.feedback_stored
-        s.duplicates += len(prepared.behaviour) - len(fresh)
+        s.duplicates += len(behaviour) - len(fresh)
         s.learned += len(fresh)
         s.batches += 1
         s.seconds["parse"] += prepared.parse_s

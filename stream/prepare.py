@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from recstream.models.db import create_db_engine
-from recstream.models.interaction import Feedback, Interaction
+from recstream.models.interaction import Feedback, Interaction, InteractionColumns
 from recstream.models.store import EventStore
 
 from .events import EventParser, Rejection
@@ -31,7 +31,8 @@ from .topics import Topics
 class Prepared:
     """What validation and storage made of one batch."""
 
-    behaviour: list[Interaction]
+    #: the valid behaviour events, in batch order (columns: see InteractionColumns)
+    behaviour: InteractionColumns
     #: (index into the batch, why) for every refused message
     rejected: list[tuple[int, Rejection]]
     stored: int
@@ -76,7 +77,8 @@ class Preparer:
         parsed = time.perf_counter()
         stored = len(self.store.add_interactions(behaviour)) if behaviour else 0
         feedback_stored = len(self.store.add_feedback(feedback)) if feedback else 0
-        return Prepared(behaviour, rejected, stored, feedback_stored, parsed - started, time.perf_counter() - parsed)
+        return Prepared(InteractionColumns.of(behaviour), rejected, stored, feedback_stored, parsed - started,
+                        time.perf_counter() - parsed)
 
     async def start(self) -> None:
         """Nothing to start: it runs in the worker's own process."""

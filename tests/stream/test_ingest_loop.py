@@ -12,6 +12,7 @@ from collections import namedtuple
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
+from recstream.models.interaction import InteractionColumns
 from recstream.stream.events import Rejection
 from recstream.stream.ingest import IN_FLIGHT, IngestLoop
 from recstream.stream.pipeline import Pipeline, PipelineStats
@@ -84,7 +85,7 @@ class SlowPipeline:
 
     async def prepare(self, records) -> Prepared:  # noqa: ANN001
         await asyncio.sleep(0.001)
-        return Prepared(behaviour=[], rejected=[], stored=0, feedback_stored=0, parse_s=0.0, store_s=0.0)
+        return Prepared(behaviour=InteractionColumns.of(()), rejected=[], stored=0, feedback_stored=0, parse_s=0.0, store_s=0.0)
 
     async def apply(self, records, prepared) -> None:  # noqa: ANN001
         # Records handed out by the consumer and not yet committed are what the worker holds.
@@ -116,7 +117,7 @@ def test_a_backlog_far_larger_than_the_worker_is_read_a_bounded_number_of_batche
 class RejectAll:
     async def prepare(self, records) -> Prepared:  # noqa: ANN001
         rejected = [(i, Rejection("not_json", "not JSON")) for i in range(len(records))]
-        return Prepared(behaviour=[], rejected=rejected, stored=0, feedback_stored=0, parse_s=0.0,
+        return Prepared(behaviour=InteractionColumns.of(()), rejected=rejected, stored=0, feedback_stored=0, parse_s=0.0,
                         store_s=0.0)
 
 

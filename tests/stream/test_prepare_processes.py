@@ -32,7 +32,7 @@ def test_batches_spread_over_two_helpers_come_back_in_order_and_are_stored_once(
         helpers.close()
     for batch, prepared in zip(batches, results):  # each result belongs to the batch it was asked for
         valid = [r for r in batch if r.value != b"not json"]
-        assert [e.event_id for e in prepared.behaviour] == [f"e{r.offset}" for r in valid]
+        assert list(prepared.behaviour.event_ids) == [f"e{r.offset}" for r in valid]
         assert [batch[i].offset for i, _ in prepared.rejected] == [r.offset for r in batch if r not in valid]
     assert sum(p.stored for p in results) == 720  # the redelivered rows counted as new by one helper only
     assert EventStore(engine).count_interactions() == 720
