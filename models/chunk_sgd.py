@@ -2,7 +2,7 @@
 
 `learn_one` costs ~16 us a call, nearly all of it Python overhead around a 32-float update; the worker learned
 ~18k events/s with one call per event. Here a chunk's keys are turned into matrix rows in Python (one dict
-lookup each) and the updates run as one compiled loop over the rows, in order (sgd_kernels.py): the result
+lookup each) and the updates run as one compiled loop over the rows, in order (kernels.py): the result
 equals River's `learn_one` loop up to float rounding (tests/models/test_chunk_sgd.py), and new users and items
 draw their initial factors from River's initializer in the same order. (The version before this one updated
 "waves" of events sharing no user or item with NumPy array operations: ~20 waves a 200-event chunk, ~15 NumPy
@@ -19,7 +19,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 from river import optim, reco
 
-from . import sgd_kernels
+from . import kernels
 
 
 class FactorRows:
@@ -108,9 +108,9 @@ def _rate(optimizer: optim.base.Optimizer) -> float:
 
 def _loss_code(loss: optim.losses.Loss) -> int:
     if type(loss) is optim.losses.Squared:
-        return sgd_kernels.SQUARED
+        return kernels.SQUARED
     if type(loss) is optim.losses.Log and loss.weight_pos == 1.0 and loss.weight_neg == 1.0:
-        return sgd_kernels.LOG
+        return kernels.LOG
     raise TypeError(f"chunk learning knows River's Squared and unweighted Log losses, got {loss!r}")
 
 
@@ -166,7 +166,7 @@ class ChunkLearner:
             gm.update_many(y)
         else:
             means = y  # unused
-        sgd_kernels.learn_in_order(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, uxa, ixa, y, means,
+        kernels.learn_in_order(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, uxa, ixa, y, means,
                                    *self._step_args())
         self.last_user_rows = uxa
         U_side.changed(uxa)
@@ -188,7 +188,7 @@ class ChunkLearner:
             gm.update(0.0, w=len(user_rows))  # learn_one updates the mean with y before it predicts
             mean = gm.get()
         users, items = np.asarray(user_rows, dtype=np.int64), np.asarray(item_rows, dtype=np.int64)
-        sgd_kernels.learn_summed_negatives(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, users, items,
+        kernels.learn_summed_negatives(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, users, items,
                                            mean, *self._step_args())
         U_side.changed(users)
         I_side.changed(items)

@@ -18,6 +18,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from river import optim, reco
 
+from . import kernels
 from .chunk_sgd import ChunkLearner
 from .interaction import Interaction, InteractionColumns
 from .popularity import DecayedPopularity
@@ -313,12 +314,13 @@ class OnlineRecommender:
         popular = self._popular_items(n, base)
         scores = self._score_rows([events.user_ids[i] for i in picks], n, base)
         target = scores[np.arange(len(picks)), [rows[i] for i in picks]]
-        # Rank of the target = how many items outscore it; ties count against it.
-        hits = np.isfinite(target) & (np.count_nonzero(scores >= target[:, None], axis=1) <= 10)
+        # Rank of the target = how many items score at least as high (itself included: ties count against it).
+        rank, z, share = kernels.probe_stats(scores, target, popular)
+        hits = np.isfinite(target) & (rank <= 10)
         self.prequential_hits += int(hits.sum())
         self.prequential_trials += len(picks)
-        for i, hit, (z, share) in zip(picks, hits.tolist(), _output_stats_rows(scores, popular)):
-            self.probes.append((events.ts[i], int(hit), z, share))
+        for i, hit, top_z, popular_share in zip(picks, hits.tolist(), z.tolist(), share.tolist()):
+            self.probes.append((events.ts[i], int(hit), top_z, popular_share))
 
     def _probe_budget(self, wanted: int) -> int:
         """How many of `wanted` probes prequential_max_per_s allows now: all of them (up to one second's worth)
@@ -448,42 +450,13 @@ def recall_ci(hits: int, trials: int) -> tuple[float, float]:
 
 
 def _output_stats(scores: np.ndarray, popular: np.ndarray) -> tuple[float, float]:
-    """(top-1 score as a z-score over the rankable items, share of the top-10 that is popular) for one list."""
+    """(top-1 score as a z-score over the rankable items, share of the top-10 that is popular, ties to the lower
+    column) for one list: the definition `kernels.probe_stats` computes for many at once (the tests compare)."""
     finite = np.isfinite(scores)
     valid = scores[finite]
     if valid.size == 0:
         return 0.0, 0.0
     std = float(valid.std())
     z = (float(valid.max()) - float(valid.mean())) / std if std > 0 else 0.0
-    k = min(10, valid.size)
-    top = np.flatnonzero(finite)[np.argpartition(valid, -k)[-k:]]
+    top = np.flatnonzero(finite)[np.argsort(-valid, kind="stable")[:10]]
     return z, float(popular[top].mean())
-
-
-def _output_stats_rows(scores: np.ndarray, popular: np.ndarray) -> list[tuple[float, float]]:
-    """`_output_stats` for every row of `scores` at once (the same figures, without a Python loop per item)."""
-    finite = np.isfinite(scores)
-    count = finite.sum(axis=1)
-    if scores.shape[1] < 10 or count.min() < 10:  # too few rankable items for a top-10: the one-row path
-        return [_output_stats(row, popular) for row in scores]
-    kept = np.where(finite, scores, 0.0)
-    mean = kept.sum(axis=1) / count
-    std = np.sqrt(np.maximum(np.einsum("ij,ij->i", kept, kept) / count - mean * mean, 0.0))
-    best = scores.max(axis=1)
-    z = np.divide(best - mean, std, out=np.zeros_like(std), where=std > 0)
-    share = [float(popular[top].mean()) for top in _top10_rows(scores)]
-    return list(zip(z.tolist(), share))
-
-
-def _top10_rows(scores: np.ndarray) -> list[np.ndarray]:
-    """Per row, the columns of its 10 best scores (any order). A full argpartition cost ~80 us a row over 10k
-    items; the maxima of 10 disjoint (interleaved) slices are 10 distinct scores, so their minimum is at most the
-    10th best, and only the few scores at or above it need partitioning."""
-    rows, n = scores.shape
-    width = n // 10
-    floor = scores[:, :width * 10].reshape(rows, width, 10).max(axis=1).min(axis=1)
-    out = []
-    for r in range(rows):
-        cand = np.flatnonzero(scores[r] >= floor[r])
-        out.append(cand[np.argpartition(scores[r, cand], -10)[-10:]] if len(cand) > 10 else cand)
-    return out

@@ -160,19 +160,26 @@ def test_learns_what_rivers_learn_one_learns_without_negatives(name, stream):
         np.testing.assert_array_equal(rec._factors[rec._item_row[item]], rec.model.i_latents[item])
 
 
-def test_batched_output_stats_equal_the_one_row_version():
-    from recstream.models.online import _output_stats, _output_stats_rows
+def test_compiled_probe_statistics_equal_the_numpy_definition():
+    from recstream.models.kernels import probe_stats
+    from recstream.models.online import _output_stats
 
     rng = np.random.default_rng(0)
-    scores = rng.normal(size=(5, 300))
+    scores = rng.normal(size=(7, 300))
     scores[0, :50] = -np.inf  # seen items
-    scores[3] = 1.5  # all tied: std 0
-    popular = rng.random(300) < 0.1
-    for got, want in zip(_output_stats_rows(scores, popular), [_output_stats(r, popular) for r in scores]):
-        assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+    scores[3] = 1.5  # all tied: std 0, the top-10 is the first ten columns
+    scores[4, rng.integers(0, 300, 40)] = 2.0  # ties at the top, across the 10th place
+    scores[5] = np.round(scores[5], 1)  # ties everywhere
+    popular = rng.random(300) < 0.3
+    targets = scores[np.arange(7), [7, 60, 0, 3, 5, 9, 11]]
+    rank, z, share = probe_stats(scores, targets, popular)
+    for r, row in enumerate(scores):
+        assert (z[r], share[r]) == pytest.approx(_output_stats(row, popular), rel=1e-9, abs=1e-12)
+        assert rank[r] == np.count_nonzero(row >= targets[r])
     few = np.full((2, 300), -np.inf)
     few[0, :4] = [1.0, 2.0, 3.0, 4.0]  # fewer rankable items than a top-10
-    assert _output_stats_rows(few, popular) == [_output_stats(r, popular) for r in few]
+    rank, z, share = probe_stats(few, np.array([2.0, 0.0]), popular)
+    assert list(zip(z, share)) == [_output_stats(r, popular) for r in few] and list(rank) == [3, 0]
 
 
 def test_probes_per_second_are_capped_when_asked(stream):

@@ -1,4 +1,5 @@
-"""River's matrix-factorisation SGD steps as compiled loops over matrix rows (numba).
+"""Compiled loops (numba) for the learner's hot paths: River's matrix-factorisation SGD steps over matrix rows,
+and the statistics of a prequential probe's scores.
 
 A step is ~32 multiply-adds; in Python (River's `learn_one`) it costs ~16 us, in NumPy array operations over a
 chunk ~4 us an event of call overhead, compiled ~0.1 us. The arithmetic is River's, term for term (see
@@ -77,11 +78,74 @@ def learn_summed_negatives(MU: np.ndarray, MV: np.ndarray, BU: np.ndarray, BI: n
             BI[b] -= lr_bi * (gj + l2b * old_bi[j])
 
 
+@njit(cache=True, nogil=True)
+def _weakest(values: np.ndarray, columns: np.ndarray) -> int:
+    """The slot of the smallest value, of the highest column among equals."""
+    low = 0
+    for k in range(1, values.shape[0]):
+        if values[k] < values[low] or (values[k] == values[low] and columns[k] > columns[low]):
+            low = k
+    return low
+
+
+@njit(cache=True, nogil=True)
+def probe_stats(scores: np.ndarray, targets: np.ndarray, popular: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                        np.ndarray]:
+    """Per row of `scores` (one probe, -inf for unrankable items): how many items score at least `targets[row]`
+    (the target's rank, ties against it), the top score's z over the finite scores, and the share of the 10
+    best that `popular` flags. NumPy took ~10 passes and ~90 us a row over 10k items; these three simple loops
+    (the first two vectorise) ~20 us."""
+    rows, n = scores.shape
+    at_least, z, share = np.zeros(rows, dtype=np.int64), np.zeros(rows), np.zeros(rows)
+    top_v, top_i = np.empty(10), np.empty(10, dtype=np.int64)
+    for r in range(rows):
+        row, t = scores[r], targets[r]
+        above = 0
+        for c in range(n):
+            above += row[c] >= t
+        at_least[r] = above
+        count, total, squares, best = 0, 0.0, 0.0, -np.inf
+        for c in range(n):
+            x = row[c]
+            finite = np.isfinite(x)
+            kept = x if finite else 0.0
+            count += finite
+            total += kept
+            squares += kept * kept
+            if finite and x > best:
+                best = x
+        if count == 0:
+            continue
+        # The 10 best, ties to the lower column: `floor` is the weakest kept so far (once there are 10), in slot
+        # `low`; an equal score later in the row does not displace it.
+        m, low, floor = 0, 0, -np.inf
+        for c in range(n):
+            x = row[c]
+            if x > floor or (m < 10 and np.isfinite(x)):
+                if m < 10:
+                    top_v[m], top_i[m] = x, c
+                    m += 1
+                else:
+                    top_v[low], top_i[low] = x, c
+                if m == 10:
+                    low = _weakest(top_v, top_i)
+                    floor = top_v[low]
+        mean = total / count
+        std = np.sqrt(max(squares / count - mean * mean, 0.0))
+        z[r] = (best - mean) / std if std > 0 else 0.0
+        flagged = 0
+        for k in range(m):
+            flagged += popular[top_i[k]]
+        share[r] = flagged / m
+    return at_least, z, share
+
+
 def warm_up() -> None:
-    """Compile (or load the cached machine code of) both kernels now, not on a worker's first batch."""
+    """Compile (or load the cached machine code of) every kernel now, not on a worker's first batch."""
     m, b, rows, zeros = np.zeros((1, 1)), np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1)
     for biased in (False, True):
         learn_in_order(m.copy(), m.copy(), b.copy(), b.copy(), rows, rows, zeros, zeros, 0.0, 0.0, 0.0, 0.0, 0.0,
                        0.0, 1.0, LOG, biased)
         learn_summed_negatives(m.copy(), m.copy(), b.copy(), b.copy(), rows, rows, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
                                0.0, 1.0, LOG, biased)
+    probe_stats(m, zeros, np.zeros(1, dtype=np.bool_))
