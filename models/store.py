@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from itertools import chain
 
 from sqlalchemy import JSON, Double, Engine, String, Table, desc, func, select
 
@@ -24,6 +26,7 @@ class EventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._pg = engine.dialect.name == "postgresql"
+        self._sqlite_returning = sqlite3.sqlite_version_info >= (3, 35)
 
     def _insert_new(self, table: Table, rows: list[tuple]) -> set[str]:
         """Insert the rows whose event_id (first field) is not stored yet; return those ids, exactly, even while
@@ -52,22 +55,33 @@ class EventStore:
                     [list(col) for col in zip(*rows)])
         return {r[0] for r in cur.fetchall()}
 
-    @staticmethod
-    def _insert_sqlite(cur, table: Table, rows: list[tuple]) -> set[str]:  # type: ignore[no-untyped-def]
-        # The write lock first (other writers wait, up to the connection's timeout), so no one stores an id
-        # between our look-up and our insert.
+    def _insert_sqlite(self, cur, table: Table, rows: list[tuple]) -> set[str]:  # type: ignore[no-untyped-def]
+        names = ", ".join(c.name for c in table.columns)
+        one_row = f"({', '.join('?' * len(table.columns))})"
+        new: set[str] = set()
+        if self._sqlite_returning:
+            # Multi-row INSERT ... RETURNING: one statement a chunk reports exactly the rows it inserted (~2 us an
+            # event less than a look-up then executemany). SQLite caps bound variables per statement (32766).
+            step = 32_766 // len(table.columns)
+            for i in range(0, len(rows), step):
+                part = rows[i:i + step]
+                cur.execute(f"INSERT INTO {table.name} ({names}) VALUES {', '.join([one_row] * len(part))} "
+                            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id", list(chain.from_iterable(part)))
+                new.update(r[0] for r in cur.fetchall())
+            return new
+        # SQLite before 3.35 has no RETURNING: take the write lock first (other writers wait, up to the
+        # connection's timeout), so no one stores an id between our look-up and our insert.
         cur.execute("BEGIN IMMEDIATE")
         ids = [r[0] for r in rows]
         existing: set[str] = set()
-        for i in range(0, len(ids), 30_000):  # SQLite caps bound variables per statement (32766)
+        for i in range(0, len(ids), 30_000):
             chunk = ids[i:i + 30_000]
             cur.execute(f"SELECT event_id FROM {table.name} WHERE event_id IN ({','.join('?' * len(chunk))})", chunk)
             existing.update(r[0] for r in cur.fetchall())
         new_rows = [r for r in rows if r[0] not in existing]
         if new_rows:
-            marks = ", ".join("?" * len(table.columns))
-            cur.executemany(f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "
-                            f"VALUES ({marks}) ON CONFLICT (event_id) DO NOTHING", new_rows)
+            cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES {one_row} ON CONFLICT (event_id) DO NOTHING",
+                            new_rows)
         return {r[0] for r in new_rows}
 
     def add_interactions(self, events: Sequence[Interaction]) -> set[str]:

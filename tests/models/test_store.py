@@ -60,3 +60,22 @@ def test_concurrent_writers_of_the_same_ids_each_report_only_what_they_stored(en
     assert sum(len(r) for r in reported) == 3000
     assert set().union(*reported) == {e.event_id for e in events}
     assert store.count_interactions() == 3000
+
+
+def test_sqlite_without_returning_takes_the_lock_then_looks_up(tmp_path):
+    """SQLite before 3.35 has no RETURNING: the fallback reports the same ids, also under concurrent writers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from recstream.models.db import create_db_engine, upgrade
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine)
+    store = EventStore(engine)
+    store._sqlite_returning = False  # as on an old SQLite
+    assert store.add_interactions([ev(1), ev(1), ev(2)]) == {"e1", "e2"}
+    assert store.add_interactions([ev(i) for i in range(5)]) == {"e0", "e3", "e4"}
+    events = [ev(i) for i in range(5, 2005)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reported = list(pool.map(store.add_interactions, [events[s:s + 400] for s in range(0, 2000, 200)] * 2))
+    assert sum(len(r) for r in reported) == 2000 and store.count_interactions() == 2005
+    engine.dispose()
