@@ -4,8 +4,8 @@ Why not a Faust agent: on the embedded broker, iterating a Faust stream (plain, 
 at 5-6.5k events/s with no work per event, while aiokafka's `getmany` read 205k/s. The worker stays a Faust app
 (lifecycle, web server, timers); only this loop bypasses Faust's per-event machinery.
 
-Up to IN_FLIGHT (4) batches are in flight: while batch N is learned here, batch N+1 is validated and stored by
-the helper process and the next ones wait for it. Batches are applied and committed strictly in order.
+Up to IN_FLIGHT (6) batches are in flight: while batch N is learned here, the next ones are validated and stored
+by the helper processes or wait for them. Batches are applied and committed strictly in order.
 
 Rebalances (a worker joining or leaving the group): before giving partitions up, the batch being learned is
 finished and committed and the batches fetched after it are dropped (their records are read again by whoever
@@ -40,10 +40,11 @@ from .topics import Topics
 
 log = logging.getLogger(__name__)
 
-#: Batches between fetch and commit: one being learned, one being prepared, the rest queued for the helper
-#: process, which idled whenever it finished before the learner (bench/ingest.py: 31k events/s with two in
-#: flight, 36k with three; then 45k -> 50k with four, once both sides had got faster).
-IN_FLIGHT = 4
+#: Batches between fetch and commit: one being learned, the others being prepared or queued for the helper
+#: processes, which idled whenever they finished before the learner (bench/ingest.py: 31k events/s with two in
+#: flight, 36k with three; then 45k -> 50k with four, once both sides had got faster; with two helpers and
+#: compiled learning, six gave ~5% more than four, back to back: 48-52k vs 47-49k).
+IN_FLIGHT = 6
 
 
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
