@@ -6,6 +6,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from itertools import chain
 
 from sqlalchemy import JSON, Double, Engine, String, Table, desc, func, select
@@ -47,26 +48,18 @@ class EventStore:
     @staticmethod
     def _insert_pg(cur, table: Table, rows: list[tuple]) -> set[str]:  # type: ignore[no-untyped-def]
         # One statement over arrays (one per column): RETURNING names exactly the rows this call inserted.
-        names = [c.name for c in table.columns]
-        arrays = ", ".join(f"%s::{_PG_ARRAY[type(c.type)]}" for c in table.columns)
-        picked = ", ".join(f"{n}::json" if isinstance(c.type, JSON) else n for n, c in zip(names, table.columns))
-        cur.execute(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {picked} FROM unnest({arrays}) "
-                    f"AS x({', '.join(names)}) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                    [list(col) for col in zip(*rows)])
+        cur.execute(_pg_insert_returning(table), [list(col) for col in zip(*rows)])
         return {r[0] for r in cur.fetchall()}
 
     def _insert_sqlite(self, cur, table: Table, rows: list[tuple]) -> set[str]:  # type: ignore[no-untyped-def]
-        names = ", ".join(c.name for c in table.columns)
-        one_row = f"({', '.join('?' * len(table.columns))})"
-        new: set[str] = set()
         if self._sqlite_returning:
             # Multi-row INSERT ... RETURNING: one statement a chunk reports exactly the rows it inserted (~2 us an
             # event less than a look-up then executemany). SQLite caps bound variables per statement (32766).
+            new: set[str] = set()
             step = 32_766 // len(table.columns)
             for i in range(0, len(rows), step):
                 part = rows[i:i + step]
-                cur.execute(f"INSERT INTO {table.name} ({names}) VALUES {', '.join([one_row] * len(part))} "
-                            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id", list(chain.from_iterable(part)))
+                cur.execute(_sqlite_insert(table, len(part), returning=True), list(chain.from_iterable(part)))
                 new.update(r[0] for r in cur.fetchall())
             return new
         # SQLite before 3.35 has no RETURNING: take the write lock first (other writers wait, up to the
@@ -76,12 +69,11 @@ class EventStore:
         existing: set[str] = set()
         for i in range(0, len(ids), 30_000):
             chunk = ids[i:i + 30_000]
-            cur.execute(f"SELECT event_id FROM {table.name} WHERE event_id IN ({','.join('?' * len(chunk))})", chunk)
+            cur.execute(_sqlite_select_ids(table, len(chunk)), chunk)
             existing.update(r[0] for r in cur.fetchall())
         new_rows = [r for r in rows if r[0] not in existing]
         if new_rows:
-            cur.executemany(f"INSERT INTO {table.name} ({names}) VALUES {one_row} ON CONFLICT (event_id) DO NOTHING",
-                            new_rows)
+            cur.executemany(_sqlite_insert(table, 1, returning=False), new_rows)
         return {r[0] for r in new_rows}
 
     def add_interactions(self, events: Sequence[Interaction]) -> set[str]:
@@ -166,3 +158,27 @@ class EventStore:
                     values.extend(v)
                     ts.extend(s)
         return users, items, types, values, ts
+
+
+# ---- statement text: built from the schema's table and column names and a row count only (every value is a
+# bound parameter), once per shape -------------------------------------------------------------------------
+@lru_cache(maxsize=64)
+def _sqlite_insert(table: Table, n_rows: int, returning: bool) -> str:
+    one_row = f"({', '.join('?' * len(table.columns))})"
+    return (f"INSERT INTO {table.name} ({', '.join(c.name for c in table.columns)}) "
+            f"VALUES {', '.join([one_row] * n_rows)} ON CONFLICT (event_id) DO NOTHING"
+            + (" RETURNING event_id" if returning else ""))
+
+
+@lru_cache(maxsize=64)
+def _sqlite_select_ids(table: Table, n_ids: int) -> str:
+    return f"SELECT event_id FROM {table.name} WHERE event_id IN ({', '.join('?' * n_ids)})"
+
+
+@lru_cache(maxsize=8)
+def _pg_insert_returning(table: Table) -> str:
+    names = [c.name for c in table.columns]
+    arrays = ", ".join(f"%s::{_PG_ARRAY[type(c.type)]}" for c in table.columns)
+    picked = ", ".join(f"{n}::json" if isinstance(c.type, JSON) else n for n, c in zip(names, table.columns))
+    return (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {picked} FROM unnest({arrays}) "
+            f"AS x({', '.join(names)}) ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
