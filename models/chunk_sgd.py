@@ -167,7 +167,7 @@ class ChunkLearner:
         else:
             means = y  # unused
         kernels.learn_in_order(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, uxa, ixa, y, means,
-                                   *self._step_args())
+                               *self._step_args())
         self.last_user_rows = uxa
         U_side.changed(uxa)
         I_side.changed(ixa)
@@ -189,6 +189,6 @@ class ChunkLearner:
             mean = gm.get()
         users, items = np.asarray(user_rows, dtype=np.int64), np.asarray(item_rows, dtype=np.int64)
         kernels.learn_summed_negatives(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, users, items,
-                                           mean, *self._step_args())
+                                       mean, *self._step_args())
         U_side.changed(users)
         I_side.changed(items)
