@@ -19,8 +19,6 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 from river import optim, reco
 
-from . import kernels
-
 
 class FactorRows:
     """Every key of one side (users or items) as a row: its factors in `matrix`, the River latent dict's value
@@ -107,6 +105,10 @@ def _rate(optimizer: optim.base.Optimizer) -> float:
 
 
 def _loss_code(loss: optim.losses.Loss) -> int:
+    # kernels (numba) is imported where it is first needed: `import numba` costs ~0.5-0.8 s, which CLI commands
+    # that never learn should not pay.
+    from . import kernels
+
     if type(loss) is optim.losses.Squared:
         return kernels.SQUARED
     if type(loss) is optim.losses.Log and loss.weight_pos == 1.0 and loss.weight_neg == 1.0:
@@ -166,6 +168,8 @@ class ChunkLearner:
             gm.update_many(y)
         else:
             means = y  # unused
+        from . import kernels  # loaded by __init__ already (see _loss_code)
+
         kernels.learn_in_order(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, uxa, ixa, y, means,
                                *self._step_args())
         self.last_user_rows = uxa
@@ -188,6 +192,8 @@ class ChunkLearner:
             gm.update(0.0, w=len(user_rows))  # learn_one updates the mean with y before it predicts
             mean = gm.get()
         users, items = np.asarray(user_rows, dtype=np.int64), np.asarray(item_rows, dtype=np.int64)
+        from . import kernels
+
         kernels.learn_summed_negatives(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, users, items,
                                        mean, *self._step_args())
         U_side.changed(users)

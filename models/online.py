@@ -18,7 +18,6 @@ from typing import Literal, NamedTuple
 import numpy as np
 from river import optim, reco
 
-from . import kernels
 from .chunk_sgd import ChunkLearner
 from .interaction import Interaction, InteractionColumns
 from .popularity import DecayedPopularity
@@ -315,6 +314,8 @@ class OnlineRecommender:
         scores = self._score_rows([events.user_ids[i] for i in picks], n, base)
         target = scores[np.arange(len(picks)), [rows[i] for i in picks]]
         # Rank of the target = how many items score at least as high (itself included: ties count against it).
+        from . import kernels  # loaded with the learner (see chunk_sgd._loss_code)
+
         rank, z, share = kernels.probe_stats(scores, target, popular)
         hits = np.isfinite(target) & (rank <= 10)
         self.prequential_hits += int(hits.sum())

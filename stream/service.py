@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from recstream.models import kernels
 from recstream.models.checkpoint import (
     OnlineCheckpoint,
     events_to_learn_again,
@@ -89,6 +88,8 @@ class WorkerState:
     @classmethod
     def create(cls, settings: Settings) -> WorkerState:
         tune_for_throughput()  # BLAS threads and GC thresholds: see runtime.py
+        from recstream.models import kernels  # numba: only processes that learn import it
+
         kernels.warm_up()  # compile (or load) the learner's loops now, not during the first batch
         engine = create_db_engine(settings.database_url)
         require_current_schema(engine)  # fail here, clearly, not in the helper process later

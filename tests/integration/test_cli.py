@@ -30,7 +30,7 @@ def test_broker_command_serves_kafka_and_stops_cleanly():
         assert out.returncode == 0 and "recstream.behaviour" in out.stdout
     finally:
         proc.send_signal(2)
-        proc.wait(10)
+        proc.wait(20)  # stopping may take the broker's own 5 s grace + 5 s after a kill (EmbeddedBroker.stop)
 
 
 def test_db_upgrade_then_current(tmp_path):
