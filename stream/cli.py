@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 import urllib.error
@@ -61,6 +62,13 @@ def broker(host: str, port: int, storage: str) -> None:
     """Run the embedded Kafka-protocol broker (tansu) until Ctrl-C. For development and demos."""
     from .broker import EmbeddedBroker
 
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM both stop the broker first: Python ignores SIGINT when it starts with it ignored (under
+    # nohup or a background shell job), and dies on SIGTERM without cleanup, leaving tansu running.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     b = EmbeddedBroker(port=port, host=host, storage=storage).start()
     click.echo(f"broker ready: bootstrap {b.bootstrap}  (export RECSTREAM_BOOTSTRAP={b.bootstrap})")
     try:

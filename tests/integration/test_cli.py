@@ -1,6 +1,8 @@
 """The operator's commands, run as a user would: the `recstream` entry point in a subprocess."""
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,18 +21,25 @@ def recstream(*args: str, env: dict | None = None, timeout: float = 60) -> subpr
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
 
-def test_broker_command_serves_kafka_and_stops_cleanly():
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM])
+def test_broker_command_serves_kafka_and_stops_cleanly(stop_with):
     port = free_port()
+    # Started with SIGINT ignored, as under nohup or a background shell job (Python then installs no Ctrl-C
+    # handler of its own): the command must still stop, and stop its broker, on either signal.
     proc = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "broker", "--port", str(port)],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         line = proc.stdout.readline()
         assert f"bootstrap 127.0.0.1:{port}" in line
         out = recstream("topics", "--bootstrap", f"127.0.0.1:{port}")
         assert out.returncode == 0 and "recstream.behaviour" in out.stdout
     finally:
-        proc.send_signal(2)
+        proc.send_signal(stop_with)
         proc.wait(20)  # stopping may take the broker's own 5 s grace + 5 s after a kill (EmbeddedBroker.stop)
+    assert proc.returncode == 0
+    with socket.socket() as s:  # the broker itself is gone too
+        assert s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_db_upgrade_then_current(tmp_path):
