@@ -75,8 +75,3 @@ class InteractionColumns:
 
         return InteractionColumns(pick(self.event_ids), pick(self.user_ids), pick(self.item_ids), pick(self.types),
                                   pick(self.values), pick(self.ts))
-
-    def rows(self) -> list[Interaction]:
-        """Back to `Interaction`s (without their context)."""
-        return [Interaction(*row) for row in zip(self.event_ids, self.user_ids, self.item_ids, self.types,
-                                                   self.values, self.ts)]
