@@ -24,13 +24,17 @@ def compare(name: str, events: list, chunk: int) -> dict:
     base = replace(OnlineConfig(), prequential_sample=1.0)
     out = {"events": len(events)}
     for label, cfg in (("popularity", popularity_config(base)), ("online_default", base),
+                       # the default before co-occurrence: factors + a log-popularity blend of 2
+                       ("online_without_cooccurrence", replace(base, cooccurrence_weight=0.0, popularity_blend=2.0)),
                        ("online_squared_loss_no_negatives", replace(base, loss="squared", negatives=0,
                                                                     popularity_blend=3.0))):
         t = time.perf_counter()
         r = replay(events, cfg, label, chunk=chunk)
         out[label] = {**r.as_dict(), "seconds": round(time.perf_counter() - t, 1)}
-    out["default_minus_popularity"] = round(out["online_default"]["recall_at_10"] -
-                                            out["popularity"]["recall_at_10"], 4)
+    default, popular = out["online_default"], out["popularity"]
+    out["default_minus_popularity"] = round(default["recall_at_10"] - popular["recall_at_10"], 4)
+    out["default_over_popularity"] = round(default["recall_at_10"] / popular["recall_at_10"], 3)
+    out["default_95ci_above_popularitys"] = default["ci95"][0] > popular["ci95"][1]
     return out
 
 

@@ -140,6 +140,89 @@ def probe_stats(scores: np.ndarray, targets: np.ndarray, popular: np.ndarray) ->
     return at_least, z, share
 
 
+@njit(cache=True, nogil=True)
+def _count_companion(nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray, row: int, key: int) -> None:
+    """Count `key` once more among `row`'s companions: space-saving (Metwally et al. 2005) over the row's
+    slots. A key without a slot takes the weakest one, inheriting its count as a possible overcount (`err`)."""
+    keys, counts = nbr[row], cnt[row]
+    k32 = np.int32(key)
+    low, low_count = 0, np.float32(np.inf)
+    for s in range(keys.shape[0]):
+        k = keys[s]
+        if k == k32:
+            counts[s] += 1.0
+            return
+        if k < 0:  # slots fill from the left: the first free one means the key has none
+            keys[s], counts[s], err[row, s] = k32, 1.0, 0.0
+            return
+        if counts[s] < low_count:
+            low, low_count = s, counts[s]
+    keys[low], counts[low], err[row, low] = k32, low_count + 1.0, low_count
+
+
+@njit(cache=True, nogil=True)
+def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray,
+                  item_count: np.ndarray, users: np.ndarray, items: np.ndarray, positive: np.ndarray) -> None:
+    """For every positive (users[j], items[j]) in order: count the item, pair it both ways with each item of the
+    user's window (`recent[user, :recent_len[user]]`, oldest first), then make it the window's newest entry. An
+    item already in the window only moves to its end: repeats (view, then click, then purchase) pair once."""
+    window = recent.shape[1]
+    for j in range(users.shape[0]):
+        if not positive[j]:
+            continue
+        u, i = users[j], items[j]
+        item_count[i] += 1.0
+        n = recent_len[u]
+        at = -1
+        for p in range(n):
+            if recent[u, p] == i:
+                at = p
+                break
+        if at < 0:
+            for p in range(n):
+                other = recent[u, p]
+                _count_companion(nbr, cnt, err, i, other)
+                _count_companion(nbr, cnt, err, other, i)
+            if n == window:  # forget the oldest
+                at = 0
+            else:
+                recent_len[u] = n + 1
+                recent[u, n] = i
+                continue
+        for p in range(at, recent_len[u] - 1):
+            recent[u, p] = recent[u, p + 1]
+        recent[u, recent_len[u] - 1] = i
+
+
+@njit(cache=True, nogil=True)
+def cooccur_scores(out: np.ndarray, window: np.ndarray, weights: np.ndarray, nbr: np.ndarray, cnt: np.ndarray,
+                   err: np.ndarray, item_count: np.ndarray, scale: float) -> None:
+    """`out[c] += scale * log1p(sum_w weights[w] * companions(window[w], c) / sqrt(count(c)))` for every item c
+    that some window item has as a companion (and `out` covers), companions counted without overcount."""
+    m = nbr.shape[1]
+    keys = np.empty(window.shape[0] * m, dtype=np.int64)
+    vals = np.empty(window.shape[0] * m)
+    n = 0
+    for w in range(window.shape[0]):
+        row = window[w]
+        for s in range(m):
+            k = nbr[row, s]
+            if k < 0:
+                break
+            if k < out.shape[0] and cnt[row, s] > err[row, s]:
+                keys[n] = k
+                vals[n] = weights[w] * (cnt[row, s] - err[row, s])
+                n += 1
+    order = np.argsort(keys[:n])
+    p = 0
+    while p < n:
+        k, total = keys[order[p]], 0.0
+        while p < n and keys[order[p]] == k:
+            total += vals[order[p]]
+            p += 1
+        out[k] += scale * np.log1p(total / np.sqrt(max(item_count[k], 1.0)))
+
+
 def warm_up() -> None:
     """Compile (or load the cached machine code of) every kernel now, not on a worker's first batch."""
     m, b, rows, zeros = np.zeros((1, 1)), np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1)
@@ -149,3 +232,7 @@ def warm_up() -> None:
         learn_summed_negatives(m.copy(), m.copy(), b.copy(), b.copy(), rows, rows, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
                                0.0, 1.0, LOG, biased)
     probe_stats(m, zeros, np.zeros(1, dtype=np.bool_))
+    table, counts = np.full((1, 1), -1, dtype=np.int32), np.zeros((1, 1), dtype=np.float32)
+    cooccur_learn(np.zeros((1, 1), dtype=np.int32), np.zeros(1, dtype=np.int32), table, counts, counts.copy(),
+                  np.zeros(1), rows, rows, np.ones(1, dtype=np.bool_))
+    cooccur_scores(zeros, rows, zeros, table, counts, counts.copy(), np.zeros(1), 1.0)

@@ -19,6 +19,8 @@ import numpy as np
 from river import optim, reco
 
 from .chunk_sgd import ChunkLearner
+from .cooccurrence import CoOccurrence
+from .cooccurrence import check_settings as check_cooccurrence
 from .interaction import Interaction, InteractionColumns
 from .popularity import DecayedPopularity
 
@@ -56,7 +58,15 @@ class OnlineConfig:
     #: popularity to the blend term and makes the factors learn what sets a user apart from the crowd.
     negative_sampling: Literal["uniform", "popularity"] = "popularity"
     #: Weight of log-popularity in the personal score: popularity is a strong prior the factors refine.
-    popularity_blend: float = 2.0
+    popularity_blend: float = 1.0
+    #: Weight of item co-occurrence with the user's recent positives in the personal score (0 = off; see
+    #: cooccurrence.py). The factors alone only tie popularity on the MovieLens replay.
+    cooccurrence_weight: float = 2.0
+    #: How many of a user's latest positive items the co-occurrence score looks at (and each new one pairs with),
+    #: the weight of each step back in that window, and how many companions each item keeps.
+    cooccurrence_window: int = 10
+    cooccurrence_decay: float = 0.8
+    cooccurrence_neighbours: int = 64
     popularity_half_life_s: float = 365 * 24 * 3600.0
     #: Target learned for each implicit event type; ratings map to 1 (>= rating_threshold) or 0.
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
@@ -81,6 +91,9 @@ class OnlineConfig:
             raise ValueError(f"negative_sampling must be 'uniform' or 'popularity', got {self.negative_sampling!r}")
         if self.loss not in ("squared", "log"):
             raise ValueError(f"online loss must be 'squared' or 'log', got {self.loss!r}")
+        if self.cooccurrence_weight < 0:
+            raise ValueError(f"cooccurrence_weight must be >= 0 (0 = off), got {self.cooccurrence_weight}")
+        check_cooccurrence(self.cooccurrence_window, self.cooccurrence_neighbours, self.cooccurrence_decay)
         if self.n_factors < 1:
             raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
         if self.prequential_max_per_s is not None and not self.prequential_max_per_s > 0:
@@ -131,6 +144,9 @@ class OnlineRecommender:
         self._rng = np.random.default_rng(cfg.seed)
         self._link(ChunkLearner(self._model))
         self.popularity = DecayedPopularity(cfg.popularity_half_life_s)
+        self.cooccurrence: CoOccurrence | None = CoOccurrence(
+            cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay) \
+            if cfg.cooccurrence_weight > 0 else None
         #: user -> recent item rows, insertion-ordered so the oldest can be forgotten
         self._seen: dict[str, dict[int, None]] = {}
         self._user_events: dict[str, int] = {}
@@ -173,6 +189,10 @@ class OnlineRecommender:
         self._target_cache = {}
         self._link(ChunkLearner(self._model, item_keys=state["item_ids"]))
         self.__dict__.setdefault("_popular", None)  # older checkpoints have none
+        if "cooccurrence" not in state:  # older checkpoints: count from here on (their pickled config lacks the
+            cfg = self.config  # co-occurrence fields, so it reads the class defaults)
+            self.cooccurrence = CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours,
+                                             cfg.cooccurrence_decay) if cfg.cooccurrence_weight > 0 else None
         self._probe_tokens, self._probe_clock_at = 0.0, None  # another process's clock
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
@@ -275,6 +295,8 @@ class OnlineRecommender:
         # 0.3 pt of Recall@10).
         weights = np.maximum(np.array(targets, dtype=np.float64), 0.0)
         self.popularity.add(np.array(rows, dtype=np.int64), weights, np.array(cols.ts, dtype=np.float64))
+        if self.cooccurrence is not None:
+            self.cooccurrence.learn(users, rows, weights > 0)
         self.events_learned += len(cols)
 
     def _refresh_negative_cdf(self) -> None:
@@ -361,6 +383,8 @@ class OnlineRecommender:
         cold = [k for k, v in enumerate(vecs) if v is None]
         if personal:
             out[personal] = self._personal(np.stack([vecs[k] for k in personal]) @ self._factors[:n].T, n, pop_term)
+            for k in personal:
+                self._add_cooccurrence(out[k], users[k])
         if cold:
             out[cold] = pop_term
         for k, user in enumerate(users):
@@ -380,7 +404,11 @@ class OnlineRecommender:
     def _scores(self, user_id: str, n: int, pop_term: np.ndarray, exclude_seen: bool = True) -> np.ndarray:
         """Scores over the first `n` items for `user_id` (a fresh array), seen items at -inf."""
         vec = self._user_vector(user_id)
-        scores = pop_term.copy() if vec is None else self._personal(self._factors[:n] @ vec, n, pop_term)
+        if vec is None:
+            scores = pop_term.copy()
+        else:
+            scores = self._personal(self._factors[:n] @ vec, n, pop_term)
+            self._add_cooccurrence(scores, user_id)
         if exclude_seen:
             self._mask_seen(scores, user_id)
         return scores
@@ -390,6 +418,11 @@ class OnlineRecommender:
         dots += self._biases[:n]
         dots += self.config.popularity_blend * pop_term
         return dots
+
+    def _add_cooccurrence(self, scores: np.ndarray, user_id: str) -> None:
+        """Add the user's co-occurrence scores (one user's row; nothing when the signal is off)."""
+        if self.cooccurrence is not None:
+            self.cooccurrence.add_scores(scores, user_id, self.config.cooccurrence_weight)
 
     def _mask_seen(self, scores: np.ndarray, user_id: str) -> None:
         """The user's seen items at -inf in `scores` (one user's row)."""

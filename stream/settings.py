@@ -61,7 +61,11 @@ class Settings(BaseSettings):
     online_learning_rate: float = Field(0.05, gt=0)
     online_negatives: int = Field(2, ge=0)
     online_negative_sampling: Literal["uniform", "popularity"] = "popularity"
-    online_popularity_blend: float = Field(2.0, ge=0)
+    online_popularity_blend: float = Field(1.0, ge=0)
+    online_cooccurrence_weight: float = Field(2.0, ge=0, description="weight of co-occurrence with the user's "
+                                                                      "latest positives (0 = off)")
+    online_cooccurrence_window: int = Field(10, ge=1, description="latest positive items a user's score looks at")
+    online_cooccurrence_neighbours: int = Field(64, ge=1, le=4096, description="companions kept per item")
     online_popularity_half_life_s: float = Field(365 * 24 * 3600.0, gt=0)
     online_prequential_sample: float = Field(0.05, ge=0, le=1)
     online_prequential_max_per_s: float = Field(200.0, gt=0, description="most prequential probes a second")
@@ -195,6 +199,9 @@ class Settings(BaseSettings):
                             learning_rate=self.online_learning_rate, negatives=self.online_negatives,
                             negative_sampling=self.online_negative_sampling,
                             popularity_blend=self.online_popularity_blend,
+                            cooccurrence_weight=self.online_cooccurrence_weight,
+                            cooccurrence_window=self.online_cooccurrence_window,
+                            cooccurrence_neighbours=self.online_cooccurrence_neighbours,
                             popularity_half_life_s=self.online_popularity_half_life_s,
                             prequential_sample=self.online_prequential_sample,
                             prequential_max_per_s=self.online_prequential_max_per_s)

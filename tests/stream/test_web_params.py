@@ -25,3 +25,18 @@ def test_an_empty_operator_token_means_none_configured(monkeypatch):
     from pydantic import ValidationError
     with pytest.raises(ValidationError, match="crontab"):
         Settings()
+
+
+def test_cooccurrence_settings_reach_the_online_learner_and_bad_ones_are_named(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    from recstream.stream.settings import Settings
+
+    monkeypatch.setenv("RECSTREAM_ONLINE_COOCCURRENCE_WEIGHT", "0")
+    monkeypatch.setenv("RECSTREAM_ONLINE_COOCCURRENCE_WINDOW", "4")
+    cfg = Settings().online_config()
+    assert cfg.cooccurrence_weight == 0 and cfg.cooccurrence_window == 4
+    monkeypatch.setenv("RECSTREAM_ONLINE_COOCCURRENCE_WINDOW", "0")
+    with pytest.raises(ValidationError, match="online_cooccurrence_window"):
+        Settings()

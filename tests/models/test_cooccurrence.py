@@ -1,0 +1,204 @@
+"""Item co-occurrence: compiled counts equal a plain definition; scores; what it does to recommendations."""
+
+import pickle
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from recstream.models.cooccurrence import CoOccurrence
+from recstream.models.interaction import Interaction
+from recstream.models.online import OnlineConfig, OnlineRecommender
+
+
+def reference(events, window: int, neighbours: int):
+    """The definition, in plain Python: per positive event, pair the item both ways with the user's window
+    (unless it is already there: then it only becomes the newest), space-saving slots per item."""
+    slots: dict[int, list[list]] = {}
+    recent: dict[str, list[int]] = {}
+    count: Counter = Counter()
+
+    def add(row: int, key: int) -> None:
+        entries = slots.setdefault(row, [])
+        for entry in entries:
+            if entry[0] == key:
+                entry[1] += 1
+                return
+        if len(entries) < neighbours:
+            entries.append([key, 1, 0])
+            return
+        low = min(range(len(entries)), key=lambda s: entries[s][1])  # the first of the weakest
+        c = entries[low][1]
+        entries[low] = [key, c + 1, c]
+
+    for user, item, positive in events:
+        if not positive:
+            continue
+        count[item] += 1
+        w = recent.setdefault(user, [])
+        if item in w:
+            w.remove(item)
+        else:
+            for other in w:
+                add(item, other)
+                add(other, item)
+            if len(w) == window:
+                w.pop(0)
+        w.append(item)
+    return slots, recent, count
+
+
+def random_stream(n: int, users: int, items: int, seed: int):
+    rng = np.random.default_rng(seed)
+    # Skewed items (some companions far more frequent than others) and ~20% non-positive events.
+    item = np.minimum(rng.zipf(1.5, size=n) - 1, items - 1)
+    return [(f"u{u}", int(i), bool(p)) for u, i, p in
+            zip(rng.integers(0, users, size=n), item, rng.random(n) > 0.2)]
+
+
+def learned(events, window: int, neighbours: int, chunk: int = 37) -> CoOccurrence:
+    co = CoOccurrence(window=window, neighbours=neighbours)
+    for k in range(0, len(events), chunk):
+        part = events[k:k + chunk]
+        co.learn([u for u, _, _ in part], [i for _, i, _ in part], [p for _, _, p in part])
+    return co
+
+
+@pytest.mark.parametrize("window,neighbours", [(3, 4), (10, 64), (1, 2)])
+def test_compiled_counts_equal_the_definition(window, neighbours):
+    events = random_stream(6000, users=40, items=300, seed=window)
+    co = learned(events, window, neighbours)
+    slots, recent, count = reference(events, window, neighbours)
+    for row in range(300):
+        want = slots.get(row, [])
+        got = [[int(k), float(c), float(e)] for k, c, e in zip(co.nbr[row], co.cnt[row], co.err[row]) if k >= 0]
+        assert got == [[k, float(c), float(e)] for k, c, e in want], row
+        assert co.item_count[row] == count[row]
+    for user, items in recent.items():
+        assert co.window_of(user).tolist() == items
+
+
+def test_counts_are_exact_while_every_companion_has_a_slot():
+    events = random_stream(3000, users=30, items=40, seed=5)
+    co = learned(events, window=4, neighbours=40)
+    truth: Counter = Counter()
+    recent: dict[str, list[int]] = {}
+    for user, item, positive in events:
+        w = recent.setdefault(user, [])
+        if not positive:
+            continue
+        if item in w:
+            w.remove(item)
+        else:
+            for other in w:
+                truth[item, other] += 1
+                truth[other, item] += 1
+            w[:] = w[-3:]
+        w.append(item)
+    assert not co.err.any()
+    stored = {(row, int(k)): float(c) for row in range(40) for k, c in zip(co.nbr[row], co.cnt[row]) if k >= 0}
+    assert stored == {pair: float(c) for pair, c in truth.items()}
+
+
+def test_bounded_slots_keep_the_frequent_companions_and_bound_every_count():
+    """Space-saving's guarantees per item: a companion counted more than total/slots times has a slot, and
+    every stored count overstates by at most its recorded error."""
+    events = random_stream(20_000, users=50, items=400, seed=9)
+    co = learned(events, window=5, neighbours=8)
+    exact = learned(events, window=5, neighbours=400)
+    for row in range(400):
+        truth = {int(k): float(c) for k, c in zip(exact.nbr[row], exact.cnt[row]) if k >= 0}
+        total = sum(truth.values())
+        kept = {int(k): (float(c), float(e)) for k, c, e in zip(co.nbr[row], co.cnt[row], co.err[row]) if k >= 0}
+        for key, (c, e) in kept.items():
+            assert c - e <= truth[key] <= c
+        for key, c in truth.items():
+            if c > total / 8:
+                assert key in kept, (row, key)
+
+
+def test_scores_equal_the_numpy_definition():
+    events = random_stream(5000, users=20, items=200, seed=2)
+    co = learned(events, window=6, neighbours=16)
+    n = 180  # a ranking that does not cover the newest items yet
+    for user in ("u0", "u3", "u7"):
+        window = co.window_of(user).tolist()
+        weights = co.decay ** np.arange(len(window))[::-1]
+        total = np.zeros(200)
+        for w, row in zip(weights, window):
+            for k, c, e in zip(co.nbr[row], co.cnt[row], co.err[row]):
+                if k >= 0:
+                    total[k] += w * max(float(c) - float(e), 0.0)
+        want = np.zeros(n)
+        touched = total[:n] > 0
+        want[touched] = 2.5 * np.log1p(total[:n][touched] / np.sqrt(np.maximum(co.item_count[:n][touched], 1)))
+        got = np.zeros(n)
+        co.add_scores(got, user, 2.5)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert touched.any()
+    nobody = np.zeros(n)
+    co.add_scores(nobody, "nobody", 1.0)
+    assert not nobody.any()
+
+
+def buys(user: str, items: list[str], t0: float) -> list[Interaction]:
+    return [Interaction(f"{user}-{i}", user, item, "purchase", None, t0 + i) for i, item in enumerate(items)]
+
+
+def test_a_users_latest_item_brings_its_companions_first():
+    """Five users buy A then B; eight buy only C, so C is more popular than B. A new user who buys A is
+    shown B first with co-occurrence on, C first with it off."""
+    events = [e for u in range(5) for e in buys(f"pair{u}", ["A", "B"], 1.7e9 + 10 * u)]
+    events += [e for u in range(8) for e in buys(f"solo{u}", ["C"], 1.7e9 + 100 + u)]
+    events += [Interaction(f"filler{k}", f"filler{k}", f"F{k}", "view", None, 1.7e9 + 200 + k) for k in range(20)]
+    events += buys("new", ["A"], 1.7e9 + 500)
+    top = {}
+    for weight in (2.0, 0.0):
+        rec = OnlineRecommender(OnlineConfig(n_factors=2, negatives=0, learning_rate=1e-6, seed=3,
+                                             cooccurrence_weight=weight))
+        rec.learn(events)
+        top[weight] = rec.recommend("new", 3).items
+    assert top[2.0][0] == "B" and top[0.0][0] == "C"
+
+
+def test_a_pickled_recommender_keeps_its_counts_and_windows():
+    events = [Interaction(f"e{k}", f"u{k % 7}", f"i{k % 23}", "click", None, 1.7e9 + k) for k in range(600)]
+    rec = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0))
+    rec.learn(events[:400])
+    clone = pickle.loads(pickle.dumps(rec))
+    for r in (rec, clone):
+        r.learn(events[400:])
+    for user in ("u1", "u5"):
+        np.testing.assert_array_equal(clone.scores(user), rec.scores(user))
+        assert clone.cooccurrence.window_of(user).tolist() == rec.cooccurrence.window_of(user).tolist()
+
+
+def test_a_checkpoint_from_before_cooccurrence_loads_and_starts_counting():
+    rec = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0))
+    rec.learn([Interaction(f"e{k}", f"u{k % 3}", f"i{k % 5}", "click", None, 1.7e9 + k) for k in range(50)])
+    state = rec.__getstate__()
+    del state["cooccurrence"]
+    config = state["config"]
+    # A config pickled before the co-occurrence fields existed has none in its __dict__.
+    old = object.__new__(OnlineConfig)
+    object.__setattr__(old, "__dict__", {k: v for k, v in vars(config).items() if not k.startswith("cooccurrence")})
+    state["config"] = old
+    loaded = object.__new__(OnlineRecommender)
+    loaded.__setstate__(state)
+    assert loaded.cooccurrence is not None and not loaded.cooccurrence.user_row
+    loaded.learn(buys("u9", ["i1", "i2"], 1.7e9 + 100))
+    assert loaded.cooccurrence.window_of("u9").tolist() == [loaded._item_row["i1"], loaded._item_row["i2"]]
+
+
+@pytest.mark.parametrize("bad", [{"cooccurrence_weight": -1.0}, {"cooccurrence_window": 0},
+                                 {"cooccurrence_neighbours": 0}, {"cooccurrence_decay": 0.0},
+                                 {"cooccurrence_decay": 1.5}])
+def test_bad_cooccurrence_settings_are_named(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        OnlineConfig(**bad)
+
+
+def test_weight_zero_keeps_no_counts():
+    rec = OnlineRecommender(OnlineConfig(cooccurrence_weight=0.0))
+    rec.learn(buys("u", ["a", "b"], 1.7e9))
+    assert rec.cooccurrence is None
