@@ -79,11 +79,13 @@ class CoOccurrence:
         if not len(users):
             return
         items = np.asarray(item_rows, dtype=np.int64)
+        # Both may replace the arrays (growing them): the kernel, which does not check bounds, must get the new ones.
         self._grow_items(int(items.max()) + 1)
+        user_rows = self._user_rows(users)
         from . import kernels  # loaded with the learner (see chunk_sgd._loss_code)
 
         kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.item_count,
-                              self._user_rows(users), items, np.asarray(positive, dtype=np.bool_))
+                              user_rows, items, np.asarray(positive, dtype=np.bool_))
 
     def window_of(self, user_id: str) -> np.ndarray:
         """The user's recent positive item rows, oldest first (empty for a user with none)."""

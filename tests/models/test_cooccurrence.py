@@ -64,12 +64,14 @@ def learned(events, window: int, neighbours: int, chunk: int = 37) -> CoOccurren
     return co
 
 
-@pytest.mark.parametrize("window,neighbours", [(3, 4), (10, 64), (1, 2)])
-def test_compiled_counts_equal_the_definition(window, neighbours):
-    events = random_stream(6000, users=40, items=300, seed=window)
+@pytest.mark.parametrize("window,neighbours,users,items", [(3, 4, 40, 300), (10, 64, 40, 300), (1, 2, 40, 300),
+                                                            (4, 8, 3000, 2500)])  # past the initial capacities
+def test_compiled_counts_equal_the_definition(window, neighbours, users, items):
+    events = random_stream(12_000, users=users, items=items, seed=window)
     co = learned(events, window, neighbours)
     slots, recent, count = reference(events, window, neighbours)
-    for row in range(300):
+    assert len(recent) > 1024 or users < 1024
+    for row in range(items):
         want = slots.get(row, [])
         got = [[int(k), float(c), float(e)] for k, c, e in zip(co.nbr[row], co.cnt[row], co.err[row]) if k >= 0]
         assert got == [[k, float(c), float(e)] for k, c, e in want], row
