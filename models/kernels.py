@@ -232,7 +232,9 @@ def warm_up() -> None:
         learn_summed_negatives(m.copy(), m.copy(), b.copy(), b.copy(), rows, rows, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
                                0.0, 1.0, LOG, biased)
     probe_stats(m, zeros, np.zeros(1, dtype=np.bool_))
-    table, counts = np.full((1, 1), -1, dtype=np.int32), np.zeros((1, 1), dtype=np.float32)
-    cooccur_learn(np.zeros((1, 1), dtype=np.int32), np.zeros(1, dtype=np.int32), table, counts, counts.copy(),
-                  np.zeros(1), rows, rows, np.ones(1, dtype=np.bool_))
-    cooccur_scores(zeros, rows, zeros, table, counts, counts.copy(), np.zeros(1), 1.0)
+    # The dtypes CoOccurrence passes: another would compile another version on a worker's first request.
+    table, counts, window = np.full((1, 1), -1, dtype=np.int32), np.zeros((1, 1), dtype=np.float32), \
+        np.zeros((1, 1), dtype=np.int32)
+    cooccur_learn(window, np.zeros(1, dtype=np.int32), table, counts, counts.copy(), np.zeros(1), rows, rows,
+                  np.ones(1, dtype=np.bool_))
+    cooccur_scores(zeros, window[0, :1], zeros, table, counts, counts.copy(), np.zeros(1), 1.0)

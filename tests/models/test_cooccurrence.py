@@ -204,3 +204,15 @@ def test_weight_zero_keeps_no_counts():
     rec = OnlineRecommender(OnlineConfig(cooccurrence_weight=0.0))
     rec.learn(buys("u", ["a", "b"], 1.7e9))
     assert rec.cooccurrence is None
+
+
+def test_warm_up_compiles_what_learning_and_serving_call():
+    """A signature warm_up() misses would be compiled on a worker's first batch or request (~1 s)."""
+    from recstream.models import kernels
+
+    kernels.warm_up()
+    before = (len(kernels.cooccur_learn.signatures), len(kernels.cooccur_scores.signatures))
+    rec = OnlineRecommender(OnlineConfig(n_factors=4, prequential_sample=1.0))
+    rec.learn([Interaction(f"e{k}", f"u{k % 9}", f"i{k % 31}", "click", None, 1.7e9 + k) for k in range(300)])
+    rec.recommend("u1", 5)
+    assert (len(kernels.cooccur_learn.signatures), len(kernels.cooccur_scores.signatures)) == before
