@@ -48,6 +48,16 @@ class CoOccurrence:
         # weights[age] for a window item `age` places from the newest
         self._weights = decay ** np.arange(window, dtype=np.float64)
 
+    def __getstate__(self) -> dict:
+        # Without the spare capacity (up to half of each array): a checkpoint keeps the rows in use.
+        state = self.__dict__.copy()
+        used = np.flatnonzero(self.item_count)  # an item has companions only once it has been positive
+        n = int(used[-1]) + 1 if len(used) else 0
+        for name in ("nbr", "cnt", "err", "item_count"):
+            state[name] = state[name][:n]
+        state["recent"], state["recent_len"] = self.recent[:len(self.user_row)], self.recent_len[:len(self.user_row)]
+        return state
+
     def _grow_items(self, n: int) -> None:
         old = len(self.item_count)
         if n <= old:

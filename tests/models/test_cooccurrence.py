@@ -175,6 +175,18 @@ def test_a_pickled_recommender_keeps_its_counts_and_windows():
         assert clone.cooccurrence.window_of(user).tolist() == rec.cooccurrence.window_of(user).tolist()
 
 
+def test_a_pickle_keeps_the_rows_in_use_and_learning_grows_them_again():
+    co = learned(random_stream(4000, users=30, items=100, seed=4), window=5, neighbours=8)
+    clone = pickle.loads(pickle.dumps(co))
+    assert len(clone.item_count) == 100 and len(clone.recent) == 30  # not the spare capacity of 1,024
+    more = random_stream(3000, users=2000, items=300, seed=6)
+    for c in (co, clone):
+        c.learn([u for u, _, _ in more], [i for _, i, _ in more], [p for _, _, p in more])
+    np.testing.assert_array_equal(clone.nbr[:300], co.nbr[:300])
+    np.testing.assert_array_equal(clone.cnt[:300], co.cnt[:300])
+    assert clone.window_of("u1999").tolist() == co.window_of("u1999").tolist()
+
+
 def test_a_checkpoint_from_before_cooccurrence_loads_and_starts_counting():
     rec = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0))
     rec.learn([Interaction(f"e{k}", f"u{k % 3}", f"i{k % 5}", "click", None, 1.7e9 + k) for k in range(50)])
