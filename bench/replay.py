@@ -34,7 +34,7 @@ def compare(name: str, events: list, chunk: int) -> dict:
     default, popular = out["online_default"], out["popularity"]
     out["default_minus_popularity"] = round(default["recall_at_10"] - popular["recall_at_10"], 4)
     out["default_over_popularity"] = round(default["recall_at_10"] / popular["recall_at_10"], 3)
-    out["default_95ci_above_popularitys"] = default["ci95"][0] > popular["ci95"][1]
+    out["default_ci95_above_popularity"] = default["ci95"][0] > popular["ci95"][1]
     return out
 
 
