@@ -29,6 +29,9 @@ def check_settings(window: int, neighbours: int, decay: float) -> None:
         raise ValueError(f"cooccurrence_decay must be within (0, 1], got {decay}")
 
 
+_NO_WINDOW = np.zeros(0, dtype=np.int32)
+
+
 class CoOccurrence:
     """Companion counts per item, and each user's window of recent positive items (rows of the item numbering
     the owner uses). Learning and scoring are compiled loops (kernels.py)."""
@@ -46,8 +49,6 @@ class CoOccurrence:
         self.err = np.zeros((1024, neighbours), dtype=np.float32)
         #: positive events per item
         self.item_count = np.zeros(1024, dtype=np.float64)
-        # weights[age] for a window item `age` places from the newest
-        self._weights = decay ** np.arange(window, dtype=np.float64)
 
     def __getstate__(self) -> dict:
         # Without the spare capacity (up to half of each array): a checkpoint keeps the rows in use.
@@ -102,7 +103,7 @@ class CoOccurrence:
         """The user's recent positive item rows, oldest first (empty for a user with none)."""
         r = self.user_row.get(user_id)
         if r is None:
-            return self.recent[0, :0]
+            return _NO_WINDOW  # (`recent` may have no rows at all: a checkpoint keeps only the rows in use)
         return self.recent[r, :self.recent_len[r]]
 
     def add_scores(self, out: np.ndarray, user_id: str, scale: float) -> None:
@@ -112,5 +113,5 @@ class CoOccurrence:
             return
         from . import kernels
 
-        kernels.cooccur_scores(out, window, self._weights[len(window) - 1::-1].copy(), self.nbr, self.cnt,
-                               self.err, self.item_count, scale)
+        ages = np.arange(len(window) - 1, -1, -1, dtype=np.float64)  # the window is oldest first
+        kernels.cooccur_scores(out, window, self.decay ** ages, self.nbr, self.cnt, self.err, self.item_count, scale)

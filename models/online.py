@@ -145,9 +145,7 @@ class OnlineRecommender:
         self._rng = np.random.default_rng(cfg.seed)
         self._link(ChunkLearner(self._model))
         self.popularity = DecayedPopularity(cfg.popularity_half_life_s)
-        self.cooccurrence: CoOccurrence | None = CoOccurrence(
-            cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay) \
-            if cfg.cooccurrence_weight > 0 else None
+        self.cooccurrence = _cooccurrence_for(cfg)
         #: user -> recent item rows, insertion-ordered so the oldest can be forgotten
         self._seen: dict[str, dict[int, None]] = {}
         self._user_events: dict[str, int] = {}
@@ -191,9 +189,7 @@ class OnlineRecommender:
         self._link(ChunkLearner(self._model, item_keys=state["item_ids"]))
         self.__dict__.setdefault("_popular", None)  # older checkpoints have none
         if "cooccurrence" not in state:  # older checkpoints: count from here on (their pickled config lacks the
-            cfg = self.config  # co-occurrence fields, so it reads the class defaults)
-            self.cooccurrence = CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours,
-                                             cfg.cooccurrence_decay) if cfg.cooccurrence_weight > 0 else None
+            self.cooccurrence = _cooccurrence_for(self.config)  # co-occurrence fields: it reads the defaults)
         self._probe_tokens, self._probe_clock_at = 0.0, None  # another process's clock
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
@@ -471,6 +467,13 @@ class OnlineRecommender:
             return []
         rows = list(islice(reversed(seen), n))
         return [self.item_ids[r] for r in reversed(rows)]
+
+
+def _cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:
+    """The co-occurrence counts `cfg` asks for (None when its weight is 0: no counting, no cost)."""
+    if cfg.cooccurrence_weight <= 0:
+        return None
+    return CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay)
 
 
 def recall_ci(hits: int, trials: int) -> tuple[float, float]:

@@ -187,6 +187,15 @@ def test_a_pickle_keeps_the_rows_in_use_and_learning_grows_them_again():
     assert clone.window_of("u1999").tolist() == co.window_of("u1999").tolist()
 
 
+def test_a_pickle_of_counts_that_never_learned_serves_and_learns():
+    empty = pickle.loads(pickle.dumps(CoOccurrence()))
+    out = np.zeros(3)
+    empty.add_scores(out, "nobody", 1.0)
+    assert empty.window_of("nobody").tolist() == [] and not out.any()
+    empty.learn(["u", "u"], [0, 2], [True, True])
+    assert empty.window_of("u").tolist() == [0, 2]
+
+
 def test_a_checkpoint_from_before_cooccurrence_loads_and_starts_counting():
     rec = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0))
     rec.learn([Interaction(f"e{k}", f"u{k % 3}", f"i{k % 5}", "click", None, 1.7e9 + k) for k in range(50)])
