@@ -28,15 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import fill, run_worker_ingest
 
-from recstream.models.db import create_db_engine, upgrade
-from recstream.models.online import OnlineConfig
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.monitors.drift import DriftConfig, run_drift, store_probes
-from recstream.stream.broker import EmbeddedBroker
-from recstream.stream.produce import event_json
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.online.config import OnlineConfig
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.events import EventStore
+from recstream.monitors.drift.config import DriftConfig
+from recstream.monitors.drift.reports import store_probes
+from recstream.monitors.drift.run import run_drift
+from recstream.stream.kafka.broker import EmbeddedBroker
+from recstream.stream.kafka.produce import event_json
+from recstream.stream.kafka.topics import Topics, ensure_topics
 from recstream.stream.settings import Settings
-from recstream.stream.topics import Topics, ensure_topics
 
 
 def build_store(url: str, n: int) -> list[float]:
@@ -114,12 +116,12 @@ def throughput_loss(n: int, window: int, tmp: Path) -> dict:
     results = {}
     with EmbeddedBroker() as broker:
         for run in ("alone", "with_drift_reports"):
-            settings = Settings(bootstrap=broker.bootstrap, session_timeout_s=6,
+            settings = Settings.build(bootstrap=broker.bootstrap, session_timeout_s=6,
                                 database_url=f"sqlite:///{tmp}/ingest-{run}.db",
                                 topic_behaviour=f"bench.{run}", topic_feedback=f"bench.{run}.fb",
                                 topic_dead_letter=f"bench.{run}.dl", group_id=f"bench-{run}")
-            ensure_topics(broker.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
-            asyncio.run(fill(broker.bootstrap, settings.topic_behaviour, payloads))
+            ensure_topics(broker.bootstrap, Topics.of(settings.kafka), settings.kafka.topic_partitions)
+            asyncio.run(fill(broker.bootstrap, settings.kafka.topic_behaviour, payloads))
             engine = create_db_engine(settings.database_url)
             upgrade(engine)
             EventStore(engine).add_interactions(history)  # so reports have windows from the first second

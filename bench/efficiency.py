@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from recstream.models.db import create_db_engine, upgrade
-from recstream.models.deep import DeepConfig, DeepModel
-from recstream.models.quantize import Int8Scorer, top10_latency_ms
-from recstream.models.retrain import RetrainConfig, retrain
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.models.tuning import TuneConfig
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.model import DeepModel
+from recstream.models.deep.quantize import Int8Scorer, top10_latency_ms
+from recstream.models.retrain.config import RetrainConfig, TuneConfig
+from recstream.models.retrain.run import retrain
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.events import EventStore
 
 
 def latency_and_size(n_items: int, requests: int = 2_000) -> dict:

@@ -22,17 +22,16 @@ import tempfile
 import time
 
 import numpy as np
+from common import get
 from kafka import KafkaProducer
 
-from recstream.models.db import create_db_engine, upgrade
-from recstream.models.interaction import Interaction
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.stream.broker import EmbeddedBroker, free_port
-from recstream.stream.produce import event_json, produce
+from recstream.models.data.interaction import Interaction
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.stream.kafka.broker import EmbeddedBroker, free_port
+from recstream.stream.kafka.produce import event_json, produce
+from recstream.stream.kafka.topics import Topics, ensure_topics
 from recstream.stream.settings import Settings
-from recstream.stream.topics import Topics, ensure_topics
-
-from common import get
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -80,10 +79,10 @@ def main() -> None:
     args = ap.parse_args()
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        s = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/f.db", web_port=port)
+        s = Settings.build(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/f.db", web_port=port)
         upgrade(create_db_engine(s.database_url))
-        ensure_topics(s.bootstrap, Topics.from_settings(s), s.topic_partitions)
-        env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,
+        ensure_topics(s.kafka.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions)
+        env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.kafka.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,
                "RECSTREAM_WEB_PORT": str(port), "RECSTREAM_SESSION_TIMEOUT_S": "6"}
         worker = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"], env=env,
                                   stdout=open(f"{tmp}/worker.log", "wb"), stderr=subprocess.STDOUT)
@@ -104,8 +103,8 @@ def main() -> None:
                                  start_ts=time.time() - 7200)
             catalogue = [Interaction(f"cat-{i}", f"u{i % 5_000}", f"i{i}", "view", None, time.time() - 7300)
                          for i in range(10_000)]
-            produce(iter(catalogue), s.bootstrap, s.topic_behaviour, progress=False)
-            produce(generate(warm), s.bootstrap, s.topic_behaviour, total=warm.events, progress=False)
+            produce(iter(catalogue), s.kafka.bootstrap, s.kafka.topic_behaviour, progress=False)
+            produce(generate(warm), s.kafka.bootstrap, s.kafka.topic_behaviour, total=warm.events, progress=False)
             while get(conn, "/healthz")["events_learned"] < warm.events + len(catalogue):
                 time.sleep(0.2)
             n_items = get(conn, "/healthz")["items"]
@@ -115,13 +114,13 @@ def main() -> None:
 
             load = Load(env, args.load_rate)
             time.sleep(3.0)  # let the load reach steady state
-            probe_producer = KafkaProducer(bootstrap_servers=s.bootstrap, linger_ms=0)
+            probe_producer = KafkaProducer(bootstrap_servers=s.kafka.bootstrap, linger_ms=0)
             fresh = []
             for p in range(args.probes):
                 user = f"probe-{p}"
                 e = Interaction(f"probe-{p}-{time.time_ns()}", user, "i1", "purchase", None, time.time())
                 sent = time.perf_counter()
-                probe_producer.send(s.topic_behaviour, key=user.encode(), value=event_json(e))
+                probe_producer.send(s.kafka.topic_behaviour, key=user.encode(), value=event_json(e))
                 probe_producer.flush()
                 while True:
                     r = get(conn, f"/recommendations/{user}?k=10")

@@ -24,18 +24,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
-from recstream.models.db import create_db_engine, upgrade
-from recstream.models.deep import DeepConfig
-from recstream.models.registry import Registry
-from recstream.models.retrain import retrain
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.stream.broker import EmbeddedBroker, free_port
-from recstream.stream.produce import produce
-from recstream.stream.settings import Settings
-from recstream.stream.topics import Topics, ensure_topics
-
 from common import get
+
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep.config import DeepConfig
+from recstream.models.retrain.run import retrain
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.registry import Registry
+from recstream.stream.kafka.broker import EmbeddedBroker, free_port
+from recstream.stream.kafka.produce import produce
+from recstream.stream.kafka.topics import Topics, ensure_topics
+from recstream.stream.settings import Settings
 
 
 class Client(threading.Thread):
@@ -87,18 +86,18 @@ def main() -> None:
     ap.add_argument("--changes", type=int, default=10, help="promotions + rollbacks, alternating")
     args = ap.parse_args()
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        s = Settings(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/h.db",
+        s = Settings.build(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/h.db",
                      artefact_dir=Path(tmp) / "artefacts", deep_dim=32, deep_epochs=4)
         engine = create_db_engine(s.database_url)
         upgrade(engine)
-        ensure_topics(s.bootstrap, Topics.from_settings(s), s.topic_partitions)
-        env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,
-               "RECSTREAM_SESSION_TIMEOUT_S": "6", "RECSTREAM_ARTEFACT_DIR": str(s.artefact_dir)}
+        ensure_topics(s.kafka.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions)
+        env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.kafka.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,
+               "RECSTREAM_SESSION_TIMEOUT_S": "6", "RECSTREAM_ARTEFACT_DIR": str(s.artefacts.dir)}
         ports = [free_port(), free_port()]
         workers = [start_worker(env, p, Path(tmp) / f"w{i}.log") for i, p in enumerate(ports)]
         try:
             spec = SyntheticSpec(users=1_000, items=2_000, events=args.events, start_ts=time.time() - 3600)
-            produce(generate(spec), s.bootstrap, s.topic_behaviour, total=spec.events, progress=False)
+            produce(generate(spec), s.kafka.bootstrap, s.kafka.topic_behaviour, total=spec.events, progress=False)
             conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=5) for p in ports]
             while sum(get(c, "/healthz")["events_learned"] for c in conns) < spec.events:
                 time.sleep(0.2)

@@ -22,17 +22,18 @@ import time
 
 from aiokafka import AIOKafkaProducer
 
-from recstream.models.db import create_db_engine, upgrade
-from recstream.models.online import OnlineConfig, OnlineRecommender
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.stream.broker import EmbeddedBroker
-from recstream.stream.deadletter import KafkaDeadLetters
-from recstream.stream.ingest import IngestLoop, make_consumer
-from recstream.stream.produce import event_json
-from recstream.stream.service import WorkerState
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.events import EventStore
+from recstream.stream.ingest.dead_letters import KafkaDeadLetters
+from recstream.stream.ingest.loop import IngestLoop, make_consumer
+from recstream.stream.kafka.broker import EmbeddedBroker
+from recstream.stream.kafka.produce import event_json
+from recstream.stream.kafka.topics import Topics, ensure_topics
 from recstream.stream.settings import Settings
-from recstream.stream.topics import Topics, ensure_topics
+from recstream.stream.worker.state import WorkerState
 
 
 async def fill(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> None:
@@ -50,13 +51,13 @@ async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) ->
     upgrade(create_db_engine(settings.database_url))
     state = WorkerState.create(settings)
     state.recommender = OnlineRecommender(config)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap)
     await producer.start()
-    consumer = make_consumer(settings)
+    consumer = make_consumer(settings.kafka, settings.ingest)
     await consumer.start()
-    pipeline = state.attach(KafkaDeadLetters(producer, settings.topic_dead_letter))
+    pipeline = state.attach(KafkaDeadLetters(producer, settings.kafka.topic_dead_letter))
     await pipeline.preparer.start()  # start the helper processes before the clock does
-    task = asyncio.create_task(IngestLoop(consumer, pipeline, settings, state.topics).run())
+    task = asyncio.create_task(IngestLoop(consumer, pipeline, settings.kafka, settings.ingest, state.topics).run())
     try:
         while pipeline.stats.consumed == 0:
             await asyncio.sleep(0.001)
@@ -78,9 +79,9 @@ async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) ->
     rows = EventStore(create_db_engine(settings.database_url)).count_interactions()
     return {"events_per_s": round((n - counted) / (end - first)), "seconds": round(end - first, 2),
             "stored_rows": rows, "learned": state.recommender.events_learned, "batches": pipeline.stats.batches,
-            "prepare_in_process": settings.prepare_in_process, "prepare_processes": settings.prepare_processes,
-            "prequential_recall_at_10": round(state.recommender.recall_at_10 or 0, 4),
-            "prequential_probes": state.recommender.prequential_trials,
+            "prepare_in_process": settings.ingest.prepare_in_process, "prepare_processes": settings.ingest.prepare_processes,
+            "prequential_recall_at_10": round(state.recommender.prequential.recall_at_10 or 0, 4),
+            "prequential_probes": state.recommender.prequential.trials,
             "stage_seconds": pipeline.stats.as_dict()["seconds"]}
 
 
@@ -152,24 +153,24 @@ def main() -> None:
     events = list(generate(SyntheticSpec(users=5_000, items=10_000, events=args.events, seed=1)))
     payloads = [(e.user_id.encode(), event_json(e)) for e in events]
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(bootstrap=broker.bootstrap, session_timeout_s=6,
+        settings = Settings.build(bootstrap=broker.bootstrap, session_timeout_s=6,
                             database_url=args.database_url or f"sqlite:///{tmp}/bench.db",
                             topic_behaviour="bench.behaviour", topic_feedback="bench.feedback",
                             topic_dead_letter="bench.dead-letter", group_id="bench",
                             prepare_in_process=not args.in_process)
-        config = settings.online_config()  # the worker's defaults (RECSTREAM_ONLINE_* apply)
-        ensure_topics(broker.bootstrap, Topics.from_settings(settings), settings.topic_partitions)
-        asyncio.run(fill(broker.bootstrap, settings.topic_behaviour, payloads))
+        config = settings.online.config()  # the worker's defaults (RECSTREAM_ONLINE_* apply)
+        ensure_topics(broker.bootstrap, Topics.of(settings.kafka), settings.kafka.topic_partitions)
+        asyncio.run(fill(broker.bootstrap, settings.kafka.topic_behaviour, payloads))
         worker = asyncio.run(run_worker_ingest(settings, len(events), config))
         bare = run_bare_river(events, config)
         bare_same = run_bare_river(events, config, same_updates=True)
-        naive = run_naive_faust(broker.bootstrap, settings.topic_behaviour, args.faust_events)
+        naive = run_naive_faust(broker.bootstrap, settings.kafka.topic_behaviour, args.faust_events)
     print(json.dumps({
         "bench": "ingest", "events": len(events), "database": settings.database_url.split(":")[0],
         "online": {"algorithm": config.algorithm, "loss": config.loss, "n_factors": config.n_factors,
                    "negatives": config.negatives, "negative_sampling": config.negative_sampling,
                    "prequential_sample": config.prequential_sample,
-                   "prequential_max_per_s": config.prequential_max_per_s, "learn_chunk": settings.learn_chunk},
+                   "prequential_max_per_s": config.prequential_max_per_s, "learn_chunk": settings.ingest.learn_chunk},
         "worker": worker, "bare_river_learn_one": bare, "bare_river_same_updates": bare_same,
         "naive_faust_table_per_event": naive,
         "ratio_vs_bare_river": round(worker["events_per_s"] / bare["events_per_s"], 3),

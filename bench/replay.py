@@ -14,10 +14,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from recstream.models.datafiles import read_interactions
-from recstream.models.online import OnlineConfig
-from recstream.models.replay import popularity_config, replay
-from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.models.data.files import read_interactions
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.replay import popularity_config, replay
 
 
 def compare(name: str, events: list, chunk: int) -> dict:

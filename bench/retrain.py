@@ -23,16 +23,26 @@ from pathlib import Path
 
 import numpy as np
 
-from recstream.models.datafiles import read_interactions
-from recstream.models.db import create_db_engine, upgrade
-from recstream.models.deep import PAD, DeepConfig, DeepModel
-from recstream.models.interaction import Interaction
-from recstream.models.online import OnlineConfig, OnlineRecommender
-from recstream.models.retrain import RetrainConfig, retrain
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.models.training import (Positives, Split, deep_scorer, evaluate, popularity_scorer, temporal_split,
-                                       training_pairs)
+from recstream.models.data.files import read_interactions
+from recstream.models.data.interaction import Interaction
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.model import PAD, DeepModel
+from recstream.models.deep.training import (
+    Positives,
+    Split,
+    deep_scorer,
+    evaluate,
+    popularity_scorer,
+    temporal_split,
+    training_pairs,
+)
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.retrain.config import RetrainConfig
+from recstream.models.retrain.run import retrain
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.events import EventStore
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small" / "ratings.csv"
 

@@ -38,13 +38,13 @@ from collections.abc import Iterator
 from common import get
 from sqlalchemy import create_engine, func, select, text
 
-from recstream.models.db import create_db_engine, upgrade
-from recstream.models.schema import interactions
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.stream.broker import EmbeddedBroker, free_port
-from recstream.stream.produce import produce
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.schema import interactions
+from recstream.stream.kafka.broker import EmbeddedBroker, free_port
+from recstream.stream.kafka.produce import produce
+from recstream.stream.kafka.topics import Topics, ensure_topics
 from recstream.stream.settings import Settings
-from recstream.stream.topics import Topics, ensure_topics
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -126,13 +126,13 @@ def stored(url: str) -> tuple[int, int]:
 
 def setup(broker: EmbeddedBroker, db: str, partitions: int, prepare_in_process: bool) -> dict:
     suffix = uuid.uuid4().hex[:8]
-    s = Settings(bootstrap=broker.bootstrap, database_url=db, topic_behaviour=f"behaviour-{suffix}",
+    s = Settings.build(bootstrap=broker.bootstrap, database_url=db, topic_behaviour=f"behaviour-{suffix}",
                  topic_feedback=f"feedback-{suffix}", topic_dead_letter=f"dead-letter-{suffix}",
                  group_id=f"scale-{suffix}", topic_partitions=partitions)
-    ensure_topics(s.bootstrap, Topics.from_settings(s), partitions)
-    return {**os.environ, "RECSTREAM_BOOTSTRAP": s.bootstrap, "RECSTREAM_DATABASE_URL": db,
-            "RECSTREAM_TOPIC_BEHAVIOUR": s.topic_behaviour, "RECSTREAM_TOPIC_FEEDBACK": s.topic_feedback,
-            "RECSTREAM_TOPIC_DEAD_LETTER": s.topic_dead_letter, "RECSTREAM_GROUP_ID": s.group_id,
+    ensure_topics(s.kafka.bootstrap, Topics.of(s.kafka), partitions)
+    return {**os.environ, "RECSTREAM_BOOTSTRAP": s.kafka.bootstrap, "RECSTREAM_DATABASE_URL": db,
+            "RECSTREAM_TOPIC_BEHAVIOUR": s.kafka.topic_behaviour, "RECSTREAM_TOPIC_FEEDBACK": s.kafka.topic_feedback,
+            "RECSTREAM_TOPIC_DEAD_LETTER": s.kafka.topic_dead_letter, "RECSTREAM_GROUP_ID": s.kafka.group_id,
             "RECSTREAM_TOPIC_PARTITIONS": str(partitions), "RECSTREAM_SESSION_TIMEOUT_S": "10",
             "RECSTREAM_WORKER_HEARTBEAT_S": "0.5", "RECSTREAM_CHECKPOINT_INTERVAL_S": "5",
             "RECSTREAM_PREPARE_IN_PROCESS": "true" if prepare_in_process else "false"}

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from recstream.models.schema import metadata
+from recstream.models.store.schema import metadata
 
 config = context.config
 target_metadata = metadata

@@ -18,12 +18,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from recstream.models.abtest import canary_decision, outcomes
 from recstream.models.errors import TrainingBusy
-from recstream.models.registry import Registry
-from recstream.models.retrain import RetrainConfig, RetrainResult, retrain
-
-from .drift import DriftConfig, DriftRun, run_drift
+from recstream.models.retrain.config import RetrainConfig
+from recstream.models.retrain.run import RetrainResult, retrain
+from recstream.models.serving.abtest import canary_decision, outcomes
+from recstream.models.store.registry import Registry
+from recstream.models.store.runs import RunQueue
+from recstream.monitors.drift.config import DriftConfig
+from recstream.monitors.drift.run import DriftRun, run_drift
 
 log = logging.getLogger("recstream.scheduler")
 
@@ -43,11 +45,11 @@ class RetrainJobs:
 
     def queued(self) -> RetrainResult | None:
         """Run the oldest queued request, if any."""
-        registry = Registry(self.engine)
-        run_id = registry.next_request()
+        queue = RunQueue(self.engine)
+        run_id = queue.next_request()
         if run_id is None:
             return None
-        row = registry.run(run_id)
+        row = queue.run(run_id)
         try:
             result = retrain(self.engine, self.config, trigger=row["trigger"], requested_by=row["requested_by"],
                              reason=row["reason"], run_id=run_id)

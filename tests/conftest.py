@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from recstream.models.db import create_db_engine, upgrade
-from recstream.stream.broker import EmbeddedBroker, free_port
-from recstream.stream.cli import api_get
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.stream.app.launcher import WorkerProcess, start_worker
+from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 
 PG_ADMIN_URL = os.environ.get("RECSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -79,27 +75,6 @@ def broker() -> Iterator[EmbeddedBroker]:
         yield b
 
 
-@dataclass
-class RunningWorker:
-    api: str
-    env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def health(self) -> dict:
-        return api_get(f"{self.api}/healthz")
-
-    def wait(self, predicate, timeout: float = 60.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = self.health()
-            if predicate(last):
-                return last
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; last health {last}\n{self.log.read_text()[-3000:]}")
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     """Remember each phase's outcome on the test item, so fixtures can tell a failed test at teardown."""
@@ -113,10 +88,10 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
                    request: pytest.FixtureRequest):
     """Start real `recstream worker` processes on fresh topics and a fresh SQLite database. When the test fails,
     the end of each worker's log is printed (CI keeps no temporary directories)."""
-    started: list[RunningWorker] = []
+    started: list[WorkerProcess] = []
     suffix = uuid.uuid4().hex[:8]
 
-    def start(**env_overrides: str) -> RunningWorker:
+    def start(**env_overrides: str) -> WorkerProcess:
         db = tmp_path / "worker.db"
         env = {**os.environ,
                "RECSTREAM_BOOTSTRAP": broker.bootstrap,
@@ -131,23 +106,9 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
                "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S": "1e9",
                **env_overrides}
         upgrade(create_db_engine(env["RECSTREAM_DATABASE_URL"]))
-        log = tmp_path / f"worker-{len(started)}.log"
-        proc = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"], env=env,
-                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        w = RunningWorker(f"http://127.0.0.1:{env['RECSTREAM_WEB_PORT']}", env, proc, log)
+        w = start_worker(env, tmp_path / f"worker-{len(started)}.log", timeout=60)
         started.append(w)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                # Ready once the ingest loop owns partitions: the pipeline exists after the consumer started.
-                if w.health()["pipeline"] is not None:
-                    return w
-            except Exception:  # noqa: BLE001
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"worker did not become ready:\n{log.read_text()[-3000:]}")
+        return w
 
     yield start
     report = getattr(request.node, "rep_call", None)
@@ -156,9 +117,4 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
             tail = w.log.read_text(errors="replace")[-4000:]
             print(f"\n--- {w.log.name} (last 4,000 characters) ---\n{tail}")
     for w in started:
-        if w.process.poll() is None:
-            w.process.terminate()
-            try:
-                w.process.wait(15)
-            except subprocess.TimeoutExpired:
-                w.process.kill()
+        w.stop()

@@ -12,7 +12,7 @@ import click
 import pytest
 import yaml
 
-from recstream.stream.cli import main
+from recstream.stream.cli.main import main
 from recstream.stream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

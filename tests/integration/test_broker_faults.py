@@ -21,10 +21,10 @@ import boto3
 import pytest
 from kafka import KafkaProducer
 
-from recstream.models.db import create_db_engine
-from recstream.models.store import EventStore
+from recstream.models.store.db import create_db_engine
+from recstream.models.store.events import EventStore
 from recstream.monitors.metrics import parse
-from recstream.stream.broker import EmbeddedBroker, free_port, wait_for_port
+from recstream.stream.kafka.broker import EmbeddedBroker, free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from recstream.models.db import create_db_engine
-from recstream.models.registry import Registry
-from recstream.models.store import EventStore
-from recstream.stream.cli import api_get
+from recstream.models.store.db import create_db_engine
+from recstream.models.store.events import EventStore
+from recstream.models.store.registry import Registry
+from recstream.stream.app.client import api_get
 
 from .test_cli import recstream
 

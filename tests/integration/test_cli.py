@@ -10,8 +10,8 @@ import time
 import pytest
 from kafka import KafkaConsumer
 
-from recstream.models.db import head_revision
-from recstream.stream.broker import free_port
+from recstream.models.store.db import head_revision
+from recstream.stream.kafka.broker import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaProducer
 
 from recstream.monitors.metrics import parse
-from recstream.stream.cli import api_get
+from recstream.stream.app.client import api_get
 
 from .test_cli import recstream
 from .test_models import TOKEN

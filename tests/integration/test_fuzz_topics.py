@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
 
-from recstream.models.db import create_db_engine
-from recstream.models.store import EventStore
-from recstream.stream.deadletter import read_dead_letters
+from recstream.models.store.db import create_db_engine
+from recstream.models.store.events import EventStore
+from recstream.stream.ingest.dead_letters import read_dead_letters
 
 pytestmark = pytest.mark.integration
 

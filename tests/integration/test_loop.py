@@ -8,10 +8,10 @@ import time
 import pytest
 from kafka import KafkaProducer
 
-from recstream.models.db import create_db_engine
-from recstream.models.store import EventStore
-from recstream.stream.cli import api_get
-from recstream.stream.deadletter import read_dead_letters
+from recstream.models.store.db import create_db_engine
+from recstream.models.store.events import EventStore
+from recstream.stream.app.client import api_get
+from recstream.stream.ingest.dead_letters import read_dead_letters
 
 pytestmark = pytest.mark.integration
 

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from recstream.models.checkpoint import OnlineCheckpoint, load_checkpoint, register_checkpoint
+from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.errors import ArtefactError
-from recstream.models.online import OnlineConfig, OnlineRecommender
-from recstream.models.registry import Registry
-from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.models.online.checkpoint import OnlineCheckpoint, load_checkpoint, register_checkpoint
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.store.registry import Registry
 
 KEY = b"k" * 32
 

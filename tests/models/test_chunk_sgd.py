@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from river import optim, reco
 
-from recstream.models.chunk_sgd import ChunkLearner
+from recstream.models.online.chunk_sgd import ChunkLearner
 
 
 def model(algorithm: str, loss: str):

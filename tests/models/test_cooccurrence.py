@@ -6,9 +6,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from recstream.models.cooccurrence import CoOccurrence
-from recstream.models.interaction import Interaction
-from recstream.models.online import OnlineConfig, OnlineRecommender
+from recstream.models.data.interaction import Interaction
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.cooccurrence import CoOccurrence
+from recstream.models.online.recommender import OnlineRecommender
 
 
 def reference(events, window: int, neighbours: int):
@@ -229,7 +230,7 @@ def test_weight_zero_keeps_no_counts():
 
 def test_warm_up_compiles_what_learning_and_serving_call():
     """A signature warm_up() misses would be compiled on a worker's first batch or request (~1 s)."""
-    from recstream.models import kernels
+    from recstream.models.online import kernels
 
     kernels.warm_up()
     before = (len(kernels.cooccur_learn.signatures), len(kernels.cooccur_scores.signatures))

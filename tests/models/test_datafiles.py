@@ -1,6 +1,6 @@
 import pytest
 
-from recstream.models.datafiles import read_interactions
+from recstream.models.data.files import read_interactions
 from recstream.models.errors import DataFileError
 
 

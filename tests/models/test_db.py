@@ -1,8 +1,14 @@
 import pytest
 
-from recstream.models.db import (create_db_engine, current_revision, head_revision, normalise_url,
-                                 require_current_schema, upgrade)
 from recstream.models.errors import ConfigError, DatabaseError
+from recstream.models.store.db import (
+    create_db_engine,
+    current_revision,
+    head_revision,
+    normalise_url,
+    require_current_schema,
+    upgrade,
+)
 
 
 def test_postgres_urls_use_psycopg3():

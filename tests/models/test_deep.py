@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from recstream.models.artefacts import read_verified, write_artefact
-from recstream.models.deep import PAD, DeepConfig, DeepModel
+from recstream.models.artefacts.files import read_verified, write_artefact
+from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.model import PAD, DeepModel
+from recstream.models.deep.training import Positives, deep_scorer, evaluate, popularity_scorer, temporal_split
 from recstream.models.errors import ArtefactError
-from recstream.models.training import Positives, deep_scorer, evaluate, popularity_scorer, temporal_split
 
 
 def cyclic_positives(users=200, items=150, per_user=20, seed=0) -> Positives:

@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from recstream.models.artefacts import ArtefactKeys, read_verified, write_artefact
-from recstream.models.checkpoint import load_checkpoint
-from recstream.models.encryption import MAGIC, new_key, parse_key
+from recstream.models.artefacts.encryption import MAGIC
+from recstream.models.artefacts.files import read_verified, write_artefact
+from recstream.models.artefacts.keys import ArtefactKeys, new_key, parse_key
+from recstream.models.artefacts.rotation import rotate_keys
 from recstream.models.errors import ArtefactError, ConfigError
-from recstream.models.registry import Registry
-from recstream.models.rotation import rotate_keys
+from recstream.models.online.checkpoint import load_checkpoint
+from recstream.models.store.registry import Registry
 
 OLD, NEW = parse_key(new_key()), parse_key(new_key())
 SIGN = b"s" * 32
@@ -35,7 +36,7 @@ def test_a_wrong_key_a_flipped_byte_or_no_key_is_refused_with_a_clear_error(tmp_
     data = bytearray(path.read_bytes())
     data[-5] ^= 0x01
     path.write_bytes(bytes(data))
-    from recstream.models.artefacts import sha256_hex
+    from recstream.models.artefacts.files import sha256_hex
 
     with pytest.raises(ArtefactError, match="fails authentication"):
         read_verified(path, sha256_hex(bytes(data)), None, ArtefactKeys(encrypt=OLD))
@@ -83,9 +84,10 @@ def test_rotation_reports_a_missing_file_and_leaves_the_rest_done(engine, tmp_pa
 
 
 def test_checkpoints_are_encrypted_too(engine, tmp_path):
-    from recstream.models.checkpoint import OnlineCheckpoint, register_checkpoint
-    from recstream.models.online import OnlineConfig, OnlineRecommender
-    from recstream.models.synthetic import SyntheticSpec, generate
+    from recstream.models.data.synthetic import SyntheticSpec, generate
+    from recstream.models.online.checkpoint import OnlineCheckpoint, register_checkpoint
+    from recstream.models.online.config import OnlineConfig
+    from recstream.models.online.recommender import OnlineRecommender
 
     rec = OnlineRecommender(OnlineConfig(n_factors=4))
     rec.learn(list(generate(SyntheticSpec(users=50, items=80, events=500))))

@@ -3,12 +3,15 @@
 import numpy as np
 import pytest
 
-from recstream.models.artefacts import write_artefact
-from recstream.models.deep import DeepConfig, DeepModel
-from recstream.models.hotswap import DeepSlot, blend, in_canary
-from recstream.models.interaction import Interaction
-from recstream.models.online import OnlineConfig, OnlineRecommender
-from recstream.models.registry import Registry
+from recstream.models.artefacts.files import write_artefact
+from recstream.models.data.interaction import Interaction
+from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.model import DeepModel
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.blend import blend
+from recstream.models.serving.hotswap import DeepSlot, in_canary
+from recstream.models.store.registry import Registry
 
 ITEMS = [f"i{i}" for i in range(20)]
 
@@ -66,8 +69,7 @@ def test_signature_is_required_when_a_key_is_configured(reg, tmp_path):
 
 
 def test_an_artefact_encrypted_with_another_key_is_refused_and_live_keeps_serving(reg, tmp_path):
-    from recstream.models.artefacts import ArtefactKeys
-    from recstream.models.encryption import new_key, parse_key
+    from recstream.models.artefacts.keys import ArtefactKeys, new_key, parse_key
 
     mine, theirs = ArtefactKeys(encrypt=parse_key(new_key())), ArtefactKeys(encrypt=parse_key(new_key()))
     slot = DeepSlot(reg, key=mine)

@@ -6,10 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from recstream.models.interaction import Interaction
-from recstream.models.online import OnlineConfig, OnlineRecommender
-from recstream.models.replay import chunks, popularity_config, replay
-from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.models.data.interaction import Interaction
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.online.replay import chunks, popularity_config, replay
 
 CONFIGS = {
     "biased_mf": OnlineConfig(seed=1),
@@ -161,8 +162,8 @@ def test_learns_what_rivers_learn_one_learns_without_negatives(name, stream):
 
 
 def test_compiled_probe_statistics_equal_the_numpy_definition():
-    from recstream.models.kernels import probe_stats
-    from recstream.models.online import _output_stats
+    from recstream.models.online.kernels import probe_stats
+    from recstream.models.online.prequential import output_stats as _output_stats
 
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(7, 300))
@@ -185,38 +186,38 @@ def test_compiled_probe_statistics_equal_the_numpy_definition():
 def test_probes_per_second_are_capped_when_asked(stream):
     now = [100.0]
     capped = OnlineRecommender(OnlineConfig(prequential_sample=1.0, prequential_max_per_s=10.0, seed=1))
-    capped.clock = lambda: now[0]
+    capped.prequential.budget.clock = lambda: now[0]
     free = OnlineRecommender(OnlineConfig(prequential_sample=1.0, seed=1))
     for rec in (capped, free):
         rec.learn(stream[:2000])
-    assert free.prequential_trials > 500  # uncapped: every novel positive of the chunk
-    assert capped.prequential_trials == 10  # a first burst of one second's budget
+    assert free.prequential.trials > 500  # uncapped: every novel positive of the chunk
+    assert capped.prequential.trials == 10  # a first burst of one second's budget
     now[0] += 0.5
     capped.learn(stream[2000:2500])
-    assert capped.prequential_trials == 10  # half a second's budget is saved up, not spent on half a burst
+    assert capped.prequential.trials == 10  # half a second's budget is saved up, not spent on half a burst
     now[0] += 0.5
     capped.learn(stream[2500:3000])
-    assert capped.prequential_trials == 20  # a second's budget: the next burst
+    assert capped.prequential.trials == 20  # a second's budget: the next burst
     capped.learn(stream[3000:3500])
-    assert capped.prequential_trials == 20  # no time passed: nothing more
+    assert capped.prequential.trials == 20  # no time passed: nothing more
     now[0] += 3.0
     capped.learn(stream[3500:3510])
-    small = capped.prequential_trials - 20
+    small = capped.prequential.trials - 20
     assert 0 < small < 10  # a chunk with fewer picks than a burst is scored whole (the bucket holds one second)
 
 
 def test_a_cap_below_one_probe_a_second_still_probes(stream):
     now = [100.0]
     slow = OnlineRecommender(OnlineConfig(prequential_sample=1.0, prequential_max_per_s=0.5, seed=1))
-    slow.clock = lambda: now[0]
+    slow.prequential.budget.clock = lambda: now[0]
     slow.learn(stream[:500])
-    assert slow.prequential_trials == 1
+    assert slow.prequential.trials == 1
     now[0] += 1.0
     slow.learn(stream[500:1000])
-    assert slow.prequential_trials == 1  # half a token
+    assert slow.prequential.trials == 1  # half a token
     now[0] += 1.0
     slow.learn(stream[1000:1500])
-    assert slow.prequential_trials == 2
+    assert slow.prequential.trials == 2
 
 
 def test_a_replay_ignores_the_probe_cap(stream):

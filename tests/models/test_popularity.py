@@ -1,6 +1,6 @@
 import numpy as np
 
-from recstream.models.popularity import DecayedPopularity
+from recstream.models.online.popularity import DecayedPopularity
 
 
 def test_recent_events_outweigh_old_ones():

@@ -5,13 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recstream.models.deep import DeepConfig, DeepModel
-from recstream.models.hotswap import DeepSlot, load_serving
-from recstream.models.quantize import Int8Scorer
-from recstream.models.registry import Registry
-from recstream.models.retrain import RetrainConfig, quantized_variant, retrain
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.model import DeepModel
+from recstream.models.deep.quantize import Int8Scorer
+from recstream.models.retrain.config import RetrainConfig
+from recstream.models.retrain.run import quantized_variant, retrain
+from recstream.models.serving.hotswap import DeepSlot, load_serving
+from recstream.models.store.events import EventStore
+from recstream.models.store.registry import Registry
 
 FAST = DeepConfig(dim=16, epochs=3, batch_size=512, learning_rate=5e-3)
 
@@ -60,8 +62,8 @@ def test_a_variant_outside_tolerance_is_not_served(trained, tmp_path):
     model = load_serving(r.version, None)
     assert model.precision == "int8"
     # The float model as judged on a holdout where it did far better than its int8 variant can match.
-    from recstream.models.retrain import load_model
-    from recstream.models.training import Positives, temporal_split
+    from recstream.models.deep.training import Positives, temporal_split
+    from recstream.models.deep.versions import load_model
 
     store = EventStore(engine)
     data = Positives.from_columns(*store.interaction_columns(), rating_threshold=4.0)

@@ -1,14 +1,13 @@
 """Model registry: lifecycle, audit log, one live per kind, training lock — on SQLite and PostgreSQL."""
 
-import threading
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from recstream.models.errors import RegistryError
-from recstream.models.registry import Registry, parse_version
-from recstream.models.schema import metadata
+from recstream.models.store.registry import Registry, parse_version
+from recstream.models.store.schema import metadata
 
 
 def _register(reg: Registry, status: str = "candidate", parent=None):
@@ -76,7 +75,7 @@ def test_the_database_refuses_a_second_live_version(engine):
     from sqlalchemy import update
     from sqlalchemy.exc import IntegrityError
 
-    from recstream.models.schema import model_versions
+    from recstream.models.store.schema import model_versions
 
     reg = Registry(engine)
     v1, v2 = _register(reg), _register(reg)
@@ -95,43 +94,10 @@ def test_canary_is_separate_from_live(engine):
     assert set(reg.serving()) == {"live"} and reg.get(v2.id).status == "rolled_back"
 
 
-def test_retrain_requests_are_debounced_while_one_waits(engine):
-    reg = Registry(engine)
-    first, created = reg.request_retrain(trigger="drift", requested_by="monitor", reason="report 3")
-    again, created_again = reg.request_retrain(trigger="manual", requested_by="ops")
-    assert created and not created_again and again == first
-    assert reg.next_request() == first
-    assert reg.start_run(first, trigger="drift", requested_by="monitor") == first
-    assert reg.next_request() is None
-    # A second scheduler that saw the same request cannot claim it again.
-    assert reg.start_run(first, trigger="drift", requested_by="monitor") is None
-
-
-def test_training_lock_admits_one_holder_at_a_time(engine):
-    reg = Registry(engine)
-    winners = []
-
-    def grab(name):
-        if reg.acquire_training_lock(name):
-            winners.append(name)
-
-    threads = [threading.Thread(target=grab, args=(f"t{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1
-    assert not reg.acquire_training_lock("late")
-    reg.release_training_lock(winners[0])
-    assert reg.acquire_training_lock("late")
-    # A holder silent past the stale limit loses the lock.
-    assert reg.acquire_training_lock("rescuer", stale_after_s=-1)
-
-
 def test_feedback_outcomes_per_version_decide_the_canary(engine):
-    from recstream.models.abtest import canary_decision, outcomes
-    from recstream.models.interaction import Feedback
-    from recstream.models.store import EventStore
+    from recstream.models.data.interaction import Feedback
+    from recstream.models.serving.abtest import canary_decision, outcomes
+    from recstream.models.store.events import EventStore
 
     rows = []
     for version, clicks in (("deep-1", 50), ("deep-2", 150)):

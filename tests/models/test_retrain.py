@@ -2,12 +2,15 @@
 
 import pytest
 
-from recstream.models.deep import DeepConfig
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.versions import load_model
 from recstream.models.errors import TrainingBusy
-from recstream.models.registry import Registry
-from recstream.models.retrain import RetrainConfig, load_model, retrain
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.models.retrain.config import RetrainConfig
+from recstream.models.retrain.run import retrain
+from recstream.models.store.events import EventStore
+from recstream.models.store.registry import Registry
+from recstream.models.store.runs import RunQueue
 
 FAST = DeepConfig(dim=16, epochs=3, batch_size=512, learning_rate=5e-3)
 
@@ -28,7 +31,7 @@ def test_first_run_beats_popularity_and_goes_live(stocked, tmp_path):
     m = r.version.metrics
     assert m["candidate"]["ndcg_at_10"] > m["popularity"]["ndcg_at_10"] and m["live"] is None
     assert r.version.parent_id is None and r.version.window_start < r.version.window_end
-    assert Registry(stocked).run(r.run_id)["status"] == "promoted"
+    assert RunQueue(stocked).run(r.run_id)["status"] == "promoted"
     assert load_model(r.version).items  # the artefact verifies and loads
 
 
@@ -57,14 +60,14 @@ def test_a_failed_run_is_recorded_and_live_untouched(stocked, tmp_path):
     first = retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
     failed = retrain(stocked, config(tmp_path, min_interactions=10**9), trigger="drift", requested_by="monitor")
     assert failed.outcome == "failed" and "positive interactions" in failed.error
-    run = Registry(stocked).run(failed.run_id)
+    run = RunQueue(stocked).run(failed.run_id)
     assert run["status"] == "failed" and "positive interactions" in run["error"]
     assert Registry(stocked).live().id == first.version.id
-    assert Registry(stocked).training_lock_holder() is None  # released after failure
+    assert RunQueue(stocked).training_lock_holder() is None  # released after failure
 
 
 def test_runs_never_overlap(stocked, tmp_path):
-    reg = Registry(stocked)
+    reg = RunQueue(stocked)
     assert reg.acquire_training_lock("someone-else")
     with pytest.raises(TrainingBusy, match="someone-else"):
         retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")

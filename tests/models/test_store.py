@@ -1,7 +1,7 @@
 """Event store: batch writes are idempotent on event_id, on SQLite and PostgreSQL."""
 
-from recstream.models.interaction import Feedback, Interaction
-from recstream.models.store import EventStore
+from recstream.models.data.interaction import Feedback, Interaction
+from recstream.models.store.events import EventStore
 
 
 def ev(i: int, user: str = "u1", ts: float = 1.7e9) -> Interaction:
@@ -66,7 +66,7 @@ def test_sqlite_without_returning_takes_the_lock_then_looks_up(tmp_path):
     """SQLite before 3.35 has no RETURNING: the fallback reports the same ids, also under concurrent writers."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from recstream.models.db import create_db_engine, upgrade
+    from recstream.models.store.db import create_db_engine, upgrade
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(engine)

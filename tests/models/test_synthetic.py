@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.models.data.synthetic import SyntheticSpec, generate
 
 
 def test_deterministic_ordered_and_unique():

@@ -4,13 +4,14 @@ import time
 
 import pytest
 
-from recstream.models.deep import DeepConfig
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.training import Positives, temporal_split
 from recstream.models.errors import ConfigError
-from recstream.models.retrain import RetrainConfig, retrain
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.models.training import Positives, temporal_split
-from recstream.models.tuning import SearchSpace, TuneConfig, tune
+from recstream.models.retrain.config import RetrainConfig, SearchSpace, TuneConfig
+from recstream.models.retrain.run import retrain
+from recstream.models.retrain.tuning import tune
+from recstream.models.store.events import EventStore
 
 BASE = DeepConfig(dim=16, history=8, batch_size=512, learning_rate=5e-3)
 SPACE = SearchSpace(dim=(8, 16), batch_size=(256, 512))

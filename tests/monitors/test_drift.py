@@ -9,19 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from recstream.models.online import OnlineConfig, OnlineRecommender
-from recstream.models.registry import Registry
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
-from recstream.monitors.drift import (
-    DriftConfig,
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.store.events import EventStore
+from recstream.models.store.registry import Registry
+from recstream.models.store.runs import RunQueue
+from recstream.monitors.drift.config import DriftConfig
+from recstream.monitors.drift.reports import (
     ReportNotFound,
     get_report,
     list_reports,
     report_file,
-    run_drift,
     store_probes,
 )
+from recstream.monitors.drift.run import run_drift
 
 WINDOW = 5_000
 #: Windows 0-3 warm the online model up; window 4 is the pinned reference (its outputs have settled).
@@ -39,7 +41,7 @@ def replay(engine, spec: SyntheticSpec) -> list[tuple[float, float]]:
         store.add_interactions(chunk)
         for i in range(0, len(chunk), 30):
             rec.learn(chunk[i:i + 30])
-        store_probes(engine, rec.drain_probes(), "test")
+        store_probes(engine, rec.prequential.drain(), "test")
         bounds.append((chunk[0].ts, chunk[-1].ts))
     return bounds
 
@@ -61,7 +63,7 @@ def test_a_stationary_stream_is_not_flagged_over_ten_windows(engine, tmp_path):
         shares.append(report["drift_share"])
         assert not report["drifted"], (w, report["columns"])
     assert len(shares) >= 10
-    assert not Registry(engine).runs()  # nothing asked for a retrain
+    assert not RunQueue(engine).runs()  # nothing asked for a retrain
 
 
 def test_a_preference_shift_is_caught_within_a_window_and_requests_one_linked_retrain(engine, tmp_path):
@@ -79,13 +81,13 @@ def test_a_preference_shift_is_caught_within_a_window_and_requests_one_linked_re
     assert first["retrain_run_id"] is None and "1 of 2 consecutive" in first["action"]
     # The second in a row requests a retrain and records which report did.
     assert second["drifted"] and second["retrain_run_id"] is not None
-    run = Registry(engine).run(second["retrain_run_id"])
+    run = RunQueue(engine).run(second["retrain_run_id"])
     assert run["trigger"] == "drift" and run["status"] == "requested"
     assert f"drift report {second['id']}" in run["reason"]
     assert get_report(engine, second["id"])["retrain_run_id"] == run["id"]
     # Still drifting, inside the cool-down: no second request.
     assert third["drifted"] and third["retrain_run_id"] is None and "cool-down" in third["action"]
-    assert len(Registry(engine).runs()) == 1
+    assert len(RunQueue(engine).runs()) == 1
 
 
 def test_retraining_on_drift_can_be_switched_off(engine, tmp_path):
@@ -93,7 +95,7 @@ def test_retraining_on_drift_can_be_switched_off(engine, tmp_path):
     cfg = config(tmp_path, bounds, consecutive=1, trigger_retrain=False)
     report = run_drift(engine, cfg, until=bounds[REF + 1][1]).report
     assert report["drifted"] and report["retrain_run_id"] is None and "off" in report["action"]
-    assert not Registry(engine).runs()
+    assert not RunQueue(engine).runs()
 
 
 def test_reports_are_kept_listed_and_readable(engine, tmp_path):

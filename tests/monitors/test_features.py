@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recstream.monitors.drift import two_sample_chi2
-from recstream.monitors.features import (
+from recstream.monitors.drift.comparison import two_sample_chi2
+from recstream.monitors.drift.features import (
     MIN_VALUES,
     EventWindow,
     OutputWindow,

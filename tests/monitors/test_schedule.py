@@ -4,18 +4,19 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from recstream.models.deep import DeepConfig
-from recstream.models.registry import Registry
-from recstream.models.retrain import RetrainConfig
-from recstream.models.store import EventStore
-from recstream.models.synthetic import SyntheticSpec, generate
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep.config import DeepConfig
+from recstream.models.retrain.config import RetrainConfig
+from recstream.models.store.events import EventStore
+from recstream.models.store.registry import Registry
+from recstream.models.store.runs import RunQueue
 from recstream.monitors.schedule import RetrainJobs, build_scheduler
 
 
 def test_overlapping_schedules_and_requests_never_train_concurrently(engine, tmp_path):
     EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=200, items=300, events=8_000))))
     cfg = RetrainConfig(deep=DeepConfig(dim=8, epochs=1), artefact_dir=tmp_path, auto_promote=False)
-    reg = Registry(engine)
+    reg = RunQueue(engine)
     reg.request_retrain(trigger="manual", requested_by="test")
     # Two schedulers (as two `recstream scheduler` processes would be), each firing every 0.2 s.
     scheds = [build_scheduler(RetrainJobs(engine, cfg), interval_s=0.2, cron=None, poll_s=0.1,
@@ -38,7 +39,7 @@ def test_overlapping_schedules_and_requests_never_train_concurrently(engine, tmp
 
 
 def test_canary_judge_promotes_a_canary_with_a_clearly_better_click_rate(engine):
-    from recstream.models.interaction import Feedback
+    from recstream.models.data.interaction import Feedback
     from recstream.monitors.schedule import CanaryJudge
 
     reg = Registry(engine)
@@ -61,7 +62,8 @@ def test_canary_judge_promotes_a_canary_with_a_clearly_better_click_rate(engine)
 
 
 def test_the_scheduler_runs_drift_reports_beside_training_and_survives_a_failing_one(engine, tmp_path):
-    from recstream.monitors.drift import DriftConfig, list_reports
+    from recstream.monitors.drift.config import DriftConfig
+    from recstream.monitors.drift.reports import list_reports
     from recstream.monitors.schedule import DriftJob
 
     EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=200, items=300, events=4_000))))

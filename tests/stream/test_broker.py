@@ -3,7 +3,7 @@
 import pytest
 
 from recstream.models.errors import ConfigError
-from recstream.stream.broker import EmbeddedBroker
+from recstream.stream.kafka.broker import EmbeddedBroker
 
 
 def test_memory_storage_by_default_and_s3_when_asked():

@@ -5,8 +5,9 @@ import time
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
-from recstream.stream.directory import Directory, WorkerInfo, user_partition
-from recstream.stream.service import WorkerState
+from recstream.stream.kafka.partitioning import user_partition
+from recstream.stream.worker.directory import Directory, WorkerInfo
+from recstream.stream.worker.routing import Router
 
 
 @pytest.mark.parametrize("n", [1, 4, 12])
@@ -49,19 +50,18 @@ def test_a_silent_worker_is_ignored_then_pruned(engine):
     assert a.prune(older_than_s=0.1) == 1 and a.workers() == []
 
 
-def _state(assigned: tuple[int, ...], owners: dict[int, str], n: int = 4) -> WorkerState:
-    state = WorkerState.__new__(WorkerState)  # only the routing fields matter here
-    state.settings = type("S", (), {"web_port": 1})()  # type: ignore[assignment]
-    state.assigned, state.n_partitions = assigned, n
-    state.owners = {p: WorkerInfo(src, f"http://{src}", (p,), n, 0.0, 0.0) for p, src in owners.items()}
-    return state
+def _router(assigned: tuple[int, ...], owners: dict[int, str], n: int = 4) -> Router:
+    router = Router("me")  # no directory: the map is set by hand
+    router.assigned, router.n_partitions = assigned, n
+    router.owners = {p: WorkerInfo(src, f"http://{src}", (p,), n, 0.0, 0.0) for p, src in owners.items()}
+    return router
 
 
 def test_requests_go_to_the_owner_of_the_users_partition_else_stay_here():
     users = {p: next(f"u{i}" for i in range(1000) if user_partition(f"u{i}", 4) == p) for p in range(4)}
-    state = _state((0, 1), {0: "me", 1: "me", 2: "other:2", 3: "other:3"})
-    assert state.owner_of(users[0]) is None and state.owner_of(users[1]) is None  # mine
-    assert state.owner_of(users[2]).source == "other:2"
-    assert _state((0, 1), {}).owner_of(users[2]) is None  # directory not read yet: answer here
-    assert _state((0, 1), {0: "me", 1: "me"}).owner_of(users[3]) is None  # mid-rebalance, no owner known
-    assert _state((), {}, n=0).owner_of(users[3]) is None  # before the first assignment
+    router = _router((0, 1), {0: "me", 1: "me", 2: "other:2", 3: "other:3"})
+    assert router.owner_of(users[0]) is None and router.owner_of(users[1]) is None  # mine
+    assert router.owner_of(users[2]).source == "other:2"
+    assert _router((0, 1), {}).owner_of(users[2]) is None  # directory not read yet: answer here
+    assert _router((0, 1), {0: "me", 1: "me"}).owner_of(users[3]) is None  # mid-rebalance, no owner known
+    assert _router((), {}, n=0).owner_of(users[3]) is None  # before the first assignment

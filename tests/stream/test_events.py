@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recstream.stream.events import BehaviourEvent, EventParser, FeedbackEvent, Rejection
+from recstream.stream.ingest.events import BehaviourEvent, EventParser, FeedbackEvent
+from recstream.stream.ingest.rejections import Rejection
 
 P = EventParser()
 GOOD = {"event_id": "e-1", "user_id": "u-1", "item_id": "sku-9", "type": "add_to_cart",

@@ -12,13 +12,13 @@ from collections import namedtuple
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from recstream.models.interaction import InteractionColumns
-from recstream.stream.events import Rejection
-from recstream.stream.ingest import IN_FLIGHT, IngestLoop
-from recstream.stream.pipeline import Pipeline, PipelineStats
-from recstream.stream.prepare import Prepared
+from recstream.models.data.interaction import InteractionColumns
+from recstream.stream.ingest.loop import IN_FLIGHT, IngestLoop
+from recstream.stream.ingest.pipeline import Pipeline, PipelineStats
+from recstream.stream.ingest.prepare import Prepared
+from recstream.stream.ingest.rejections import Rejection
+from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import Settings
-from recstream.stream.topics import Topics
 
 Message = namedtuple("Message", "topic partition offset key value")
 
@@ -96,11 +96,11 @@ class SlowPipeline:
 
 
 def test_a_backlog_far_larger_than_the_worker_is_read_a_bounded_number_of_batches_at_a_time():
-    settings = Settings(batch_max=500, batch_within_s=0.05)
-    topics = Topics.from_settings(settings)
+    settings = Settings.build(batch_max=500, batch_within_s=0.05)
+    topics = Topics.of(settings.kafka)
     consumer = Backlog(topics.behaviour)
     pipeline = SlowPipeline(consumer)
-    loop = IngestLoop(consumer, pipeline, settings, topics)  # type: ignore[arg-type]
+    loop = IngestLoop(consumer, pipeline, settings.kafka, settings.ingest, topics)  # type: ignore[arg-type]
 
     async def run_a_while() -> None:
         task = asyncio.create_task(loop.run())
@@ -109,9 +109,9 @@ def test_a_backlog_far_larger_than_the_worker_is_read_a_bounded_number_of_batche
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(run_a_while())
-    assert pipeline.stats.learned >= 20 * settings.batch_max  # it kept going through the backlog
-    assert pipeline.most_held <= IN_FLIGHT * settings.batch_max  # and never held more than IN_FLIGHT batches
-    assert consumer.handed_out - (consumer.group_committed or 0) <= IN_FLIGHT * settings.batch_max
+    assert pipeline.stats.learned >= 20 * settings.ingest.batch_max  # it kept going through the backlog
+    assert pipeline.most_held <= IN_FLIGHT * settings.ingest.batch_max  # and never held more than IN_FLIGHT batches
+    assert consumer.handed_out - (consumer.group_committed or 0) <= IN_FLIGHT * settings.ingest.batch_max
 
 
 class RejectAll:
@@ -130,10 +130,10 @@ class DeadLetters:
 
 
 def drain(consumer: Backlog, assigned_first: bool) -> tuple[IngestLoop, DeadLetters]:
-    settings = Settings(batch_max=40, batch_within_s=0.01)
+    settings = Settings.build(batch_max=40, batch_within_s=0.01)
     sink = DeadLetters()
     pipeline = Pipeline(RejectAll(), recommender=None, dead_letters=sink)  # type: ignore[arg-type]
-    loop = IngestLoop(consumer, pipeline, settings, Topics.from_settings(settings))  # type: ignore[arg-type]
+    loop = IngestLoop(consumer, pipeline, settings.kafka, settings.ingest, Topics.of(settings.kafka))  # type: ignore[arg-type]
 
     async def run() -> None:
         if assigned_first:

@@ -3,13 +3,14 @@
 import asyncio
 import json
 
-from recstream.models.db import create_db_engine, upgrade
-from recstream.models.online import OnlineConfig, OnlineRecommender
-from recstream.models.store import EventStore
-from recstream.stream.events import EventParser
-from recstream.stream.pipeline import Pipeline, RawRecord
-from recstream.stream.prepare import Preparer
-from recstream.stream.topics import Topics
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.events import EventStore
+from recstream.stream.ingest.events import EventParser
+from recstream.stream.ingest.pipeline import Pipeline, RawRecord
+from recstream.stream.ingest.prepare import Preparer
+from recstream.stream.kafka.topics import Topics
 
 TOPICS = Topics("behaviour", "feedback", "dead-letter")
 

@@ -3,9 +3,10 @@
 import asyncio
 import json
 
-from recstream.models.store import EventStore
-from recstream.stream.pipeline import RawRecord
-from recstream.stream.prepare import PreparerProcess
+from recstream.models.store.events import EventStore
+from recstream.stream.ingest.pipeline import RawRecord
+from recstream.stream.ingest.prepare import PreparerProcess
+from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import Settings
 
 
@@ -16,9 +17,9 @@ def record(i: int, valid: bool = True) -> RawRecord:
 
 
 def test_batches_spread_over_two_helpers_come_back_in_order_and_are_stored_once(engine, db_url):
-    settings = Settings(database_url=db_url, topic_behaviour="behaviour", topic_feedback="feedback",
+    settings = Settings.build(database_url=db_url, topic_behaviour="behaviour", topic_feedback="feedback",
                         prepare_processes=2)
-    helpers = PreparerProcess(settings)
+    helpers = PreparerProcess(settings.database_url, Topics.of(settings.kafka), settings.ingest)
 
     async def run():
         await helpers.start()

@@ -1,0 +1,28 @@
+"""The deep model's knobs (no torch here: settings import this)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DeepConfig:
+    dim: int = 64
+    #: How many of a user's most recent items make up their history.
+    history: int = 20
+    epochs: int = 6
+    batch_size: int = 1024
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    #: "auto" = CUDA when present, else CPU.
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "history", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"deep model {name} must be >= 1, got {getattr(self, name)}")
+        if self.epochs < 0:
+            raise ValueError(f"deep model epochs must be >= 0, got {self.epochs}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"deep model learning_rate must be > 0, got {self.learning_rate}")

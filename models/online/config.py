@@ -1,0 +1,81 @@
+"""The online learner's knobs: a plain dataclass, cheap to import (settings read their defaults from it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from recstream.models.data.positive import DEFAULT_EVENT_WEIGHTS
+
+
+def check_cooccurrence(window: int, neighbours: int, decay: float) -> None:
+    """Refuse settings the co-occurrence counts cannot work with, naming the one that is wrong."""
+    if window < 1:
+        raise ValueError(f"cooccurrence_window must be >= 1 items, got {window}")
+    if neighbours < 1:
+        raise ValueError(f"cooccurrence_neighbours must be >= 1, got {neighbours}")
+    if not 0.0 < decay <= 1.0:
+        raise ValueError(f"cooccurrence_decay must be within (0, 1], got {decay}")
+
+
+@dataclass(frozen=True)
+class OnlineConfig:
+    """Knobs of the online learner. `recstream worker` fills them from RECSTREAM_ONLINE_* settings."""
+
+    algorithm: Literal["biased_mf", "funk_mf"] = "biased_mf"
+    #: "squared" regresses the event weight; "log" is logistic MF (positive = 1, sampled negative = 0).
+    loss: Literal["squared", "log"] = "log"
+    n_factors: int = 32
+    learning_rate: float = 0.05
+    l2: float = 0.002
+    #: Sampled negatives (target 0) learned after each positive event: implicit data has no explicit "no".
+    #: Each costs one more learn_one. Measured (replay, chunk 10, vs popularity 0.1732 / 0.0788): 1 negative
+    #: 0.1778 synthetic / 0.0793 MovieLens, 2: 0.1828 / 0.0791, 3: 0.1850 / 0.0795.
+    negatives: int = 2
+    #: "uniform" over known items, or "popularity" (in proportion to decayed popularity): the latter leaves
+    #: popularity to the blend term and makes the factors learn what sets a user apart from the crowd.
+    negative_sampling: Literal["uniform", "popularity"] = "popularity"
+    #: Weight of log-popularity in the personal score: popularity is a strong prior the factors refine. 2 was
+    #: best for the factors alone; 1 with co-occurrence (MovieLens replay 0.0915 at 2, 0.0963 at 1).
+    popularity_blend: float = 1.0
+    #: Weight of item co-occurrence with the user's recent positives in the personal score (0 = off; see
+    #: cooccurrence.py). The factors alone only tie popularity on the MovieLens replay.
+    cooccurrence_weight: float = 2.0
+    #: How many of a user's latest positive items the co-occurrence score looks at (and each new one pairs with),
+    #: the weight of each step back in that window, and how many companions each item keeps.
+    cooccurrence_window: int = 10
+    cooccurrence_decay: float = 0.8
+    cooccurrence_neighbours: int = 64
+    popularity_half_life_s: float = 365 * 24 * 3600.0
+    #: Target learned for each implicit event type; ratings map to 1 (>= rating_threshold) or 0.
+    event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    rating_threshold: float = 4.0
+    #: Users with fewer learned events than this are served popular items.
+    min_user_events: int = 1
+    #: Share of positive events scored before learning for the live Recall@10 (1.0 = every one).
+    prequential_sample: float = 0.05
+    #: At most this many probes per second of wall-clock time (None: no cap). A probe scores the whole catalogue
+    #: (~0.2 ms over 10k items): at 40k events/s a 5% share took a third of the worker's learning time, for far
+    #: more probes than a live figure needs. The worker sets it (RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S);
+    #: replays leave it off, so they stay deterministic.
+    prequential_max_per_s: float | None = None
+    #: How many of a user's most recent items are remembered (and excluded from their recommendations).
+    max_seen_per_user: int = 2000
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ("biased_mf", "funk_mf"):
+            raise ValueError(f"online algorithm must be 'biased_mf' or 'funk_mf', got {self.algorithm!r}")
+        if self.negative_sampling not in ("uniform", "popularity"):
+            raise ValueError(f"negative_sampling must be 'uniform' or 'popularity', got {self.negative_sampling!r}")
+        if self.loss not in ("squared", "log"):
+            raise ValueError(f"online loss must be 'squared' or 'log', got {self.loss!r}")
+        if self.cooccurrence_weight < 0:
+            raise ValueError(f"cooccurrence_weight must be >= 0 (0 = off), got {self.cooccurrence_weight}")
+        check_cooccurrence(self.cooccurrence_window, self.cooccurrence_neighbours, self.cooccurrence_decay)
+        if self.n_factors < 1:
+            raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
+        if self.prequential_max_per_s is not None and not self.prequential_max_per_s > 0:
+            raise ValueError(f"prequential_max_per_s must be > 0 (or None: no cap), got {self.prequential_max_per_s}")
+        if not 0.0 <= self.prequential_sample <= 1.0:
+            raise ValueError(f"prequential_sample must be within [0, 1], got {self.prequential_sample}")

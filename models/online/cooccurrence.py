@@ -1,0 +1,115 @@
+"""Item co-occurrence within users' recent positives: "people who just liked these also liked that".
+
+The factor model learns slowly what a user is like; a user's last few items say a lot about the next one (a
+session of rating war films, a basket being filled). Each positive event pairs its item with the user's last
+`window` positive items; each item keeps its `neighbours` most frequent companions (space-saving counts, so
+memory is fixed per item however the catalogue grows: 64 neighbours = 768 bytes an item). A user's score for
+item c is `log1p(sum over window items w of decay**age(w) * companions(w, c) / sqrt(count(c)))`, added to the
+personal score by the recommender.
+
+Measured on the MovieLens replay (bench/replay.py; test-then-learn Recall@10 on ratings >= 4): popularity 0.0788,
+the factors alone 0.0788, with co-occurrence 0.0963 (95% intervals apart); the sweep behind the defaults is in
+README.md ("How the default model was chosen").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from recstream.models.online.config import OnlineConfig, check_cooccurrence
+
+_NO_WINDOW = np.zeros(0, dtype=np.int32)
+
+
+class CoOccurrence:
+    """Companion counts per item, and each user's window of recent positive items (rows of the item numbering
+    the owner uses). Learning and scoring are compiled loops (kernels.py)."""
+
+    def __init__(self, window: int = 10, neighbours: int = 64, decay: float = 0.8) -> None:
+        check_cooccurrence(window, neighbours, decay)
+        self.window, self.neighbours, self.decay = window, neighbours, decay
+        #: user id -> row of `recent`
+        self.user_row: dict[str, int] = {}
+        self.recent = np.zeros((1024, window), dtype=np.int32)
+        self.recent_len = np.zeros(1024, dtype=np.int32)
+        #: per item row: companion item rows (-1 = free slot), their counts, and each count's possible overcount
+        self.nbr = np.full((1024, neighbours), -1, dtype=np.int32)
+        self.cnt = np.zeros((1024, neighbours), dtype=np.float32)
+        self.err = np.zeros((1024, neighbours), dtype=np.float32)
+        #: positive events per item
+        self.item_count = np.zeros(1024, dtype=np.float64)
+
+    def __getstate__(self) -> dict:
+        # Without the spare capacity (up to half of each array): a checkpoint keeps the rows in use.
+        state = self.__dict__.copy()
+        used = np.flatnonzero(self.item_count)  # an item has companions only once it has been positive
+        n = int(used[-1]) + 1 if len(used) else 0
+        for name in ("nbr", "cnt", "err", "item_count"):
+            state[name] = state[name][:n]
+        state["recent"], state["recent_len"] = self.recent[:len(self.user_row)], self.recent_len[:len(self.user_row)]
+        return state
+
+    def _grow_items(self, n: int) -> None:
+        old = len(self.item_count)
+        if n <= old:
+            return
+        size = max(n, 2 * old)
+        extra = size - old
+        self.nbr = np.concatenate([self.nbr, np.full((extra, self.neighbours), -1, dtype=np.int32)])
+        self.cnt = np.concatenate([self.cnt, np.zeros((extra, self.neighbours), dtype=np.float32)])
+        self.err = np.concatenate([self.err, np.zeros((extra, self.neighbours), dtype=np.float32)])
+        self.item_count = np.concatenate([self.item_count, np.zeros(extra)])
+
+    def _user_rows(self, users: Sequence[str]) -> np.ndarray:
+        row_of = self.user_row
+        rows = [row_of.get(u, -1) for u in users]
+        if -1 in rows:
+            for k, u in enumerate(users):
+                if rows[k] < 0:
+                    rows[k] = row_of.setdefault(u, len(row_of))
+            if len(row_of) > len(self.recent_len):
+                size = max(len(row_of), 2 * len(self.recent_len))
+                self.recent = np.concatenate([self.recent, np.zeros((size - len(self.recent), self.window),
+                                                                    dtype=np.int32)])
+                self.recent_len = np.concatenate([self.recent_len, np.zeros(size - len(self.recent_len),
+                                                                            dtype=np.int32)])
+        return np.array(rows, dtype=np.int64)
+
+    def learn(self, users: Sequence[str], item_rows: Sequence[int], positive: Sequence[bool]) -> None:
+        """Learn events in order: each positive one pairs its item with the user's window, then joins it."""
+        if not len(users):
+            return
+        items = np.asarray(item_rows, dtype=np.int64)
+        # Both may replace the arrays (growing them): the kernel, which does not check bounds, must get the new ones.
+        self._grow_items(int(items.max()) + 1)
+        user_rows = self._user_rows(users)
+        from recstream.models.online import kernels  # loaded with the learner (see chunk_sgd._loss_code)
+
+        kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.item_count,
+                              user_rows, items, np.asarray(positive, dtype=np.bool_))
+
+    def window_of(self, user_id: str) -> np.ndarray:
+        """The user's recent positive item rows, oldest first (empty for a user with none)."""
+        r = self.user_row.get(user_id)
+        if r is None:
+            return _NO_WINDOW  # (`recent` may have no rows at all: a checkpoint keeps only the rows in use)
+        return self.recent[r, :self.recent_len[r]]
+
+    def add_scores(self, out: np.ndarray, user_id: str, scale: float) -> None:
+        """Add `scale` times the user's co-occurrence scores to `out` (one entry per item row)."""
+        window = self.window_of(user_id)
+        if not len(window):
+            return
+        from recstream.models.online import kernels
+
+        ages = np.arange(len(window) - 1, -1, -1, dtype=np.float64)  # the window is oldest first
+        kernels.cooccur_scores(out, window, self.decay ** ages, self.nbr, self.cnt, self.err, self.item_count, scale)
+
+
+def cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:
+    """The co-occurrence counts `cfg` asks for (None when its weight is 0: no counting, no cost)."""
+    if cfg.cooccurrence_weight <= 0:
+        return None
+    return CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay)

@@ -1,0 +1,20 @@
+"""A running worker's HTTP API, from a script: the CLI, the demo, the tests and the benches ask it this way."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from recstream.models.errors import RecstreamError
+
+
+def api_get(url: str, timeout: float = 5.0) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        raise RecstreamError(f"{url} answered {exc.code}: {exc.read().decode(errors='replace')}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise RecstreamError(f"no recstream API at {url} ({exc}): is `recstream worker` running?") from None

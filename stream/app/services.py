@@ -1,0 +1,90 @@
+"""The worker's background services beside the ingest loop, each a named loop with one failure policy: a step
+that fails is logged once (with what the worker does meanwhile), retried at the next interval, and logged again
+when it recovers. Monitoring and routing must never stop ingestion or serving."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from recstream.monitors.drift.reports import latest_summary, store_probes
+from recstream.stream.worker.state import WorkerState
+
+log = logging.getLogger("recstream.worker")
+
+
+@dataclass
+class Service:
+    """`step` every `interval_s` until the app stops. `meanwhile` says what happens while it fails."""
+
+    name: str
+    interval_s: float
+    step: Callable[[], Awaitable[None]]
+    meanwhile: str
+    #: wait an interval before the first step (the work is not due at start)
+    wait_first: bool = True
+
+    async def run(self, app: Any) -> None:
+        failing = False
+        while not app.should_stop:
+            if self.wait_first:
+                await asyncio.sleep(self.interval_s)
+            try:
+                await self.step()
+            except Exception as exc:  # noqa: BLE001 - see the module docstring
+                if not failing:
+                    log.warning("%s failed (%s); %s", self.name, exc, self.meanwhile)
+                failing = True
+            else:
+                if failing:
+                    log.info("%s works again", self.name)
+                failing = False
+            if not self.wait_first:
+                await asyncio.sleep(self.interval_s)
+
+
+def in_thread(fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+    """Blocking work (the database, loading artefacts) off the event loop: requests keep being served."""
+    return asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+def worker_services(state: WorkerState) -> list[Service]:
+    s = state.settings
+
+    async def follow_registry() -> None:
+        """New live/canary deep versions swap in, and an operator's rollback of the online kind restores."""
+        await in_thread(state.deep.poll)
+        if state.pipeline is not None:
+            rolled_back = await in_thread(state.checkpoints.rollback)
+            if rolled_back is not None:
+                state.pipeline.between_batches(lambda: state.restore(*rolled_back))
+
+    async def heartbeat() -> None:
+        """This worker's row in the directory stays alive; the map of who owns which partition stays fresh."""
+        await state.router.refresh(heartbeat=True)
+
+    async def probe_broker() -> None:
+        """The broker's state shows in /healthz and /metrics."""
+        if state.ingest_loop is not None:
+            await state.ingest_loop.probe_broker(timeout_s=max(s.serving.worker_heartbeat_s, 1.0))
+
+    async def record_outputs() -> None:
+        """The online model's probes are stored for drift monitoring; the latest drift verdict is read."""
+        probes = state.recommender.prequential.drain()
+        try:
+            await in_thread(store_probes, state.registry.engine, probes, state.source)
+        except Exception as exc:
+            raise RuntimeError(f"{exc}; {len(probes)} probes dropped") from exc
+        state.drift_summary = await in_thread(latest_summary, state.registry.engine)
+
+    heartbeat_s = s.serving.worker_heartbeat_s
+    return [
+        Service("model registry poll", s.serving.model_poll_s, follow_registry,
+                "serving the current model meanwhile", wait_first=False),
+        Service("worker directory heartbeat", heartbeat_s, heartbeat, "routing with the last map meanwhile"),
+        Service("broker probe", heartbeat_s, probe_broker, "the broker's state is unknown meanwhile"),
+        Service("model-output probes", s.drift.probe_flush_s, record_outputs, "monitoring only: serving goes on"),
+    ]

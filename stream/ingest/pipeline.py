@@ -1,0 +1,140 @@
+"""One batch of raw messages → dead letters, stored rows, learned events. Kafka-free, so it tests with fakes.
+
+Two halves: `prepare` (validate + store; in a helper process in the worker, see prepare.py) and `apply`
+(dead-letter + test-then-learn; where the model lives). The ingest loop overlaps them across batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.stream.ingest.dedupe import RecentIds
+from recstream.stream.ingest.prepare import Prepared
+from recstream.stream.ingest.records import RawRecord, Record
+from recstream.stream.ingest.rejections import Rejection
+
+__all__ = ["DeadLetterSink", "Pipeline", "PipelineStats", "RawRecord"]
+
+
+class DeadLetterSink(Protocol):
+    async def send_many(self, items: Sequence[tuple[Record, Rejection]]) -> None:
+        """Publish every rejected record with its reason; return once all are acknowledged."""
+
+
+class BatchPreparer(Protocol):
+    async def start(self) -> None: ...
+
+    async def prepare(self, records: Sequence[Record]) -> Prepared: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class PipelineStats:
+    consumed: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    learned: int = 0
+    feedback_stored: int = 0
+    dead_lettered: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    #: Cumulative seconds per stage: where a slow worker spends its time.
+    seconds: Counter[str] = field(default_factory=Counter)
+    #: (topic, partition) -> records between the last fetched one and the partition's end (consumer lag)
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"consumed": self.consumed, "stored": self.stored, "duplicates": self.duplicates,
+                "learned": self.learned, "feedback_stored": self.feedback_stored,
+                "dead_lettered": dict(self.dead_lettered), "batches": self.batches,
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+class Pipeline:
+    """Validate → store (idempotently) → dead-letter the bad → test-then-learn the new.
+
+    The caller commits Kafka offsets only after `apply` returns, so a crash replays the batch. The store's
+    primary key keeps rows single forever; learning skips ids seen within the last `dedupe_window` events.
+    """
+
+    def __init__(self, preparer: BatchPreparer, recommender: OnlineRecommender, dead_letters: DeadLetterSink,
+                 learn_chunk: int = 200, dedupe_window: int = 1_000_000,
+                 observe: Callable[[float], None] | None = None) -> None:
+        self.preparer = preparer
+        self.recommender = recommender
+        self.dead_letters = dead_letters
+        self.learn_chunk = learn_chunk
+        self.recent = RecentIds(dedupe_window)
+        self.stats = PipelineStats()
+        #: called with each batch's dead-letter + learn seconds (the worker's latency histogram)
+        self.observe = observe
+        self._applying = False
+        self._pending_swap: Callable[[], None] | None = None
+
+    def between_batches(self, swap: Callable[[], None]) -> None:
+        """Run `swap` (e.g. restoring a learner checkpoint) now if no batch is being learned, else right after
+        the current one: a batch is never learned half by one model and half by another."""
+        if self._applying:
+            self._pending_swap = swap
+        else:
+            swap()
+
+    def _run_pending(self) -> None:
+        swap, self._pending_swap = self._pending_swap, None
+        if swap is not None:
+            swap()
+
+    async def prepare(self, records: Sequence[Record]) -> Prepared:
+        return await self.preparer.prepare(records)
+
+    async def apply(self, records: Sequence[Record], prepared: Prepared) -> None:
+        self._applying = True
+        try:
+            await self._apply(records, prepared)
+        finally:
+            self._applying = False
+            self._run_pending()
+
+    async def _apply(self, records: Sequence[Record], prepared: Prepared) -> None:
+        started = time.perf_counter()
+        if prepared.rejected:
+            await self.dead_letters.send_many([(records[i], why) for i, why in prepared.rejected])
+        sent = time.perf_counter()
+        behaviour = prepared.behaviour
+        ids = behaviour.event_ids
+        new = self.recent.add_new(ids)
+        if len(new) == len(ids):
+            fresh = behaviour
+        else:  # redelivered or repeated ids: learn each once, at its first place in the batch
+            first: dict[str, int] = {}
+            for k, event_id in enumerate(ids):
+                first.setdefault(event_id, k)
+            fresh = behaviour.take([first[event_id] for event_id in new])
+        for i in range(0, len(fresh), self.learn_chunk):
+            self.recommender.learn(fresh[i:i + self.learn_chunk])
+            await asyncio.sleep(0)  # let waiting requests in between chunks
+        s = self.stats
+        s.dead_lettered.update(why.code for _, why in prepared.rejected)
+        s.consumed += len(records)
+        s.stored += prepared.stored
+        s.feedback_stored += prepared.feedback_stored
+        s.duplicates += len(behaviour) - len(fresh)
+        s.learned += len(fresh)
+        s.batches += 1
+        s.seconds["parse"] += prepared.parse_s
+        s.seconds["store"] += prepared.store_s
+        s.seconds["dead_letter"] += sent - started
+        done = time.perf_counter()
+        s.seconds["learn"] += done - sent
+        if self.observe is not None:
+            self.observe(done - started)
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        """Both halves, one after the other (tests; the ingest loop overlaps them across batches)."""
+        await self.apply(records, await self.prepare(records))

@@ -1,0 +1,55 @@
+"""Topic names and creation (idempotent: existing topics are left as they are)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import NamedTuple
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from recstream.models.errors import RecstreamError
+from recstream.stream.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+class Topics(NamedTuple):
+    behaviour: str
+    feedback: str
+    dead_letter: str
+
+    @classmethod
+    def of(cls, kafka: KafkaSettings) -> Topics:
+        return cls(kafka.topic_behaviour, kafka.topic_feedback, kafka.topic_dead_letter)
+
+
+class KafkaUnavailable(RecstreamError):
+    """No Kafka broker answered at the configured bootstrap address."""
+
+
+def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> None:
+    """Create the three topics when missing. Keyed by user_id, so more partitions = more workers can share."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="recstream-admin",
+                                     request_timeout_ms=10_000)
+            break
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise KafkaUnavailable(f"no Kafka broker answered at {bootstrap} ({exc}): start one with "
+                                       "`recstream broker` or set RECSTREAM_BOOTSTRAP") from None
+            time.sleep(0.5)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [NewTopic(name, partitions, 1) for name in topics if name not in existing]
+        if wanted:
+            try:
+                admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+            log.info("created topics %s", ", ".join(t.name for t in wanted))
+    finally:
+        admin.close()

@@ -1,0 +1,111 @@
+"""recstream's settings: one typed class per component, composed into `Settings`.
+
+Each component reads its own `RECSTREAM_*` environment variables (or `.env`) and is handed only to the code it
+configures: `settings.kafka` to Kafka clients, `settings.online.config()` to the learner, and so on. Model
+defaults are written once, in the model's own config dataclass, and read from there. Importing this package
+imports no torch, pandas or Evidently, so every command starts fast.
+
+    >>> Settings.build(bootstrap="kafka:9092", online_factors=16).online.factors
+    16
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings
+
+from recstream.models.errors import ConfigError
+from recstream.models.retrain.config import RetrainConfig
+from recstream.stream.settings.artefacts import ArtefactSettings
+from recstream.stream.settings.base import Component, describe_errors
+from recstream.stream.settings.drift import DriftSettings
+from recstream.stream.settings.ingest import IngestSettings
+from recstream.stream.settings.kafka import KafkaSettings
+from recstream.stream.settings.online import OnlineSettings
+from recstream.stream.settings.retrain import (
+    DeepSettings,
+    QuantizeSettings,
+    RetrainSettings,
+    SchedulerSettings,
+    TuneSettings,
+)
+from recstream.stream.settings.serving import CanarySettings, ServingSettings
+
+__all__ = ["Settings", "Component", "KafkaSettings", "IngestSettings", "ServingSettings", "CanarySettings",
+           "OnlineSettings", "DeepSettings", "RetrainSettings", "QuantizeSettings", "TuneSettings",
+           "SchedulerSettings", "DriftSettings", "ArtefactSettings"]
+
+
+class Settings(Component):
+    """Every component's settings. `Settings()` reads the environment; `Settings.build(...)` overrides by
+    environment name (`web_port=0` for RECSTREAM_WEB_PORT)."""
+
+    database_url: str = Field("sqlite:///var/recstream.db", description="SQLAlchemy URL of the event store")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    canary: CanarySettings = Field(default_factory=CanarySettings)
+    online: OnlineSettings = Field(default_factory=OnlineSettings)
+    deep: DeepSettings = Field(default_factory=DeepSettings)
+    retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    quantize: QuantizeSettings = Field(default_factory=QuantizeSettings)
+    tune: TuneSettings = Field(default_factory=TuneSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    artefacts: ArtefactSettings = Field(default_factory=ArtefactSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        from recstream.models.store.db import normalise_url  # SQLAlchemy: only when a URL is given
+
+        return normalise_url(v)
+
+    @classmethod
+    def components(cls) -> dict[str, type[Component]]:
+        return {name: f.annotation for name, f in cls.model_fields.items()  # type: ignore[misc]
+                if isinstance(f.annotation, type) and issubclass(f.annotation, BaseSettings)}
+
+    @classmethod
+    def build(cls, **overrides: Any) -> Settings:
+        """Settings from the environment, with `overrides` named like their environment variables less the
+        RECSTREAM_ prefix (`bootstrap`, `web_port`, `online_factors`, `drift_window_events`). Raises ConfigError
+        naming each variable that is unknown or invalid."""
+        parts: dict[str, dict[str, Any]] = {name: {} for name in cls.components()}
+        own: dict[str, Any] = {}
+        where = {env: (name, field) for name, comp in cls.components().items()
+                 for env, field in comp.env_names().items()}
+        for key, value in overrides.items():
+            env = f"RECSTREAM_{key.upper()}"
+            if key in cls.model_fields and key not in parts:
+                own[key] = value
+            elif env in where:
+                parts[where[env][0]][where[env][1]] = value
+            else:
+                raise ConfigError(f"unknown setting {env}")
+        problems: list[str] = []
+        built: dict[str, Any] = {}
+        for name, comp in cls.components().items():
+            try:
+                built[name] = comp(**parts[name])
+            except ValidationError as exc:
+                problems += describe_errors(exc, comp)
+        if not problems:
+            try:
+                return cls(**own, **built)
+            except ValidationError as exc:
+                problems += describe_errors(exc, cls)
+        raise ConfigError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
+
+    def retrain_config(self) -> RetrainConfig:
+        """What a retraining needs, from the deep, retrain, quantize, tune, canary, online and artefact parts."""
+        r, q = self.retrain, self.quantize
+        return RetrainConfig(
+            deep=self.deep.config(), artefact_dir=self.artefacts.dir, artefact_key=self.artefacts.keys,
+            window_s=r.window_s, min_interactions=r.min_interactions, warm_epochs=r.warm_epochs,
+            promote_margin=r.margin, auto_promote=r.auto_promote, canary_share=self.canary.share,
+            quantize_tolerance=q.tolerance, quantize_require_faster=q.require_faster,
+            online=self.online.config(), tune=self.tune.config())

@@ -1,0 +1,43 @@
+"""What every component's settings share: RECSTREAM_* environment variables (or .env), frozen, typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Component(BaseSettings):
+    """One concern's settings. A field `f` is read from `<env_prefix>F` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="RECSTREAM_", env_file=".env", extra="ignore", frozen=True)
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: object, info: ValidationInfo) -> object:
+        # Compose passes `${VAR:-}` as an empty string: for a setting that may be unset, that means "not
+        # configured", never "the empty token".
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and field.default is None and isinstance(v, str) and not v.strip():
+            return None
+        return v
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        return (cls.model_config.get("env_prefix") or "").upper() + field.upper()
+
+    @classmethod
+    def env_names(cls) -> dict[str, str]:
+        """Environment name -> field name, for every field (older names included)."""
+        out = {cls.env_name(f): f for f in cls.model_fields}
+        for f, info in cls.model_fields.items():
+            if isinstance(info.validation_alias, AliasChoices):  # older names still read
+                out.update({str(a).upper(): f for a in info.validation_alias.choices
+                            if str(a).upper().startswith("RECSTREAM_")})
+        return out
+
+
+def describe_errors(exc: Any, component: type[Component]) -> list[str]:
+    """One line per problem, naming the environment variable to fix."""
+    return [f"{component.env_name(str(e['loc'][0])) if e['loc'] else component.__name__}: {e['msg']}"
+            for e in exc.errors()]

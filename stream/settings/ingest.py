@@ -1,0 +1,24 @@
+"""How a worker consumes: batches, helper processes, de-duplication, input limits, checkpoints."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from recstream.stream.settings.base import Component
+
+
+class IngestSettings(Component):
+    batch_max: int = Field(2000, ge=1, description="most events handled in one batch")
+    batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch, seconds")
+    # ~3.5 ms of learning at a time (measured 17.5 us an event at 200, 26 us at 30: per-chunk NumPy overhead).
+    learn_chunk: int = Field(200, ge=1, description="events learned between yields to the HTTP server")
+    prepare_in_process: bool = Field(True, description="validate and store in helper processes (other cores)")
+    # Two: with one, the helper (~20 us an event validating and storing) was the bottleneck once learning got
+    # cheaper than it, and the learner's core idled (bench/ingest.py, 2 cores: 39-40k -> 42-47k events/s).
+    prepare_processes: int = Field(2, ge=1, le=32, description="helper processes validating and storing batches")
+    dedupe_window: int = Field(1_000_000, ge=1, description="recent event ids remembered so none is learned twice")
+    max_event_bytes: int = Field(16 * 1024, ge=256, description="larger messages are dead-lettered")
+    max_future_skew_s: float = Field(24 * 3600.0, ge=0, description="how far in the future an event ts may be")
+    checkpoint_interval_s: float | None = Field(
+        300.0, gt=0, description="how often a worker checkpoints its online model with its offsets (unset = off)")
+    checkpoint_keep: int = Field(5, ge=1, description="retired online checkpoints whose files are kept")

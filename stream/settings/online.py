@@ -1,0 +1,45 @@
+"""The online learner (RECSTREAM_ONLINE_*). Defaults are OnlineConfig's: each is written once, there."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from recstream.models.online.config import OnlineConfig
+from recstream.stream.settings.base import Component
+
+D = OnlineConfig
+
+
+class OnlineSettings(Component):
+    model_config = Component.model_config | {"env_prefix": "RECSTREAM_ONLINE_"}
+
+    algorithm: Literal["biased_mf", "funk_mf"] = D.algorithm
+    loss: Literal["squared", "log"] = D.loss
+    factors: int = Field(D.n_factors, ge=1)
+    learning_rate: float = Field(D.learning_rate, gt=0)
+    negatives: int = Field(D.negatives, ge=0)
+    negative_sampling: Literal["uniform", "popularity"] = D.negative_sampling
+    popularity_blend: float = Field(D.popularity_blend, ge=0)
+    cooccurrence_weight: float = Field(D.cooccurrence_weight, ge=0,
+                                       description="weight of co-occurrence with the user's latest positives (0 = off)")
+    cooccurrence_window: int = Field(D.cooccurrence_window, ge=1,
+                                     description="latest positive items a user's score looks at")
+    cooccurrence_neighbours: int = Field(D.cooccurrence_neighbours, ge=1, le=4096,
+                                         description="companions kept per item")
+    popularity_half_life_s: float = Field(D.popularity_half_life_s, gt=0)
+    prequential_sample: float = Field(D.prequential_sample, ge=0, le=1)
+    # A worker caps its probes (OnlineConfig leaves them uncapped, so replays stay deterministic).
+    prequential_max_per_s: float = Field(200.0, gt=0, description="most prequential probes a second")
+
+    def config(self) -> OnlineConfig:
+        return OnlineConfig(algorithm=self.algorithm, loss=self.loss, n_factors=self.factors,
+                            learning_rate=self.learning_rate, negatives=self.negatives,
+                            negative_sampling=self.negative_sampling, popularity_blend=self.popularity_blend,
+                            cooccurrence_weight=self.cooccurrence_weight,
+                            cooccurrence_window=self.cooccurrence_window,
+                            cooccurrence_neighbours=self.cooccurrence_neighbours,
+                            popularity_half_life_s=self.popularity_half_life_s,
+                            prequential_sample=self.prequential_sample,
+                            prequential_max_per_s=self.prequential_max_per_s)

@@ -1,0 +1,36 @@
+"""How a worker answers: its HTTP API, routing between workers, the served blend, canaries, operator access."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+
+from recstream.stream.settings.base import Component
+
+
+class ServingSettings(Component):
+    web_host: str = Field("127.0.0.1", description="address the HTTP API binds")
+    web_port: int = Field(6066, ge=0, le=65535, description="port of the HTTP API")
+    # Scale-out: several workers in one group forward each request to the worker owning the user's partition.
+    advertised_url: str | None = Field(None, description="base URL other workers reach this worker's API at "
+                                                         "(default http://<host>:<web_port>)")
+    worker_heartbeat_s: float = Field(2.0, gt=0, description="how often a worker refreshes the worker directory")
+    worker_stale_s: float = Field(10.0, gt=0, description="a worker silent this long is taken as gone")
+    forward_timeout_s: float = Field(2.0, gt=0, description="longest wait for the owning worker to answer a "
+                                                            "forwarded request; after it, this worker answers")
+    deep_weight: float = Field(0.5, ge=0, le=1, description="share of the deep model in the served blend")
+    model_poll_s: float = Field(0.25, gt=0, description="how often workers check the registry for a new version")
+    operator_token: SecretStr | None = Field(
+        None, description="bearer token for mutating HTTP endpoints (promote, rollback, retrain); unset = refused")
+    # RECSTREAM_METRICS_TOKEN_REQUIRED is the older name (it guarded /metrics and /drift/* only).
+    read_token_required: bool = Field(
+        False, validation_alias=AliasChoices("read_token_required", "RECSTREAM_READ_TOKEN_REQUIRED",
+                                             "RECSTREAM_METRICS_TOKEN_REQUIRED"),
+        description="operator read endpoints (GET /metrics, /drift/*, /models*) need the operator token too")
+
+
+class CanarySettings(Component):
+    model_config = Component.model_config | {"env_prefix": "RECSTREAM_CANARY_"}
+
+    share: float = Field(0.0, ge=0, le=1, description="share of users (sticky) served the canary version")
+    auto: bool = Field(False, description="the scheduler promotes/rolls back the canary on click rates")
+    min_impressions: int = Field(1000, ge=1, description="impressions per version before a canary decision")

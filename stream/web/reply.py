@@ -1,0 +1,41 @@
+"""What a view returns, whatever serves it: status, body and content type (the Faust binding turns it into an
+aiohttp response; unit tests read it directly)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Request(Protocol):
+    """The part of an aiohttp request the views read (unit tests pass a small fake)."""
+
+    query: Any
+    headers: Any
+    path_qs: str
+
+    async def read(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200) -> Reply:
+        return cls(status, json.dumps(data, default=str).encode())
+
+    @classmethod
+    def error(cls, message: str, status: int) -> Reply:
+        return cls.json({"error": message}, status)
+
+    @classmethod
+    def html(cls, text: str) -> Reply:
+        return cls(200, text.encode(), "text/html")
+
+    def data(self) -> Any:
+        """The JSON body, decoded (for tests and forwarding checks)."""
+        return json.loads(self.body)

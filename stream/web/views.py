@@ -1,0 +1,190 @@
+"""The HTTP API of a worker as one class: recommendations, health, model operations and drift reports.
+
+Each view takes a request (anything with `query`, `headers`, `path_qs` and `read()`) and returns a `Reply`, so
+unit tests call them without Faust; `bind()` (stream/app) serves them on Faust's web server. Bad input gets a 4xx
+that says what to send; database work runs in a thread so recommendations keep being served meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from recstream.models.errors import RegistryError, VersionNotFound
+from recstream.models.store.runs import RunQueue
+from recstream.monitors.drift.reports import ReportNotFound, get_report, list_reports, report_path
+from recstream.monitors.metrics import CONTENT_TYPE
+from recstream.stream.web.auth import read_refusal, refusal
+from recstream.stream.web.banner import with_banner
+from recstream.stream.web.forwarding import FORWARDED_BY, Forwarder
+from recstream.stream.web.params import BadRequest, bool_param, int_param
+from recstream.stream.web.reply import Reply, Request
+from recstream.stream.worker.state import WorkerState
+
+MAX_K = 200
+#: Fields a mutating request may carry, and their JSON types (`to` is a version name or id).
+BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool,),
+                                            "kind": (str,)}
+
+
+async def blocking(fn: Callable[[], Any]) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+class WorkerViews:
+    #: (path, method, view): what `bind()` serves
+    ROUTES = (("/recommendations/{user_id}", "GET", "recommendations"), ("/healthz", "GET", "healthz"),
+              ("/metrics", "GET", "metrics"), ("/models", "GET", "models"), ("/models/runs", "GET", "runs"),
+              ("/models/rollback", "POST", "rollback"), ("/models/retrain", "POST", "retrain"),
+              ("/models/{ref}/promote", "POST", "promote"), ("/models/{ref}", "GET", "show"),
+              ("/drift/reports", "GET", "drift_reports"), ("/drift/reports/{ref}", "GET", "drift_report"))
+
+    def __init__(self, state: WorkerState) -> None:
+        self.state = state
+        self.serving = state.settings.serving
+        self.forwarder = Forwarder(state.source, self.serving.forward_timeout_s)
+
+    async def recommendations(self, request: Request, user_id: str) -> Reply:
+        try:
+            k = int_param(request.query.get("k"), "k", 10, 1, MAX_K)
+            exclude = bool_param(request.query.get("exclude_seen"), "exclude_seen", True)
+        except BadRequest as exc:
+            return Reply.error(str(exc), 400)
+        if len(user_id) > 256:
+            return Reply.error("user_id is longer than 256 characters", 400)
+        # A forwarded request is answered where it lands (no loops while the directory catches up).
+        owner = None if request.headers.get(FORWARDED_BY) else self.state.router.owner_of(user_id)
+        if owner is not None:
+            answered = await self.forwarder.forward(owner, request.path_qs)
+            if answered is not None:
+                self.state.router.forwarded += 1
+                return answered
+        with self.state.metrics.request_seconds.time():
+            answer = self.state.recommend(user_id, k, exclude)
+        answer["served_by"] = self.state.source
+        return Reply.json(answer)
+
+    async def healthz(self, request: Request) -> Reply:
+        return Reply.json(self.state.health())
+
+    async def metrics(self, request: Request) -> Reply:
+        return read_refusal(request, self.serving) or Reply(200, self.state.metrics.render(), CONTENT_TYPE)
+
+    async def models(self, request: Request) -> Reply:
+        if (denied := read_refusal(request, self.serving)) is not None:
+            return denied
+        versions = await blocking(lambda: [v.as_dict() for v in self.state.registry.list()])
+        return Reply.json({"versions": versions, "serving_here": self.state.deep.state()})
+
+    async def runs(self, request: Request) -> Reply:
+        if (denied := read_refusal(request, self.serving)) is not None:
+            return denied
+        return Reply.json({"runs": await blocking(RunQueue(self.state.registry.engine).runs)})
+
+    async def show(self, request: Request, ref: str) -> Reply:
+        if (denied := read_refusal(request, self.serving)) is not None:
+            return denied
+        registry = self.state.registry
+        try:
+            version, audit = await blocking(lambda: (registry.get(ref).as_dict(), registry.audit(ref)))
+        except RegistryError as exc:
+            return Reply.error(str(exc), 404)
+        return Reply.json({**version, "audit": audit})
+
+    async def rollback(self, request: Request) -> Reply:
+        registry = self.state.registry
+
+        def rollback(body: dict, actor: str) -> dict:
+            to, kind = body.get("to"), body.get("kind")
+            if to is not None:
+                target = registry.get(to)
+                if kind is not None and kind != target.kind:
+                    raise RegistryError(f"{target.name} is a {target.kind} version, not {kind}")
+                kind = target.kind
+            return registry.rollback(actor=actor, reason=body.get("reason", ""), to=to, kind=kind or "deep").as_dict()
+        return await self._mutate(request, rollback)
+
+    async def retrain(self, request: Request) -> Reply:
+        def request_it(body: dict, actor: str) -> dict:
+            run_id, created = RunQueue(self.state.registry.engine).request_retrain(
+                trigger="api", requested_by=actor, reason=body.get("reason"))
+            return {"run_id": run_id, "queued": created,
+                    "note": "the scheduler (`recstream scheduler`) runs queued retrainings"}
+        return await self._mutate(request, request_it, status=202)
+
+    async def promote(self, request: Request, ref: str) -> Reply:
+        registry = self.state.registry
+
+        def promote(body: dict, actor: str) -> dict:
+            reason = body.get("reason", "")
+            if body.get("canary"):
+                return registry.start_canary(ref, actor=actor, reason=reason).as_dict()
+            return registry.promote(ref, actor=actor, reason=reason).as_dict()
+        return await self._mutate(request, promote)
+
+    async def drift_reports(self, request: Request) -> Reply:
+        if (denied := read_refusal(request, self.serving)) is not None:
+            return denied
+        try:
+            limit = int_param(request.query.get("limit"), "limit", 50, 1, 1000)
+        except BadRequest as exc:
+            return Reply.error(str(exc), 400)
+        reports = await blocking(lambda: list_reports(self.state.registry.engine, limit))
+        for r in reports:
+            r["html"], r["json"] = f"/drift/reports/{r['id']}", f"/drift/reports/{r['id']}.json"
+        return Reply.json({"reports": reports})
+
+    async def drift_report(self, request: Request, ref: str) -> Reply:
+        # One route for both: aiohttp's {ref} also matches "12.json".
+        if (denied := read_refusal(request, self.serving)) is not None:
+            return denied
+        kind = "json" if ref.endswith(".json") else "html"
+        number = ref.removesuffix(".json")
+        if not number.isdigit():
+            return Reply.error(f"a drift report id is a number (e.g. /drift/reports/3 or /drift/reports/3.json), "
+                               f"got {ref!r}", 400)
+
+        def read() -> tuple[dict, bytes]:
+            row = get_report(self.state.registry.engine, int(number))
+            return row, report_path(row, kind).read_bytes()
+
+        try:
+            row, body = await blocking(read)
+        except ReportNotFound as exc:
+            return Reply.error(str(exc), 404)
+        return Reply(200, body) if kind == "json" else Reply.html(with_banner(body.decode("utf-8"), row))
+
+    async def _mutate(self, request: Request, action: Callable[[dict, str], Any], status: int = 200) -> Reply:
+        """An operator's change: token checked, body validated, done in a thread, served here at once (the other
+        workers follow within RECSTREAM_MODEL_POLL_S)."""
+        if (denied := refusal(request, self.serving)) is not None:
+            return denied
+        try:
+            body = _body(await request.read())
+        except BadRequest as exc:
+            return Reply.error(str(exc), 400)
+        actor = f"api:{str(body.get('actor') or 'operator')[:64]}"
+        try:
+            result = await blocking(lambda: action(body, actor))
+        except VersionNotFound as exc:
+            return Reply.error(str(exc), 404)
+        except RegistryError as exc:
+            return Reply.error(str(exc), 409)
+        await blocking(self.state.deep.poll)
+        return Reply.json(result, status)
+
+
+def _body(raw: bytes) -> dict:
+    """A mutating request's JSON object, its fields type-checked."""
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object, e.g. {\"reason\": \"...\"}")
+    for key, types in BODY_FIELDS.items():
+        if body.get(key) is not None and not isinstance(body[key], types):
+            raise BadRequest(f"{key} must be a {' or '.join(t.__name__ for t in types)}, got {body[key]!r}")
+    return body

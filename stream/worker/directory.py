@@ -1,0 +1,88 @@
+"""Which worker owns a user: Kafka's default partitioner for the user's partition, the `workers` table for the
+worker consuming it now. Several workers in one consumer group each hold the state of their partitions only, so a
+request for a user must be answered by the worker that consumes that user's partition.
+
+Each worker writes its assignment (and the URL other workers reach it at) when a rebalance hands it partitions,
+and touches its row every few seconds; a row not touched for RECSTREAM_WORKER_STALE_S belongs to a worker that
+died and is ignored. Producers must key events by user_id with Kafka's default (murmur2) partitioner, as the Java
+client, kafka-python and aiokafka do; librdkafka clients need `partitioner=murmur2_random`. The worker checks the
+first record of every fetched partition and counts keys found elsewhere (`recstream_misrouted_keys_total`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+
+from recstream.models.store.schema import workers
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    source: str
+    url: str
+    partitions: tuple[int, ...]
+    n_partitions: int
+    assigned_at: float
+    heartbeat_at: float
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "url": self.url, "partitions": list(self.partitions),
+                "n_partitions": self.n_partitions, "heartbeat_age_s": round(time.time() - self.heartbeat_at, 1)}
+
+
+class Directory:
+    """This worker's row in `workers`, and a view of the others in its consumer group (blocking: call in a
+    thread)."""
+
+    def __init__(self, engine: Engine, *, group_id: str, source: str, url: str, stale_after_s: float) -> None:
+        self.engine = engine
+        self.group_id = group_id
+        self.source = source
+        self.url = url.rstrip("/")
+        self.stale_after_s = stale_after_s
+
+    def announce(self, partitions: list[int], n_partitions: int) -> None:
+        """Record the partitions a rebalance gave this worker (an empty list while it holds none)."""
+        now = time.time()
+        values = {"group_id": self.group_id, "url": self.url, "partitions": sorted(partitions),
+                  "n_partitions": n_partitions, "assigned_at": now, "heartbeat_at": now}
+        with self.engine.begin() as conn:
+            # Only this worker writes its row, so update-then-insert needs no dialect-specific upsert.
+            if not conn.execute(update(workers).where(workers.c.source == self.source).values(**values)).rowcount:
+                conn.execute(insert(workers).values(source=self.source, **values))
+
+    def heartbeat(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(workers).where(workers.c.source == self.source).values(heartbeat_at=time.time()))
+
+    def leave(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(workers).where(workers.c.source == self.source))
+
+    def prune(self, older_than_s: float = 3600.0) -> int:
+        """Delete rows of workers gone for longer than `older_than_s` (they stopped without leaving)."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(workers).where(workers.c.group_id == self.group_id,
+                                                      workers.c.heartbeat_at < time.time() - older_than_s)).rowcount
+
+    def workers(self) -> list[WorkerInfo]:
+        """Live workers of this group (heartbeat within the stale limit), newest assignment first."""
+        since = time.time() - self.stale_after_s
+        q = (select(workers).where(workers.c.group_id == self.group_id, workers.c.heartbeat_at >= since)
+             .order_by(workers.c.assigned_at.desc()))
+        with self.engine.connect() as conn:
+            return [WorkerInfo(r.source, r.url, tuple(r.partitions or ()), r.n_partitions, r.assigned_at,
+                               r.heartbeat_at) for r in conn.execute(q)]
+
+    def owners(self) -> dict[int, WorkerInfo]:
+        """partition -> the live worker that owns it. During a rebalance two rows may claim a partition for a
+        moment: the newer assignment wins."""
+        owners: dict[int, WorkerInfo] = {}
+        for w in self.workers():
+            for p in w.partitions:
+                owners.setdefault(p, w)
+        return owners

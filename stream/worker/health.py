@@ -1,0 +1,46 @@
+"""What a worker reports about itself: /healthz's JSON and /metrics' snapshot, from counters kept anyway."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from recstream.monitors.metrics import Snapshot
+
+if TYPE_CHECKING:  # the state holds these reports' sources; only its type is needed here
+    from recstream.stream.worker.state import WorkerState
+
+
+def snapshot(state: WorkerState) -> Snapshot:
+    """Metrics at scrape time."""
+    r, p, loop = state.recommender, state.pipeline, state.ingest_loop
+    deep = {role: slot.version.name for role, slot in (("live", state.deep.live), ("canary", state.deep.canary))
+            if slot is not None}
+    drift = state.drift_summary or {}
+    return Snapshot(
+        consumed=p.stats.consumed if p else 0, stored=p.stats.stored if p else 0,
+        learned=p.stats.learned if p else 0, duplicates=p.stats.duplicates if p else 0,
+        batch_failures=loop.failures if loop else 0, rebalances=loop.rebalances if loop else 0,
+        misrouted_keys=loop.misrouted if loop else 0, broker_up=loop.broker_up if loop else None,
+        broker_failed_probes=loop.broker_errors if loop else 0,
+        forwarded=state.router.forwarded, assigned_partitions=len(state.router.assigned),
+        dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
+        prequential_recall_at_10=r.prequential.recall_at_10, deep_versions=deep,
+        drift_share=drift.get("drift_share"), drift_detected=bool(drift.get("drifted")) if drift else None,
+        drift_report_id=drift.get("id"))
+
+
+def health(state: WorkerState) -> dict:
+    """GET /healthz."""
+    r, loop, ckpt = state.recommender, state.ingest_loop, state.checkpoints.current
+    return {"status": "ok", "uptime_s": round(time.time() - state.started_at, 1), "users": r.n_users,
+            "items": r.n_items, "events_learned": r.events_learned,
+            "prequential_recall_at_10": None if r.prequential.recall_at_10 is None else round(r.prequential.recall_at_10, 4),
+            "prequential_trials": r.prequential.trials,
+            "deep": state.deep.state(),
+            "drift": state.drift_summary,
+            "online_checkpoint": ckpt.name if ckpt else None,
+            "worker": state.source, "partitions": list(state.router.assigned),
+            "broker": {"up": loop.broker_up, "failed_probes": loop.broker_errors} if loop else None,
+            "group": state.router.group(),
+            "pipeline": state.pipeline.stats.as_dict() if state.pipeline else None}

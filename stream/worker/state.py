@@ -1,0 +1,146 @@
+"""What one worker holds: the online learner, the deep versions it serves, its pipeline, and the parts that
+keep them (checkpoints, routing, metrics), wired once by `WorkerState.create`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from recstream.models.online.checkpoint import OnlineCheckpoint
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.blend import blend
+from recstream.models.serving.hotswap import DeepSlot
+from recstream.models.store.db import create_db_engine, require_current_schema
+from recstream.models.store.registry import ModelVersion, Registry
+from recstream.monitors.metrics import WorkerMetrics
+from recstream.stream.ingest.pipeline import DeadLetterSink, Pipeline
+from recstream.stream.ingest.prepare import Preparer, PreparerProcess
+from recstream.stream.ingest.runtime import tune_for_throughput
+from recstream.stream.kafka.topics import Topics
+from recstream.stream.settings import Settings
+from recstream.stream.worker import health
+from recstream.stream.worker.answers import recommendation_answer
+from recstream.stream.worker.checkpoints import CheckpointKeeper
+from recstream.stream.worker.directory import Directory
+from recstream.stream.worker.routing import Router
+
+if TYPE_CHECKING:
+    from recstream.stream.ingest.loop import IngestLoop
+
+log = logging.getLogger("recstream.worker")
+
+
+def worker_source(settings: Settings) -> str:
+    """How a worker names itself in the rows it writes (directory, model-output probes, checkpoints)."""
+    return f"{socket.gethostname()}:{settings.serving.web_port}"
+
+
+def _advertised_url(settings: Settings) -> str:
+    """The URL other workers reach this one at (RECSTREAM_ADVERTISED_URL, else the bound host and port)."""
+    bind = settings.serving.web_host
+    host = socket.gethostname() if bind in ("0.0.0.0", "::", "") else bind
+    return settings.serving.advertised_url or f"http://{host}:{settings.serving.web_port}"
+
+
+@dataclass
+class WorkerState:
+    settings: Settings
+    recommender: OnlineRecommender
+    topics: Topics
+    deep: DeepSlot
+    router: Router
+    checkpoints: CheckpointKeeper
+    started_at: float = field(default_factory=time.time)
+    pipeline: Pipeline | None = None
+    #: the latest drift report's summary (id, drifted, drift_share), refreshed by the probe-flush service
+    drift_summary: dict[str, Any] | None = None
+    #: the running ingest loop (its failure, rebalance and misrouted-key counts feed /metrics)
+    ingest_loop: IngestLoop | None = None
+    metrics: WorkerMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics = WorkerMetrics(lambda: health.snapshot(self))
+        #: a restored window of learned ids, waiting for the pipeline (restored before attach())
+        self._restored_recent: Any = None
+
+    @classmethod
+    def create(cls, settings: Settings) -> WorkerState:
+        tune_for_throughput()  # BLAS threads and GC thresholds: see runtime.py
+        from recstream.models.online import kernels  # numba: only processes that learn import it
+
+        kernels.warm_up()  # compile (or load) the learner's loops now, not during the first batch
+        engine = create_db_engine(settings.database_url)
+        require_current_schema(engine)  # fail here, clearly, not in the helper process later
+        registry = Registry(engine)
+        source = worker_source(settings)
+        directory = Directory(engine, group_id=settings.kafka.group_id, source=source,
+                              url=_advertised_url(settings), stale_after_s=settings.serving.worker_stale_s)
+        return cls(settings, OnlineRecommender(settings.online.config()), Topics.of(settings.kafka),
+                   DeepSlot(registry, settings.artefacts.keys, settings.canary.share), Router(source, directory),
+                   CheckpointKeeper(registry, settings.ingest, settings.artefacts, source))
+
+    @property
+    def source(self) -> str:
+        return self.router.source
+
+    @property
+    def registry(self) -> Registry:
+        return self.deep.registry
+
+    def attach(self, dead_letters: DeadLetterSink) -> Pipeline:
+        s = self.settings
+        parts = (s.database_url, self.topics, s.ingest)
+        preparer = PreparerProcess(*parts) if s.ingest.prepare_in_process else Preparer.create(*parts)
+        self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.ingest.learn_chunk,
+                                 dedupe_window=s.ingest.dedupe_window,
+                                 observe=self.metrics.learn_batch_seconds.observe)
+        if self._restored_recent is not None:
+            self.pipeline.recent, self._restored_recent = self._restored_recent, None
+        return self.pipeline
+
+    async def choose_start(self, committed: dict[str, int | None]) -> dict[str, int]:
+        """At the first assignment: restore the checkpoint that leaves the fewest events to learn again for the
+        partitions this worker got, and return the offsets it reflects (`committed`: the group's committed
+        offset per assigned partition)."""
+        found = await asyncio.get_running_loop().run_in_executor(None, self.checkpoints.best_start, committed)
+        if found is None:
+            return {}
+        self.restore(*found)
+        return found[1].offsets
+
+    def save_checkpoint(self, committed: dict[str, int]) -> None:
+        """After each commit (the ingest loop's hook): a checkpoint when one is due."""
+        if self.pipeline is not None:
+            self.checkpoints.maybe_save(self.recommender, self.pipeline.recent, committed)
+
+    def restore(self, version: ModelVersion, ckpt: OnlineCheckpoint) -> None:
+        """Swap in a restored learner: at start, or between batches after a rollback (new events then continue
+        from the current offsets)."""
+        self.recommender = ckpt.recommender
+        recent = ckpt.extra.get("recent_ids")
+        if self.pipeline is not None:
+            self.pipeline.recommender = ckpt.recommender
+            if recent is not None:
+                self.pipeline.recent = recent
+        else:
+            self._restored_recent = recent
+        self.checkpoints.restored(version, ckpt.recommender.events_learned)
+        log.info("online model restored from %s (%d events learned)", version.name,
+                 ckpt.recommender.events_learned)
+
+    @property
+    def online_version(self) -> str:
+        return f"online:{self.recommender.config.algorithm}"
+
+    def recommend(self, user_id: str, k: int, exclude_seen: bool = True) -> dict:
+        deep = self.deep.choose(user_id)  # held for the whole request: a swap meanwhile does not touch it
+        rec, used_deep = blend(self.recommender, deep, user_id, k, exclude_seen, self.settings.serving.deep_weight)
+        return recommendation_answer(user_id, rec, deep, used_deep, self.online_version,
+                                     deep is not None and deep is self.deep.canary, self.recommender.events_learned)
+
+    def health(self) -> dict:
+        return health.health(self)
