@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from common import get
@@ -28,6 +29,7 @@ from kafka import KafkaProducer
 from recstream.models.data.interaction import Interaction
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.store.db import create_db_engine, upgrade
+from recstream.stream.app.launcher import running_worker
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 from recstream.stream.kafka.produce import event_json, produce
 from recstream.stream.kafka.topics import Topics, ensure_topics
@@ -70,6 +72,66 @@ def latencies(conn: http.client.HTTPConnection, n: int, rate: float, users: list
     return out
 
 
+def warm_up(conn: http.client.HTTPConnection, s: Settings) -> int:
+    """A stream touching (nearly) all 10k items; returns how many items the worker ranks."""
+    warm = SyntheticSpec(users=5_000, items=10_000, events=60_000, seed=5, zipf=1.01, start_ts=time.time() - 7200)
+    catalogue = [Interaction(f"cat-{i}", f"u{i % 5_000}", f"i{i}", "view", None, time.time() - 7300)
+                 for i in range(10_000)]
+    produce(iter(catalogue), s.kafka.bootstrap, s.kafka.topic_behaviour, progress=False)
+    produce(generate(warm), s.kafka.bootstrap, s.kafka.topic_behaviour, total=warm.events, progress=False)
+    while get(conn, "/healthz")["events_learned"] < warm.events + len(catalogue):
+        time.sleep(0.2)
+    return get(conn, "/healthz")["items"]
+
+
+def freshness(conn: http.client.HTTPConnection, s: Settings, probes: int) -> list[float]:
+    """Seconds from sending one purchase of a brand-new user to that user being served personally (inf: not
+    within 10 s)."""
+    producer = KafkaProducer(bootstrap_servers=s.kafka.bootstrap, linger_ms=0)
+    fresh = []
+    for p in range(probes):
+        user = f"probe-{p}"
+        e = Interaction(f"probe-{p}-{time.time_ns()}", user, "i1", "purchase", None, time.time())
+        sent = time.perf_counter()
+        producer.send(s.kafka.topic_behaviour, key=user.encode(), value=event_json(e))
+        producer.flush()
+        while True:
+            if get(conn, f"/recommendations/{user}?k=10")["source"] == "personal":
+                fresh.append(time.perf_counter() - sent)
+                break
+            if time.perf_counter() - sent > 10:
+                fresh.append(float("inf"))
+                break
+            time.sleep(0.002)
+        time.sleep(0.05)
+    producer.close()
+    return fresh
+
+
+def measure(args: argparse.Namespace, s: Settings, env: dict[str, str], tmp: str) -> dict:
+    with running_worker(env, Path(tmp) / "worker.log"):
+        conn = http.client.HTTPConnection("127.0.0.1", s.serving.web_port, timeout=10)
+        n_items = warm_up(conn, s)
+        users = [f"u{i}" for i in range(0, 5_000, 7)]
+        idle = latencies(conn, args.requests, args.request_rate, users)
+        load = Load(env, args.load_rate)
+        time.sleep(3.0)  # let the load reach steady state
+        fresh = freshness(conn, s, args.probes)
+        loaded = latencies(conn, args.requests, args.request_rate, users)
+        load_sent = load.stop()
+        health = get(conn, "/healthz")
+    ms = {name: {"p50": round(pct(xs, 50) * 1e3, 3), "p99": round(pct(xs, 99) * 1e3, 3), "requests": len(xs),
+                 "rate_per_s": args.request_rate} for name, xs in (("idle", idle), ("under_load", loaded))}
+    return {
+        "bench": "freshness", "items_ranked": n_items, "load_events_per_s": args.load_rate,
+        "load_events_sent_approx": load_sent,
+        "freshness_s": {"p50": round(pct(fresh, 50), 4), "p99": round(pct(fresh, 99), 4), "probes": len(fresh),
+                        "never_reflected_within_10s": sum(1 for x in fresh if x == float("inf")), "goal_p99": 1.0},
+        "endpoint_latency_ms_idle": ms["idle"], "endpoint_latency_ms_under_load": ms["under_load"],
+        "goal_endpoint_p99_ms": 10, "worker_pipeline": health["pipeline"],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--load-rate", type=float, default=3000)
@@ -84,74 +146,7 @@ def main() -> None:
         ensure_topics(s.kafka.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions)
         env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.kafka.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,
                "RECSTREAM_WEB_PORT": str(port), "RECSTREAM_SESSION_TIMEOUT_S": "6"}
-        worker = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"], env=env,
-                                  stdout=open(f"{tmp}/worker.log", "wb"), stderr=subprocess.STDOUT)
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if get(conn, "/healthz")["pipeline"] is not None:
-                        break
-                except (OSError, RuntimeError, http.client.HTTPException):
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                if time.monotonic() > deadline:
-                    raise RuntimeError(open(f"{tmp}/worker.log").read()[-3000:])
-                time.sleep(0.2)
-            # Warm-up: a stream touching (nearly) all 10k items.
-            warm = SyntheticSpec(users=5_000, items=10_000, events=60_000, seed=5, zipf=1.01,
-                                 start_ts=time.time() - 7200)
-            catalogue = [Interaction(f"cat-{i}", f"u{i % 5_000}", f"i{i}", "view", None, time.time() - 7300)
-                         for i in range(10_000)]
-            produce(iter(catalogue), s.kafka.bootstrap, s.kafka.topic_behaviour, progress=False)
-            produce(generate(warm), s.kafka.bootstrap, s.kafka.topic_behaviour, total=warm.events, progress=False)
-            while get(conn, "/healthz")["events_learned"] < warm.events + len(catalogue):
-                time.sleep(0.2)
-            n_items = get(conn, "/healthz")["items"]
-            users = [f"u{i}" for i in range(0, 5_000, 7)]
-
-            idle = latencies(conn, args.requests, args.request_rate, users)
-
-            load = Load(env, args.load_rate)
-            time.sleep(3.0)  # let the load reach steady state
-            probe_producer = KafkaProducer(bootstrap_servers=s.kafka.bootstrap, linger_ms=0)
-            fresh = []
-            for p in range(args.probes):
-                user = f"probe-{p}"
-                e = Interaction(f"probe-{p}-{time.time_ns()}", user, "i1", "purchase", None, time.time())
-                sent = time.perf_counter()
-                probe_producer.send(s.kafka.topic_behaviour, key=user.encode(), value=event_json(e))
-                probe_producer.flush()
-                while True:
-                    r = get(conn, f"/recommendations/{user}?k=10")
-                    if r["source"] == "personal":
-                        fresh.append(time.perf_counter() - sent)
-                        break
-                    if time.perf_counter() - sent > 10:
-                        fresh.append(float("inf"))
-                        break
-                    time.sleep(0.002)
-                time.sleep(0.05)
-            loaded = latencies(conn, args.requests, args.request_rate, users)
-            load_sent = load.stop()
-            health = get(conn, "/healthz")
-        finally:
-            worker.terminate()
-            worker.wait(15)
-    lost = sum(1 for x in fresh if x == float("inf"))
-    print(json.dumps({
-        "bench": "freshness", "items_ranked": n_items, "load_events_per_s": args.load_rate,
-        "load_events_sent_approx": load_sent,
-        "freshness_s": {"p50": round(pct(fresh, 50), 4), "p99": round(pct(fresh, 99), 4), "probes": len(fresh),
-                        "never_reflected_within_10s": lost, "goal_p99": 1.0},
-        "endpoint_latency_ms_idle": {"p50": round(pct(idle, 50) * 1e3, 3), "p99": round(pct(idle, 99) * 1e3, 3),
-                                     "requests": len(idle), "rate_per_s": args.request_rate},
-        "endpoint_latency_ms_under_load": {"p50": round(pct(loaded, 50) * 1e3, 3),
-                                           "p99": round(pct(loaded, 99) * 1e3, 3), "requests": len(loaded),
-                                           "rate_per_s": args.request_rate},
-        "goal_endpoint_p99_ms": 10,
-        "worker_pipeline": health["pipeline"],
-    }, indent=2))
+        print(json.dumps(measure(args, s, env, tmp), indent=2))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,10 @@ import argparse
 import http.client
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from recstream.models.deep.config import DeepConfig
 from recstream.models.retrain.run import retrain
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.registry import Registry
+from recstream.stream.app.launcher import running_worker
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 from recstream.stream.kafka.produce import produce
 from recstream.stream.kafka.topics import Topics, ensure_topics
@@ -63,20 +63,88 @@ class Client(threading.Thread):
             i += 1
 
 
-def start_worker(env: dict, port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"],
-                            env={**env, "RECSTREAM_WEB_PORT": str(port)}, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if get(http.client.HTTPConnection("127.0.0.1", port, timeout=2), "/healthz")["pipeline"] is not None:
-                return proc
-        except (OSError, RuntimeError, http.client.HTTPException):
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError(log.read_text()[-3000:])
-        time.sleep(0.2)
+def personal_users(conns: list[http.client.HTTPConnection]) -> list[list[str]]:
+    """Per worker, the users it has personal state for, so every response names the deep version it used."""
+    return [[f"u{i}" for i in range(1_000) if get(c, f"/recommendations/u{i}?k=1")["source"] == "personal"]
+            for c in conns]
+
+
+def alternate(reg: Registry, v2_id: int, changes: int) -> list[tuple[float, str, str]]:
+    """Promote deep-2, roll back, promote, ... every 1.5 s; (when, what, the version now live) per change."""
+    out: list[tuple[float, str, str]] = []
+    for n in range(changes):
+        t0 = time.monotonic()
+        if n % 2 == 0:
+            out.append((t0, "promote", reg.promote(v2_id, actor="bench", reason=f"change {n}").name))
+        else:
+            out.append((t0, "rollback", reg.rollback(actor="bench", reason=f"change {n}").name))
+        time.sleep(1.5)
+    return out
+
+
+def summary(clients: list[Client], changes: list[tuple[float, str, str]], rate: float) -> dict:
+    swap_s, in_window, outside = [], [], []
+    windows = [(t0, t0 + 1.0) for t0, _, _ in changes]
+    for t0, kind, target in changes:
+        per_worker = [next((t - t0 for t, _, ok, v in c.log if t >= t0 and ok and v == target), None)
+                      for c in clients]
+        swap_s.append({"change": kind, "to": target, "every_worker_s": None if None in per_worker else
+                       round(max(per_worker), 3), "per_worker_s": [None if x is None else round(x, 3)
+                                                                    for x in per_worker]})
+    for c in clients:
+        for t, lat, ok, _ in c.log:
+            if ok:
+                (in_window if any(a <= t < b for a, b in windows) else outside).append(lat * 1e3)
+    worst = [x["every_worker_s"] for x in swap_s]
+
+    def pcts(xs: list[float]) -> dict:
+        return {"p50": round(float(np.percentile(xs, 50)), 3), "p99": round(float(np.percentile(xs, 99)), 3),
+                "n": len(xs)}
+
+    return {
+        "bench": "hotswap", "workers": len(clients), "rate_per_worker_per_s": rate,
+        "requests": sum(len(c.log) for c in clients),
+        "failed_requests": sum(1 for c in clients for _, _, ok, _ in c.log if not ok), "goal_failed": 0,
+        "latency_ms_steady": pcts(outside), "latency_ms_within_1s_of_a_change": pcts(in_window),
+        "p99_ratio_swap_vs_steady": round(float(np.percentile(in_window, 99) / np.percentile(outside, 99)), 2),
+        "time_until_every_worker_serves_s": {
+            "max": None if None in worst else max(worst), "median": None if None in worst else
+            float(np.median(worst)), "goal": 1.0, "resolution_s": round(1 / rate, 3)},
+        "changes": swap_s,
+    }
+
+
+def run(args: argparse.Namespace, s: Settings, env: dict[str, str], tmp: Path) -> dict:
+    engine = create_db_engine(s.database_url)
+    ports = [free_port(), free_port()]
+    with ExitStack() as stack:
+        for i, p in enumerate(ports):
+            stack.enter_context(running_worker({**env, "RECSTREAM_WEB_PORT": str(p)}, tmp / f"w{i}.log",
+                                               timeout=120))
+        spec = SyntheticSpec(users=1_000, items=2_000, events=args.events, start_ts=time.time() - 3600)
+        produce(generate(spec), s.kafka.bootstrap, s.kafka.topic_behaviour, total=spec.events, progress=False)
+        conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=5) for p in ports]
+        while sum(get(c, "/healthz")["events_learned"] for c in conns) < spec.events:
+            time.sleep(0.2)
+        cfg = s.retrain_config()
+        v1 = retrain(engine, cfg, trigger="manual", requested_by="bench").version
+        v2 = retrain(engine, replace(cfg, auto_promote=False, deep=DeepConfig(dim=32, epochs=4, seed=1)),
+                     trigger="manual", requested_by="bench").version
+        assert v1 is not None and v2 is not None and v1.status == "live", (v1, v2)
+        users = personal_users(conns)
+        while any(get(c, "/recommendations/" + u[0] + "?k=1")["model_version"] != v1.name
+                  for c, u in zip(conns, users)):
+            time.sleep(0.05)
+        clients = [Client(p, u, args.rate) for p, u in zip(ports, users)]
+        for c in clients:
+            c.start()
+        time.sleep(3.0)  # steady state before the first change
+        changes = alternate(Registry(engine), v2.id, args.changes)
+        time.sleep(1.0)
+        for c in clients:
+            c.stop.set()
+            c.join()
+    return summary(clients, changes, args.rate)
 
 
 def main() -> None:
@@ -87,90 +155,12 @@ def main() -> None:
     args = ap.parse_args()
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         s = Settings.build(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/h.db",
-                     artefact_dir=Path(tmp) / "artefacts", deep_dim=32, deep_epochs=4)
-        engine = create_db_engine(s.database_url)
-        upgrade(engine)
+                           artefact_dir=Path(tmp) / "artefacts", deep_dim=32, deep_epochs=4)
+        upgrade(create_db_engine(s.database_url))
         ensure_topics(s.kafka.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions)
         env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.kafka.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,
                "RECSTREAM_SESSION_TIMEOUT_S": "6", "RECSTREAM_ARTEFACT_DIR": str(s.artefacts.dir)}
-        ports = [free_port(), free_port()]
-        workers = [start_worker(env, p, Path(tmp) / f"w{i}.log") for i, p in enumerate(ports)]
-        try:
-            spec = SyntheticSpec(users=1_000, items=2_000, events=args.events, start_ts=time.time() - 3600)
-            produce(generate(spec), s.kafka.bootstrap, s.kafka.topic_behaviour, total=spec.events, progress=False)
-            conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=5) for p in ports]
-            while sum(get(c, "/healthz")["events_learned"] for c in conns) < spec.events:
-                time.sleep(0.2)
-            cfg = s.retrain_config()
-            v1 = retrain(engine, cfg, trigger="manual", requested_by="bench").version
-            v2 = retrain(engine, replace(cfg, auto_promote=False, deep=DeepConfig(dim=32, epochs=4, seed=1)),
-                         trigger="manual", requested_by="bench").version
-            assert v1 is not None and v2 is not None and v1.status == "live", (v1, v2)
-            # Each worker owns some partitions (request routing between workers is issue 5): ask each for
-            # users it has personal state for, so every response names the deep version it used.
-            users = []
-            for c in conns:
-                mine = [f"u{i}" for i in range(1_000) if get(c, f"/recommendations/u{i}?k=1")["source"] == "personal"]
-                users.append(mine)
-            while any(get(c, "/recommendations/" + u[0] + "?k=1")["model_version"] != v1.name
-                      for c, u in zip(conns, users)):
-                time.sleep(0.05)
-
-            clients = [Client(p, u, args.rate) for p, u in zip(ports, users)]
-            for c in clients:
-                c.start()
-            time.sleep(3.0)  # steady state before the first change
-            reg = Registry(engine)
-            changes: list[tuple[float, str, str]] = []
-            for n in range(args.changes):
-                t0 = time.monotonic()
-                if n % 2 == 0:
-                    target = reg.promote(v2.id, actor="bench", reason=f"change {n}").name
-                    kind = "promote"
-                else:
-                    target = reg.rollback(actor="bench", reason=f"change {n}").name
-                    kind = "rollback"
-                changes.append((t0, kind, target))
-                time.sleep(1.5)
-            time.sleep(1.0)
-            for c in clients:
-                c.stop.set()
-                c.join()
-        finally:
-            for w in workers:
-                w.terminate()
-                w.wait(15)
-
-    swap_s, in_window, outside = [], [], []
-    windows = [(t0, t0 + 1.0) for t0, _, _ in changes]
-    for t0, kind, target in changes:
-        per_worker = []
-        for c in clients:
-            first = next((t for t, _, ok, v in c.log if t >= t0 and ok and v == target), None)
-            per_worker.append(None if first is None else first - t0)
-        swap_s.append({"change": kind, "to": target, "every_worker_s": None if None in per_worker else
-                       round(max(per_worker), 3), "per_worker_s": [None if x is None else round(x, 3)
-                                                                    for x in per_worker]})
-    for c in clients:
-        for t, lat, ok, _ in c.log:
-            if ok:
-                (in_window if any(a <= t < b for a, b in windows) else outside).append(lat * 1e3)
-    failed = sum(1 for c in clients for _, _, ok, _ in c.log if not ok)
-    worst = [x["every_worker_s"] for x in swap_s]
-    print(json.dumps({
-        "bench": "hotswap", "workers": len(clients), "rate_per_worker_per_s": args.rate,
-        "requests": sum(len(c.log) for c in clients), "failed_requests": failed, "goal_failed": 0,
-        "latency_ms_steady": {"p50": round(float(np.percentile(outside, 50)), 3),
-                              "p99": round(float(np.percentile(outside, 99)), 3), "n": len(outside)},
-        "latency_ms_within_1s_of_a_change": {"p50": round(float(np.percentile(in_window, 50)), 3),
-                                             "p99": round(float(np.percentile(in_window, 99)), 3),
-                                             "n": len(in_window)},
-        "p99_ratio_swap_vs_steady": round(float(np.percentile(in_window, 99) / np.percentile(outside, 99)), 2),
-        "time_until_every_worker_serves_s": {
-            "max": None if None in worst else max(worst), "median": None if None in worst else
-            float(np.median(worst)), "goal": 1.0, "resolution_s": round(1 / args.rate, 3)},
-        "changes": swap_s,
-    }, indent=2))
+        print(json.dumps(run(args, s, env, Path(tmp)), indent=2))
 
 
 if __name__ == "__main__":

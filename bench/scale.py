@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import os
 import signal
@@ -34,13 +33,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
-from common import get
 from sqlalchemy import create_engine, func, select, text
 
 from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.errors import RecstreamError
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.schema import interactions
+from recstream.stream.app.launcher import WorkerProcess, start_worker
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 from recstream.stream.kafka.produce import produce
 from recstream.stream.kafka.topics import Topics, ensure_topics
@@ -76,41 +77,28 @@ def database(url: str | None, tmp: str) -> Iterator[str]:
     yield url
 
 
-class Worker:
-    def __init__(self, env: dict, tmp: str, name: str) -> None:
-        self.port = free_port()
-        self.env = {**env, "RECSTREAM_WEB_PORT": str(self.port)}
-        self.log = f"{tmp}/{name}.log"
-        self.process = subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "worker"], env=self.env,
-                                        stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
-        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-
-    def health(self) -> dict | None:
-        try:
-            return get(self.conn, "/healthz")
-        except (OSError, RuntimeError, http.client.HTTPException):
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            return None
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+def start(env: dict, tmp: str, name: str) -> WorkerProcess:
+    """A worker on a free port, not waited for (the benches time its start)."""
+    return start_worker({**env, "RECSTREAM_WEB_PORT": str(free_port())}, Path(tmp) / f"{name}.log", ready=None)
 
 
-def wait(what: str, predicate, workers: list[Worker], timeout: float = 300.0, every: float = 0.05) -> float:
+def health(w: WorkerProcess) -> dict | None:
+    try:
+        return health(w)
+    except RecstreamError:  # not listening (yet, or any more)
+        return None
+
+
+def wait(what: str, predicate, workers: list[WorkerProcess], timeout: float = 300.0, every: float = 0.05) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return time.monotonic()
         for w in workers:
             if w.process.poll() is not None and w.process.returncode not in (0, -signal.SIGKILL, -signal.SIGTERM):
-                raise RuntimeError(f"a worker died: {open(w.log).read()[-3000:]}")
+                raise RuntimeError(f"a worker died: {w.log_tail()}")
         time.sleep(every)
-    raise RuntimeError(f"timed out waiting for {what}; logs: " + " | ".join(open(w.log).read()[-1500:]
+    raise RuntimeError(f"timed out waiting for {what}; logs: " + " | ".join(w.log_tail(1500)
                                                                               for w in workers))
 
 
@@ -144,26 +132,26 @@ def backlog(env: dict, events: int, seed: int) -> None:
             progress=False)
 
 
-def learned(workers: list[Worker]) -> int:
-    hs = [w.health() for w in workers]
+def learned(workers: list[WorkerProcess]) -> int:
+    hs = [health(w) for w in workers]
     return sum(h["pipeline"]["learned"] for h in hs if h and h["pipeline"])
 
 
 def drain(broker: EmbeddedBroker, db: str, n_workers: int, args: argparse.Namespace, tmp: str
-          ) -> tuple[dict, list[Worker], dict]:
+          ) -> tuple[dict, list[WorkerProcess], dict]:
     """Produce the backlog, start the workers together, time them draining it."""
     env = setup(broker, db, args.partitions, args.prepare_in_process)
     backlog(env, args.events, seed=11)
-    workers = [Worker(env, tmp, f"w{n_workers}-{i}") for i in range(n_workers)]
+    workers = [start(env, tmp, f"w{n_workers}-{i}") for i in range(n_workers)]
 
     def consuming() -> bool:
-        hs = [w.health() for w in workers]
+        hs = [health(w) for w in workers]
         return any(h and h["pipeline"] and h["pipeline"]["consumed"] for h in hs)
 
     t0 = wait("consumption to start", consuming, workers, every=0.01)
     t1 = wait("the backlog to be stored and learned",
               lambda: learned(workers) >= args.events and stored(db)[0] >= args.events, workers, every=0.1)
-    hs = [w.health() for w in workers]
+    hs = [health(w) for w in workers]
     result = {"workers": n_workers, "events": args.events, "seconds": round(t1 - t0, 2),
               "events_per_s": round(args.events / (t1 - t0)),
               "partitions_per_worker": [len(h["partitions"]) for h in hs],
@@ -171,31 +159,68 @@ def drain(broker: EmbeddedBroker, db: str, n_workers: int, args: argparse.Namesp
     return result, workers, env
 
 
-def rebalance(survivor: Worker, leaver: Worker, sig: int, partitions: int, expect_learned: int) -> dict:
+def rebalance(survivor: WorkerProcess, leaver: WorkerProcess, sig: int, partitions: int, expect_learned: int) -> dict:
     """Stop `leaver` with `sig`; time until `survivor` owns everything and has learned `expect_learned`."""
     t0 = time.monotonic()
     leaver.process.send_signal(sig)
     t_owned = wait("the survivor to own every partition",
-                   lambda: sorted((survivor.health() or {}).get("partitions", [])) == list(range(partitions)),
+                   lambda: sorted((health(survivor) or {}).get("partitions", [])) == list(range(partitions)),
                    [survivor], timeout=120)
     t_caught = wait("the survivor to learn what the leaver had",
-                    lambda: ((survivor.health() or {}).get("events_learned") or 0) >= expect_learned,
+                    lambda: ((health(survivor) or {}).get("events_learned") or 0) >= expect_learned,
                     [survivor], timeout=300)
     leaver.process.wait(30)
     return {"owns_every_partition_after_s": round(t_owned - t0, 2),
             "learned_the_leavers_events_after_s": round(t_caught - t0, 2)}
 
 
-def rejoin(survivor: Worker, env: dict, tmp: str, name: str) -> Worker:
+def rejoin(survivor: WorkerProcess, env: dict, tmp: str, name: str) -> WorkerProcess:
     """Start a second worker again and wait until it owns partitions and has caught up on them."""
-    b = Worker(env, tmp, name)
+    b = start(env, tmp, name)
     try:
-        wait(f"{name} to join", lambda: len((b.health() or {}).get("partitions") or []) > 0, [survivor, b])
+        wait(f"{name} to join", lambda: len((health(b) or {}).get("partitions") or []) > 0, [survivor, b])
     except BaseException:
         b.stop(signal.SIGKILL)
         raise
     time.sleep(5)
     return b
+
+
+def rebalances(a: WorkerProcess, b: WorkerProcess, env: dict, tmp: str, db: str, args: argparse.Namespace
+               ) -> dict:
+    """While events keep arriving: a graceful leave, b back, a crash, b back, a graceful leave again."""
+    total = args.events
+    load_events = int(args.load_rate * 150)
+    load = subprocess.Popen(
+        [sys.executable, "-m", "recstream.stream.cli", "produce", "--synthetic", "--events",
+         str(load_events), "--users", "20000", "--items", "10000", "--seed", "12",
+         "--rate", str(args.load_rate)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(5)
+    # The survivor has learned only its own partitions so far: after the leave it must learn b's.
+    first_leave = rebalance(a, b, signal.SIGTERM, args.partitions, expect_learned=stored(db)[0])
+    b = rejoin(a, env, tmp, "w2-1-again")
+    crash = rebalance(a, b, signal.SIGKILL, args.partitions, expect_learned=stored(db)[0])
+    b = rejoin(a, env, tmp, "w2-1-third")
+    leave = rebalance(a, b, signal.SIGTERM, args.partitions, expect_learned=stored(db)[0])
+    if load.wait(300) != 0:
+        raise RuntimeError("the load producer failed")
+    total += load_events
+    wait("every produced event stored", lambda: stored(db)[0] >= total, [a], timeout=120)
+    wait("every event learned by the survivor",
+         lambda: ((health(a) or {}).get("events_learned") or 0) >= total, [a], timeout=300)
+    time.sleep(2)
+    rows, distinct = stored(db)
+    learned_a = health(a)["events_learned"]
+    return {
+        "rebalance": {
+            "graceful_leave": leave, "kill_9": crash,
+            # aiokafka sends LeaveGroup only from generation 1 on and tansu numbers the first one 0,
+            # so a leave from the group's first generation waits for the session timeout like a crash.
+            "graceful_leave_first_generation": first_leave,
+            "session_timeout_s": float(env["RECSTREAM_SESSION_TIMEOUT_S"])},
+        "after_kill_9": {"produced": total, "stored_rows": rows, "lost": total - distinct,
+                         "duplicated_rows": rows - distinct, "survivor_events_learned": learned_a,
+                         "learned_twice": max(learned_a - total, 0)}}
 
 
 def main() -> None:
@@ -221,38 +246,7 @@ def main() -> None:
                                  "ratio_two_vs_one": round(two["events_per_s"] / one["events_per_s"], 2)}
             a, b = workers
             try:
-                # While events keep arriving: a graceful leave, b back, a crash, b back, a graceful leave again.
-                total = args.events
-                load_events = int(args.load_rate * 150)
-                load = subprocess.Popen(
-                    [sys.executable, "-m", "recstream.stream.cli", "produce", "--synthetic", "--events",
-                     str(load_events), "--users", "20000", "--items", "10000", "--seed", "12",
-                     "--rate", str(args.load_rate)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(5)
-                # The survivor has learned only its own partitions so far: after the leave it must learn b's.
-                first_leave = rebalance(a, b, signal.SIGTERM, args.partitions, expect_learned=stored(db)[0])
-                b = rejoin(a, env, tmp, "w2-1-again")
-                crash = rebalance(a, b, signal.SIGKILL, args.partitions, expect_learned=stored(db)[0])
-                b = rejoin(a, env, tmp, "w2-1-third")
-                leave = rebalance(a, b, signal.SIGTERM, args.partitions, expect_learned=stored(db)[0])
-                if load.wait(300) != 0:
-                    raise RuntimeError("the load producer failed")
-                total += load_events
-                wait("every produced event stored", lambda: stored(db)[0] >= total, [a], timeout=120)
-                wait("every event learned by the survivor",
-                     lambda: ((a.health() or {}).get("events_learned") or 0) >= total, [a], timeout=300)
-                time.sleep(2)
-                rows, distinct = stored(db)
-                out["rebalance"] = {
-                    "graceful_leave": leave, "kill_9": crash,
-                    # aiokafka sends LeaveGroup only from generation 1 on and tansu numbers the first one 0,
-                    # so a leave from the group's first generation waits for the session timeout like a crash.
-                    "graceful_leave_first_generation": first_leave,
-                    "session_timeout_s": float(env["RECSTREAM_SESSION_TIMEOUT_S"])}
-                out["after_kill_9"] = {"produced": total, "stored_rows": rows, "lost": total - distinct,
-                                       "duplicated_rows": rows - distinct,
-                                       "survivor_events_learned": a.health()["events_learned"],
-                                       "learned_twice": max(a.health()["events_learned"] - total, 0)}
+                out.update(rebalances(a, b, env, tmp, db, args))
             finally:
                 for w in (a, b):
                     w.stop(signal.SIGKILL)

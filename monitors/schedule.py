@@ -88,7 +88,7 @@ class CanaryJudge:
 
 @dataclass
 class DriftJob:
-    """The periodic drift report; persistent drift queues a retrain (see monitors/drift.py)."""
+    """The periodic drift report; persistent drift queues a retrain (see monitors/drift/)."""
 
     engine: Engine
     config: DriftConfig

@@ -60,7 +60,7 @@ def test_every_recstream_service_runs_a_command_the_cli_has():
 
 def test_every_setting_the_compose_file_passes_is_one_recstream_reads():
     env = yaml.safe_load(COMPOSE.read_text())["x-recstream-env"]
-    known = {f"RECSTREAM_{f.upper()}" for f in Settings.model_fields}
+    known = set(Settings.variables())
     unknown = sorted(k for k in env if k.startswith("RECSTREAM_") and k not in known)
     assert not unknown, f"docker-compose.yml sets variables recstream does not read: {unknown}"
 

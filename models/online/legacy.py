@@ -9,6 +9,7 @@ from collections import deque
 from typing import Any
 
 from recstream.models.online.cooccurrence import cooccurrence_for
+from recstream.models.online.negatives import NegativeSampler
 from recstream.models.online.prequential import Prequential
 from recstream.models.online.seen import SeenItems
 
@@ -53,6 +54,10 @@ def upgrade_state(state: dict) -> dict:
         p.probes = deque(state.pop("probes", ()), maxlen=Prequential.MAX_PROBES)
         state.pop("_probe_tokens", None), state.pop("_probe_clock_at", None)
         state["prequential"] = p
+    if "_neg_cdf" in state:
+        sampler = NegativeSampler(state["_rng"], cfg.negatives, cfg.negative_sampling)
+        sampler.cdf, sampler.refreshed_at = state.pop("_neg_cdf"), state.pop("_neg_cdf_at")
+        state["negatives"] = sampler
     if "cooccurrence" not in state:  # before co-occurrence: count from here on (the pickled config lacks its
         state["cooccurrence"] = cooccurrence_for(cfg)  # fields: it reads the defaults)
     return state

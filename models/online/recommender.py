@@ -14,14 +14,15 @@ import numpy as np
 from river import optim, reco
 
 from recstream.models.data.interaction import Interaction, InteractionColumns
-from recstream.models.data.positive import implicit_weight, is_positive
 from recstream.models.online.chunk_sgd import ChunkLearner
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.cooccurrence import cooccurrence_for
 from recstream.models.online.legacy import upgrade_state
+from recstream.models.online.negatives import NegativeSampler
 from recstream.models.online.popularity import DecayedPopularity
 from recstream.models.online.prequential import Prequential
 from recstream.models.online.seen import SeenItems
+from recstream.models.online.targets import EventTargets
 
 
 class Recommendation(NamedTuple):
@@ -40,9 +41,6 @@ class OnlineRecommender:
     >>> rec.recommend("u1", k=5).items  # i1 is already seen by u1
     ['i2']
     """
-
-    #: Learned events between refreshes of the negative-sampling distribution.
-    REFRESH_EVERY = 1_000
 
     def __init__(self, config: OnlineConfig | None = None) -> None:
         self.config = cfg = config or OnlineConfig()
@@ -64,12 +62,9 @@ class OnlineRecommender:
         self.seen = SeenItems(cfg.max_seen_per_user)
         self._user_events: dict[str, int] = {}
         self.events_learned = 0
-        # The popularity CDF that negatives are drawn from, refreshed every REFRESH_EVERY events: rebuilding it
-        # over the whole catalogue for every small chunk cost more than the chunk's learning.
-        self._neg_cdf: np.ndarray | None = None
-        self._neg_cdf_at = -self.REFRESH_EVERY
+        self.negatives = NegativeSampler(self._rng, cfg.negatives, cfg.negative_sampling)
         self.prequential = Prequential(cfg.prequential_sample, cfg.prequential_max_per_s)
-        self._target_cache: dict[tuple[str, float | None], float] = {}
+        self._targets = EventTargets(cfg)
 
     @property
     def model(self) -> reco.base.Ranker:
@@ -82,12 +77,12 @@ class OnlineRecommender:
         state = self.__dict__.copy()
         # Derived (and absent from older checkpoints): the target cache from the config, the learner's row
         # matrices from the model (a pickle would store each factor vector twice, and unlink the views).
-        del state["_target_cache"], state["_learner"]
+        del state["_targets"], state["_learner"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(upgrade_state(state))  # checkpoints written by older versions, brought up to date
-        self._target_cache = {}
+        self._targets = EventTargets(self.config)
         self._link(ChunkLearner(self._model, item_keys=state["item_ids"]))
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
@@ -120,27 +115,9 @@ class OnlineRecommender:
 
     def target(self, event: Interaction) -> float:
         """The value the factor model learns for one event (0 = negative)."""
-        return self._target(event.type, event.value)
-
-    def _target(self, type_: str, value: float | None) -> float:
-        cfg = self.config
-        if type_ == "rating" or cfg.loss == "log":  # a class label, not a magnitude
-            return 1.0 if is_positive(type_, value, cfg.event_weights, cfg.rating_threshold) else 0.0
-        return implicit_weight(type_, value, cfg.event_weights)
+        return self._targets.one(event.type, event.value)
 
     # ---- learning ----------------------------------------------------------------------------------------
-    def _targets(self, types: Sequence[str], values: Sequence[float | None]) -> list[float]:
-        cache = self._target_cache  # (type, value) -> target: most streams use a handful of pairs
-        out = []
-        for key in zip(types, values):
-            t = cache.get(key)
-            if t is None:
-                t = self._target(*key)
-                if len(cache) < 4096:
-                    cache[key] = t
-            out.append(t)
-        return out
-
     def learn(self, events: Sequence[Interaction] | InteractionColumns, evaluate: bool = True) -> None:
         """Test-then-learn on `events` (in order): score a sample of positives, then update from all of them.
 
@@ -151,14 +128,14 @@ class OnlineRecommender:
         if not len(cols):
             return
         cfg = self.config
-        if self.events_learned - self._neg_cdf_at >= self.REFRESH_EVERY:
-            self._refresh_negative_cdf()
+        if cfg.negatives:
+            self.negatives.refresh(self.events_learned, lambda: self.popularity.scores(self.n_items))
         users, row_of = cols.user_ids, self._item_row
         rows = [row_of[i] if i in row_of else self._row(i) for i in cols.item_ids]
-        targets = self._targets(cols.types, cols.values)
+        targets = self._targets.of(cols.types, cols.values)
         if evaluate and self.prequential.sample > 0:
             self._evaluate(cols, rows, targets)
-        neg_rows = self._sample_negatives(len(cols)).tolist() if cfg.negatives else None
+        neg_rows = self.negatives.sample(len(cols), self.n_items).tolist() if cfg.negatives else None
         neg_events: list[int] = []
         neg_items: list[int] = []
         seen_by_user, user_events, cap = self.seen.by_user, self._user_events, self.seen.cap
@@ -188,20 +165,6 @@ class OnlineRecommender:
         if self.cooccurrence is not None:
             self.cooccurrence.learn(users, rows, weights > 0)
         self.events_learned += len(cols)
-
-    def _refresh_negative_cdf(self) -> None:
-        n = self.n_items
-        cdf = np.cumsum(self.popularity.scores(n) + 1e-9)
-        self._neg_cdf = cdf / cdf[-1] if n else None
-        self._neg_cdf_at = self.events_learned
-
-    def _sample_negatives(self, n_events: int) -> np.ndarray:
-        shape = (n_events, self.config.negatives)
-        if self.config.negative_sampling == "popularity" and self._neg_cdf is not None:
-            # Items newer than the last refresh are not drawn until the next one.
-            return np.searchsorted(self._neg_cdf, self._rng.random(shape), side="right").clip(
-                max=len(self._neg_cdf) - 1)
-        return self._rng.integers(0, self.n_items, size=shape)
 
     def _evaluate(self, events: InteractionColumns, rows: list[int], targets: list[float]) -> None:
         """Score a sample of this chunk's novel positive events against the state before the chunk."""

@@ -19,10 +19,12 @@ import numpy as np
 from sqlalchemy import Engine
 
 from recstream.models.artefacts.files import write_artefact
+from recstream.models.deep.config import DeepConfig
 from recstream.models.deep.model import PAD, DeepModel
 from recstream.models.deep.quantize import Int8Scorer, top10_latency_ms
 from recstream.models.deep.training import (
     Positives,
+    Split,
     deep_scorer,
     evaluate,
     popularity_scorer,
@@ -80,17 +82,8 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
                     progress: bool) -> RetrainResult:
     t0 = time.perf_counter()
     store = EventStore(engine)
-    latest = store.latest_ts()
-    since = None if latest is None or cfg.window_s is None else latest - cfg.window_s
-    data = Positives.from_columns(*store.interaction_columns(since=since), rating_threshold=cfg.rating_threshold)
-    if len(data) < cfg.min_interactions:
-        raise RecstreamError(f"only {len(data)} positive interactions in the training window; need at least "
-                             f"{cfg.min_interactions} (produce more events or widen RECSTREAM_RETRAIN_WINDOW_S)")
-    split = temporal_split(data, cfg.deep.history, cfg.holdout_share, cfg.eval_max)
-    if len(split.holdout) == 0 or len(split.train) == 0:
-        raise RecstreamError("the temporal split left no training or no held-out events; more events are needed")
+    data, split = _training_data(store, cfg)
     load_s = time.perf_counter() - t0
-
     deep_cfg, tuning = cfg.deep, None
     if cfg.tune is not None:
         tuning = tune(data, split, cfg.deep, cfg.tune)
@@ -98,13 +91,7 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
     live_version = registry.live("deep")
     live_model = load_model(live_version, cfg.artefact_key) if live_version else None
     items = data.item_ids
-    same_shape = live_model is not None and (live_model.config.dim, live_model.config.history) == (
-        deep_cfg.dim, deep_cfg.history)
-    if live_model is not None and cfg.warm_start and same_shape:
-        model = DeepModel.warm_start(live_model, items, deep_cfg)
-        epochs, parent_id = cfg.warm_epochs, live_version.id
-    else:  # first version, warm start off, or the search chose another shape than live's
-        model, epochs, parent_id = DeepModel.new(deep_cfg, items), deep_cfg.epochs, None
+    model, epochs, parent_id = _starting_model(cfg, deep_cfg, items, live_version, live_model)
     t1 = time.perf_counter()
     model.fit(*training_pairs(split, model, items), epochs=epochs, progress=progress)
     train_s = time.perf_counter() - t1
@@ -121,16 +108,7 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
     if tuning is not None:
         metrics["tuning"] = {**tuning.as_dict(), "budget_s": cfg.tune.budget_s if cfg.tune else None}
     if cfg.tune is not None and cfg.tune.online_budget_s:
-        replay = store.newest_interactions(cfg.tune.online_events)
-        online = tune_online(replay, cfg.online, budget_s=cfg.tune.online_budget_s)
-        best = online.best
-        metrics["online_tuning"] = {
-            **online.as_dict(), "budget_s": cfg.tune.online_budget_s, "replayed_events": len(replay),
-            # Workers keep their learner (a factor count cannot change mid-stream): this is advice to apply.
-            "apply": f"RECSTREAM_ONLINE_LEARNING_RATE={best['learning_rate']:.4g} "
-                     f"RECSTREAM_ONLINE_FACTORS={best['n_factors']}"}
-        log.info("online learner search: %s would score prequential Recall@10 %.4f vs %s now",
-                 metrics["online_tuning"]["apply"], online.best_score, online.default_score)
+        metrics["online_tuning"] = _online_search(store, cfg)
     passed, why = gate(metrics, cfg.promote_margin)
     metrics["gate"] = {"passed": passed, "reason": why, "margin": cfg.promote_margin}
     stem = f"deep-run{run_id}-{int(time.time())}"
@@ -145,15 +123,64 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
         n_interactions=len(data), params={**asdict(deep_cfg), "n_items": len(items)}, metrics=metrics,
         actor="trainer", reason=f"training run {run_id}: {why}")
     log.info("run %d: %s — %s", run_id, version.name, why)
+    return _release(registry, cfg, RetrainResult(run_id, "rejected", version, metrics), passed, why,
+                    has_live=live_version is not None)
+
+
+def _training_data(store: EventStore, cfg: RetrainConfig) -> tuple[Positives, Split]:
+    """The positives of the training window, split in time: the newest share is the holdout."""
+    latest = store.latest_ts()
+    since = None if latest is None or cfg.window_s is None else latest - cfg.window_s
+    data = Positives.from_columns(*store.interaction_columns(since=since), rating_threshold=cfg.rating_threshold)
+    if len(data) < cfg.min_interactions:
+        raise RecstreamError(f"only {len(data)} positive interactions in the training window; need at least "
+                             f"{cfg.min_interactions} (produce more events or widen RECSTREAM_RETRAIN_WINDOW_S)")
+    split = temporal_split(data, cfg.deep.history, cfg.holdout_share, cfg.eval_max)
+    if len(split.holdout) == 0 or len(split.train) == 0:
+        raise RecstreamError("the temporal split left no training or no held-out events; more events are needed")
+    return data, split
+
+
+def _starting_model(cfg: RetrainConfig, deep_cfg: DeepConfig, items: list[str], live_version: ModelVersion | None,
+                    live_model: DeepModel | None) -> tuple[DeepModel, int, int | None]:
+    """(model, epochs, parent id): warm-started from live when it has the same shape, else new."""
+    same_shape = live_model is not None and (live_model.config.dim, live_model.config.history) == (
+        deep_cfg.dim, deep_cfg.history)
+    if live_model is not None and live_version is not None and cfg.warm_start and same_shape:
+        return DeepModel.warm_start(live_model, items, deep_cfg), cfg.warm_epochs, live_version.id
+    # first version, warm start off, or the search chose another shape than live's
+    return DeepModel.new(deep_cfg, items), deep_cfg.epochs, None
+
+
+def _online_search(store: EventStore, cfg: RetrainConfig) -> dict[str, Any]:
+    """The online learner's search on a replay of the newest events: advice to apply (a worker keeps its
+    learner, whose factor count cannot change mid-stream)."""
+    assert cfg.tune is not None and cfg.tune.online_budget_s
+    replay = store.newest_interactions(cfg.tune.online_events)
+    online = tune_online(replay, cfg.online, budget_s=cfg.tune.online_budget_s)
+    best = online.best
+    found = {**online.as_dict(), "budget_s": cfg.tune.online_budget_s, "replayed_events": len(replay),
+             "apply": f"RECSTREAM_ONLINE_LEARNING_RATE={best['learning_rate']:.4g} "
+                      f"RECSTREAM_ONLINE_FACTORS={best['n_factors']}"}
+    log.info("online learner search: %s would score prequential Recall@10 %.4f vs %s now", found["apply"],
+             online.best_score, online.default_score)
+    return found
+
+
+def _release(registry: Registry, cfg: RetrainConfig, result: RetrainResult, passed: bool, why: str,
+             has_live: bool) -> RetrainResult:
+    """What the gate's verdict does to the registered version: rejected, left a candidate, canary, or live."""
+    version = result.version
+    assert version is not None
     if not passed:
-        return RetrainResult(run_id, "rejected", version, metrics)
+        return result
     if not cfg.auto_promote:
-        return RetrainResult(run_id, "candidate", version, metrics)
-    if cfg.canary_share > 0 and live_version is not None:
+        return replace(result, outcome="candidate")
+    if cfg.canary_share > 0 and has_live:
         version = registry.start_canary(version.id, actor="trainer", reason=f"passed the gate: {why}")
-        return RetrainResult(run_id, "canary", version, metrics)
+        return replace(result, outcome="canary", version=version)
     version = registry.promote(version.id, actor="trainer", reason=f"passed the gate: {why}")
-    return RetrainResult(run_id, "promoted", version, metrics)
+    return replace(result, outcome="promoted", version=version)
 
 
 def quantized_variant(model: DeepModel, items: list[str], holdout: Any, float_metrics: dict[str, Any],

@@ -1,0 +1,4 @@
+"""Drift reports: windows from the event store, compared with Evidently, stored with their verdict and the
+action taken."""
+
+__all__ = ["config", "features", "windows", "comparison", "run", "reports"]

@@ -10,7 +10,7 @@ otherwise a stationary stream would be flagged every time:
 - item mix is the item itself, as the reference's most frequent items plus "other" (bounded categories).
 
 A change in what people like moves the two item columns; the mix of event types, activity and ratings may stay.
-Model outputs are compared with those of the window just before the current one (see drift.py), so their
+Model outputs are compared with those of the window just before the current one (see windows.py), so their
 columns say "the model's behaviour just changed", not "the online model has kept learning".
 """
 

@@ -2,4 +2,6 @@
 
 from recstream.stream.cli.main import main
 
-main()
+# Spawned helper processes import this module again as __mp_main__: only the real entry point runs the CLI.
+if __name__ == "__main__":
+    main()

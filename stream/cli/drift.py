@@ -32,7 +32,7 @@ def drift_run(until: float | None, as_json: bool, database_url: str | None) -> N
     """Compare the newest window with the reference now, store the report, maybe request a retrain."""
     from recstream.monitors.drift.run import run_drift
 
-    result = run_drift(open_engine(database_url), load_settings(database_url=database_url).drift_config(),
+    result = run_drift(open_engine(database_url), load_settings(database_url=database_url).drift.config(),
                        until=until, actor=actor_name(None))
     if result.report is None:
         click.echo(f"no report: {result.skipped}")

@@ -135,7 +135,7 @@ def models_rotate_keys(actor: str | None, database_url: str | None) -> None:
     from recstream.models.artefacts.rotation import rotate_keys
 
     reg = open_registry(database_url)
-    report = rotate_keys(reg, load_settings(database_url=database_url).artefact_keys, actor=actor_name(actor))
+    report = rotate_keys(reg, load_settings(database_url=database_url).artefacts.keys, actor=actor_name(actor))
     click.echo(f"rewritten: {len(report.rewritten)} ({', '.join(report.rewritten) or '-'}); "
                f"already current: {len(report.unchanged)}; failed: {len(report.failed)}")
     for name, why in report.failed.items():
@@ -157,7 +157,7 @@ def models_feedback(database_url: str | None) -> None:
     serving = reg.serving("deep")
     if "live" in serving and "canary" in serving:
         decision, why = canary_decision(stats.get(serving["live"].name), stats.get(serving["canary"].name),
-                                        load_settings(database_url=database_url).canary_min_impressions)
+                                        load_settings(database_url=database_url).canary.min_impressions)
         click.echo(f"canary: {decision} — {why}")
 
 
@@ -176,4 +176,4 @@ def _verify(version: Any) -> None:
     from recstream.models.artefacts.files import read_verified
 
     if version.artefact and version.sha256:
-        read_verified(version.artefact, version.sha256, version.signature, load_settings().artefact_keys)
+        read_verified(version.artefact, version.sha256, version.signature, load_settings().artefacts.keys)

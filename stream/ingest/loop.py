@@ -209,7 +209,7 @@ class IngestLoop:
 
     def _check_keys(self, fetched: dict) -> None:
         """One record per fetched partition: is its key where Kafka's default partitioner puts it? Requests are
-        routed to workers by that rule (directory.py), so a producer using another one is worth a warning."""
+        routed to workers by that rule (stream/worker/routing.py), so a producer using another one is worth a warning."""
         for tp, msgs in fetched.items():
             if tp.topic != self.topics.behaviour or not msgs or not msgs[0].key:
                 continue

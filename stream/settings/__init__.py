@@ -70,22 +70,28 @@ class Settings(Component):
                 if isinstance(f.annotation, type) and issubclass(f.annotation, BaseSettings)}
 
     @classmethod
+    def variables(cls) -> dict[str, tuple[str | None, str]]:
+        """Every environment variable recstream reads -> (component, or None for this class's own, field)."""
+        out: dict[str, tuple[str | None, str]] = {
+            cls.env_name(f): (None, f) for f in cls.model_fields if f not in cls.components()}
+        for name, comp in cls.components().items():
+            out.update({env: (name, field) for env, field in comp.env_names().items()})
+        return out
+
+    @classmethod
     def build(cls, **overrides: Any) -> Settings:
         """Settings from the environment, with `overrides` named like their environment variables less the
-        RECSTREAM_ prefix (`bootstrap`, `web_port`, `online_factors`, `drift_window_events`). Raises ConfigError
-        naming each variable that is unknown or invalid."""
-        parts: dict[str, dict[str, Any]] = {name: {} for name in cls.components()}
-        own: dict[str, Any] = {}
-        where = {env: (name, field) for name, comp in cls.components().items()
-                 for env, field in comp.env_names().items()}
+        RECSTREAM_ prefix (`bootstrap`, `web_port`, `online_factors`, `drift_window_events`). Raises
+        ConfigError naming each variable that is unknown or invalid."""
+        parts: dict[str | None, dict[str, Any]] = {name: {} for name in cls.components()}
+        parts[None] = {}
+        where = cls.variables()
         for key, value in overrides.items():
             env = f"RECSTREAM_{key.upper()}"
-            if key in cls.model_fields and key not in parts:
-                own[key] = value
-            elif env in where:
-                parts[where[env][0]][where[env][1]] = value
-            else:
+            if env not in where:
                 raise ConfigError(f"unknown setting {env}")
+            component, field = where[env]
+            parts[component][field] = value
         problems: list[str] = []
         built: dict[str, Any] = {}
         for name, comp in cls.components().items():
@@ -95,13 +101,13 @@ class Settings(Component):
                 problems += describe_errors(exc, comp)
         if not problems:
             try:
-                return cls(**own, **built)
+                return cls(**parts[None], **built)
             except ValidationError as exc:
                 problems += describe_errors(exc, cls)
         raise ConfigError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
 
     def retrain_config(self) -> RetrainConfig:
-        """What a retraining needs, from the deep, retrain, quantize, tune, canary, online and artefact parts."""
+        """What a retraining needs: the deep, retrain, quantize, tune, canary, online and artefact parts."""
         r, q = self.retrain, self.quantize
         return RetrainConfig(
             deep=self.deep.config(), artefact_dir=self.artefacts.dir, artefact_key=self.artefacts.keys,

@@ -69,7 +69,7 @@ class WorkerState:
 
     @classmethod
     def create(cls, settings: Settings) -> WorkerState:
-        tune_for_throughput()  # BLAS threads and GC thresholds: see runtime.py
+        tune_for_throughput()  # BLAS threads and GC thresholds: see stream/ingest/runtime.py
         from recstream.models.online import kernels  # numba: only processes that learn import it
 
         kernels.warm_up()  # compile (or load) the learner's loops now, not during the first batch

@@ -65,3 +65,24 @@ def test_each_checkpoint_becomes_live_and_only_old_retired_files_are_pruned(engi
     assert kept == {Path(v.artefact).name for v in versions[-3:]}  # live + the 2 newest retired
     reg.rollback(actor="op", reason="back", to=versions[-2].name, kind="online")
     assert load_checkpoint(reg.live("online"), KEY).recommender.events_learned == 500
+
+
+def test_a_checkpoint_written_before_the_sub_packages_restores_and_learns_on():
+    """Written by recstream 5018b05 (flat models/, the learner's probes and seen items in its own fields): module
+    paths and attribute layout are upgraded on load, and it ranks and learns exactly as the old code did."""
+    import json
+    from pathlib import Path
+
+    from recstream.models.data.synthetic import SyntheticSpec, generate
+    from recstream.stream.ingest.dedupe import RecentIds
+
+    data_dir = Path(__file__).parent / "data"
+    expected = json.loads((data_dir / "online-checkpoint-format1-flat-layout.json").read_text())
+    ckpt = OnlineCheckpoint.loads((data_dir / "online-checkpoint-format1-flat-layout.pkl").read_bytes(), "fixture")
+    rec = ckpt.recommender
+    assert isinstance(ckpt.extra["recent_ids"], RecentIds) and ckpt.offsets == {"behaviour:0": 1500}
+    assert (rec.events_learned, rec.prequential.trials, len(rec.prequential.probes), rec.n_items) == (
+        expected["events_learned"], expected["trials"], expected["probes"], expected["n_items"])
+    assert {u: rec.recommend(u, k=5).items for u in expected["recommendations"]} == expected["recommendations"]
+    rec.learn(list(generate(SyntheticSpec(users=40, items=60, events=1700, seed=3)))[1500:])
+    assert {u: rec.recommend(u, k=5).items for u in expected["after_200_more"]} == expected["after_200_more"]

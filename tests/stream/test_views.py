@@ -1,0 +1,107 @@
+"""The HTTP API's views, called directly (no Faust, no server): what each answers, and how it refuses bad input."""
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.hotswap import DeepSlot
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.registry import Registry
+from recstream.stream.kafka.partitioning import user_partition
+from recstream.stream.kafka.topics import Topics
+from recstream.stream.settings import Settings
+from recstream.stream.web.forwarding import FORWARDED_BY
+from recstream.stream.web.views import WorkerViews
+from recstream.stream.worker.checkpoints import CheckpointKeeper
+from recstream.stream.worker.directory import WorkerInfo
+from recstream.stream.worker.routing import Router
+from recstream.stream.worker.state import WorkerState
+
+TOKEN = "s3cret"
+
+
+@dataclass
+class FakeRequest:
+    path_qs: str = "/"
+    query: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+    body: bytes = b""
+
+    async def read(self) -> bytes:
+        return self.body
+
+
+@pytest.fixture
+def views(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSTREAM_OPERATOR_TOKEN", TOKEN)
+    settings = Settings.build(database_url=f"sqlite:///{tmp_path / 'v.db'}", forward_timeout_s=0.5)
+    engine = create_db_engine(settings.database_url)
+    upgrade(engine)
+    registry = Registry(engine)
+    online = OnlineRecommender(settings.online.config())
+    online.learn(list(generate(SyntheticSpec(users=50, items=80, events=3_000, seed=2))))
+    state = WorkerState(settings, online, Topics.of(settings.kafka), DeepSlot(registry), Router("me"),
+                        CheckpointKeeper(registry, settings.ingest, settings.artefacts, "me"))
+    yield WorkerViews(state)
+    engine.dispose()
+
+
+def call(coro):
+    return asyncio.run(coro)
+
+
+def test_recommendations_are_personal_without_seen_items_and_bad_parameters_say_what_to_send(views):
+    reply = call(views.recommendations(FakeRequest(query={"k": "5"}), "u1"))
+    body = reply.data()
+    assert reply.status == 200 and body["source"] == "personal" and len(body["items"]) == 5
+    assert body["served_by"] == "me" and body["model_version"] == "online:biased_mf"
+    seen = set(views.state.recommender.recent_items("u1", 10_000))
+    assert not seen & {i["item_id"] for i in body["items"]}
+    for query, message in (({"k": "0"}, "k must be an integer between 1 and 200, got 0"),
+                           ({"exclude_seen": "maybe"}, "exclude_seen must be true or false")):
+        reply = call(views.recommendations(FakeRequest(query=query), "u1"))
+        assert reply.status == 400 and message in reply.data()["error"]
+    assert call(views.recommendations(FakeRequest(), "u" * 257)).status == 400
+
+
+def test_a_request_for_another_workers_user_is_answered_here_when_the_owner_is_unreachable(views):
+    router = views.state.router
+    router.assigned, router.n_partitions = (0,), 2
+    router.owners = {1: WorkerInfo("other", "http://127.0.0.1:9", (1,), 2, 0.0, 0.0)}
+    theirs = next(f"u{i}" for i in range(50) if user_partition(f"u{i}", 2) == 1)
+    reply = call(views.recommendations(FakeRequest(path_qs=f"/recommendations/{theirs}"), theirs))
+    assert reply.status == 200 and reply.data()["served_by"] == "me" and router.forwarded == 0
+    # Already forwarded once: answered where it lands, no second hop.
+    reply = call(views.recommendations(FakeRequest(headers={FORWARDED_BY: "x"}), theirs))
+    assert reply.status == 200
+
+
+def test_operator_changes_need_the_token_and_a_valid_body(views):
+    registry = views.state.registry
+    version = registry.register("deep", artefact="/nowhere.pt", sha256="0" * 64)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert call(views.promote(FakeRequest(body=b'{"reason": "x"}'), version.name)).status == 401
+    bad = call(views.promote(FakeRequest(headers=auth, body=b'{"reason": 3}'), version.name))
+    assert bad.status == 400 and "reason must be a str" in bad.data()["error"]
+    assert call(views.promote(FakeRequest(headers=auth, body=b"[1]"), version.name)).status == 400
+    missing = call(views.promote(FakeRequest(headers=auth, body=b'{"reason": "x"}'), "deep-99"))
+    assert missing.status == 404
+    done = call(views.promote(FakeRequest(headers=auth, body=json.dumps({"reason": "ok"}).encode()), version.name))
+    assert done.status == 200 and done.data()["status"] == "live" and registry.live("deep").id == version.id
+    # The artefact does not exist: this worker refuses to load it and says so, serving what it had.
+    assert "deep-1" in views.state.deep.state()["last_error"]
+    queued = call(views.retrain(FakeRequest(headers=auth, body=b'{"reason": "drifted"}')))
+    assert queued.status == 202 and queued.data()["queued"] is True
+
+
+def test_read_endpoints_follow_read_token_required(views, monkeypatch):
+    assert call(views.metrics(FakeRequest())).status == 200
+    views.serving = views.serving.model_copy(update={"read_token_required": True})
+    assert call(views.metrics(FakeRequest())).status == 401
+    assert call(views.models(FakeRequest())).status == 401
+    ok = call(views.models(FakeRequest(headers={"Authorization": f"Bearer {TOKEN}"})))
+    assert ok.status == 200 and ok.data()["versions"] == []
