@@ -26,17 +26,9 @@ import numpy as np
 from recstream.models.data.files import read_interactions
 from recstream.models.data.interaction import Interaction
 from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep import training
 from recstream.models.deep.config import DeepConfig
 from recstream.models.deep.model import PAD, DeepModel
-from recstream.models.deep.training import (
-    Positives,
-    Split,
-    deep_scorer,
-    evaluate,
-    popularity_scorer,
-    temporal_split,
-    training_pairs,
-)
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.retrain.config import RetrainConfig
@@ -47,7 +39,8 @@ from recstream.models.store.events import EventStore
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small" / "ratings.csv"
 
 
-def online_on_holdout(events: list[Interaction], data: Positives, split: Split) -> dict[str, float]:
+def online_on_holdout(events: list[Interaction], data: training.Positives,
+                      split: training.Split) -> dict[str, float]:
     """The online model as the worker runs it: learn everything before the split, then test-then-learn through
     the holdout, scoring exactly the deep model's held-out events before learning them."""
     rec = OnlineRecommender(OnlineConfig(prequential_sample=0.0))
@@ -76,23 +69,23 @@ def online_on_holdout(events: list[Interaction], data: Positives, split: Split) 
     return {"recall_at_10": hits / n, "ndcg_at_10": ndcg / n, "events": len(ex)}
 
 
-def curve(model: DeepModel, split: Split, items: list[str], epochs: int) -> list[float]:
+def curve(model: DeepModel, split: training.Split, items: list[str], epochs: int) -> list[float]:
     """NDCG@10 after each epoch."""
-    pairs = training_pairs(split, model, items)
+    pairs = training.training_pairs(split, model, items)
     out = []
     for _ in range(epochs):
         model.fit(*pairs, epochs=1)
-        out.append(round(evaluate(deep_scorer(model, items), split.holdout)["ndcg_at_10"], 4))
+        out.append(round(training.evaluate(training.deep_scorer(model, items), split.holdout)["ndcg_at_10"], 4))
     return out
 
 
-def warm_vs_cold(name: str, data: Positives, cfg: DeepConfig, epochs: int) -> dict:
-    split = temporal_split(data, cfg.history, 0.1, 20_000)
+def warm_vs_cold(name: str, data: training.Positives, cfg: DeepConfig, epochs: int) -> dict:
+    split = training.temporal_split(data, cfg.history, 0.1, 20_000)
     old = data.ts < np.quantile(data.ts, 0.8)
-    parent_data = Positives(data.user[old], data.item[old], data.ts[old], data.item_ids, data.user_ids)
+    parent_data = training.Positives(data.user[old], data.item[old], data.ts[old], data.item_ids, data.user_ids)
     parent_items = sorted({data.item_ids[i - 1] for i in np.unique(parent_data.item)})
     # The parent sees only the older items: the child must add the newer ones.
-    parent_split = temporal_split(parent_data, cfg.history, 0.1, 5_000)
+    parent_split = training.temporal_split(parent_data, cfg.history, 0.1, 5_000)
     parent = DeepModel.new(cfg, parent_items)
     lut = np.array([PAD, *parent.rows(data.item_ids)])
     parent.fit(lut[parent_split.train.hist], lut[parent_split.train.target], epochs=epochs)
@@ -101,15 +94,15 @@ def warm_vs_cold(name: str, data: Positives, cfg: DeepConfig, epochs: int) -> di
     # "Equal" = within 2% of the cold model's best epoch (epoch-to-epoch noise is about that size).
     best = max(cold)
     reach = lambda c: next((i + 1 for i, x in enumerate(c) if x >= 0.98 * best), None)  # noqa: E731
-    pop = evaluate(popularity_scorer(split.train_counts), split.holdout)["ndcg_at_10"]
+    pop = training.evaluate(training.popularity_scorer(split.train_counts), split.holdout)["ndcg_at_10"]
     return {"dataset": name, "positives": len(data), "items": len(data.item_ids),
             "new_items_since_parent": len(data.item_ids) - len(parent_items),
             "ndcg_at_10_per_epoch": {"cold": cold, "warm": warm}, "popularity_ndcg_at_10": round(pop, 4),
             "epochs_to_98pct_of_cold_best": {"cold": reach(cold), "warm": reach(warm), "cold_best": best}}
 
 
-def from_events(events: list[Interaction]) -> Positives:
-    return Positives.from_columns([e.user_id for e in events], [e.item_id for e in events],
+def from_events(events: list[Interaction]) -> training.Positives:
+    return training.Positives.from_columns([e.user_id for e in events], [e.item_id for e in events],
                                   [e.type for e in events], [e.value for e in events], [e.ts for e in events])
 
 
@@ -137,8 +130,8 @@ def main() -> None:
             r = retrain(engine, RetrainConfig(deep=cfg, artefact_dir=Path(tmp) / "a"), trigger="manual",
                         requested_by="bench")
             total_s = time.perf_counter() - t
-            data = Positives.from_columns(*EventStore(engine).interaction_columns())
-        split = temporal_split(data, cfg.history, 0.1, 20_000)
+            data = training.Positives.from_columns(*EventStore(engine).interaction_columns())
+        split = training.temporal_split(data, cfg.history, 0.1, 20_000)
         t = time.perf_counter()
         online = online_on_holdout(events, data, split)
         m = r.metrics

@@ -42,20 +42,24 @@ class Settings(Component):
     """Every component's settings. `Settings()` reads the environment; `Settings.build(...)` overrides by
     environment name (`web_port=0` for RECSTREAM_WEB_PORT)."""
 
-    database_url: str = Field("sqlite:///var/recstream.db", description="SQLAlchemy URL of the event store")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # where the events come from and how a worker handles and answers them
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
+    # where state is kept
+    database_url: str = Field("sqlite:///var/recstream.db", description="SQLAlchemy URL of the event store")
+    artefacts: ArtefactSettings = Field(default_factory=ArtefactSettings)
+    # what learns, and when the deep model is retrained
     online: OnlineSettings = Field(default_factory=OnlineSettings)
     deep: DeepSettings = Field(default_factory=DeepSettings)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
     quantize: QuantizeSettings = Field(default_factory=QuantizeSettings)
     tune: TuneSettings = Field(default_factory=TuneSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    # what watches it
     drift: DriftSettings = Field(default_factory=DriftSettings)
-    artefacts: ArtefactSettings = Field(default_factory=ArtefactSettings)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("database_url")
     @classmethod

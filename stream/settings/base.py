@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import AliasChoices, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,11 +16,10 @@ class Component(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, v: object, info: ValidationInfo) -> object:
         # Compose passes `${VAR:-}` as an empty string: for a setting that may be unset, that means "not
-        # configured", never "the empty token".
+        # configured" (a token), or "off" (an interval), never "the empty token".
         field = cls.model_fields.get(info.field_name or "")
-        if field is not None and field.default is None and isinstance(v, str) and not v.strip():
-            return None
-        return v
+        optional = field is not None and type(None) in get_args(field.annotation)
+        return None if optional and isinstance(v, str) and not v.strip() else v
 
     @classmethod
     def env_name(cls, field: str) -> str:

@@ -19,6 +19,12 @@ def test_an_empty_operator_token_means_none_configured(monkeypatch):
     monkeypatch.setenv("RECSTREAM_ARTEFACT_KEY", " ")
     s = Settings()
     assert s.serving.operator_token is None and s.artefacts.keys.sign is None
+    # Empty means "off" for the optional ones that have a default too.
+    monkeypatch.setenv("RECSTREAM_CHECKPOINT_INTERVAL_S", "")
+    monkeypatch.setenv("RECSTREAM_QUANTIZE_TOLERANCE", " ")
+    monkeypatch.setenv("RECSTREAM_DRIFT_INTERVAL_S", "")
+    s = Settings()
+    assert s.ingest.checkpoint_interval_s is None and s.quantize.tolerance is None and s.drift.interval_s is None
     monkeypatch.setenv("RECSTREAM_RETRAIN_CRON", "every day")
     with pytest.raises(ValidationError, match="crontab"):
         Settings()
