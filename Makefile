@@ -31,6 +31,9 @@ bench: $(STAMP)  ## every benchmark; each prints JSON
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/freshness.py
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/served.py ../shared/data/ml-latest-small/ratings.csv --workers 1,2,4
+	$(BIN)/python bench/served.py --synthetic
+	$(BIN)/python bench/served.py --synthetic --sessions
 	$(BIN)/python bench/hotswap.py
 	$(BIN)/python bench/retrain.py
 	$(BIN)/python bench/drift.py

@@ -1,4 +1,4 @@
-"""What the learners read: the interaction record, what counts as positive, data files, the synthetic
-generator."""
+"""What the learners read: the interaction record, what counts as positive, the partition key, data files, the
+synthetic generator."""
 
-__all__ = ["interaction", "positive", "files", "synthetic"]
+__all__ = ["interaction", "positive", "keys", "files", "synthetic"]

@@ -32,6 +32,14 @@ class SyntheticSpec:
     #: Zipf exponent of item popularity within a genre.
     zipf: float = 1.1
     prefix: str = "syn"
+    #: Sessions instead of users: anonymous session ids (`s<n>`), a few clicks each (mean `session_length`), each
+    #: next item mostly (`follow`) one of the last item's `related` items, else a popular one. A shift re-draws
+    #: what is related to what.
+    sessions: bool = False
+    session_length: float = 4.0
+    related: int = 5
+    follow: float = 0.8
+    concurrent: int = 50
 
     def __post_init__(self) -> None:
         for name in ("users", "items", "genres", "events"):
@@ -45,6 +53,9 @@ class SyntheticSpec:
 
 def generate(spec: SyntheticSpec, block: int = 1_000) -> Iterator[Interaction]:
     """Yield `spec.events` interactions in event-time order (deterministic for a given spec)."""
+    if spec.sessions:
+        yield from _sessions(spec)
+        return
     rng = np.random.default_rng(spec.seed)
     item_genre = rng.integers(0, spec.genres, size=spec.items)
     genre_items = [np.flatnonzero(item_genre == g) for g in range(spec.genres)]
@@ -87,3 +98,39 @@ def generate(spec: SyntheticSpec, block: int = 1_000) -> Iterator[Interaction]:
         if spec.drift > 0:
             prefs = prefs * np.exp(rng.normal(0, spec.drift, size=prefs.shape))
             prefs /= prefs.sum(axis=1, keepdims=True)
+
+
+def _sessions(spec: SyntheticSpec) -> Iterator[Interaction]:
+    """Short anonymous sessions whose next click mostly follows the last one (see SyntheticSpec.sessions);
+    `concurrent` of them are open at a time, so their clicks interleave as on a live site."""
+    rng = np.random.default_rng(spec.seed)
+    popularity = 1.0 / np.arange(1, spec.items + 1) ** spec.zipf
+    popularity /= popularity.sum()
+
+    def draw_related() -> np.ndarray:  # each item's related items: a few of any popularity, the first likelier
+        return rng.integers(0, spec.items, size=(spec.items, spec.related))
+
+    related, weights = draw_related(), 0.5 ** np.arange(spec.related)
+    weights /= weights.sum()
+    #: open sessions: [session number, clicks left, current item]
+    open_: list[list[int]] = []
+    ts, started, shifted = spec.start_ts, 0, False
+    for n in range(spec.events):
+        if spec.shift_at is not None and n >= spec.shift_at and not shifted:
+            related, shifted = draw_related(), True
+        while len(open_) < spec.concurrent:
+            open_.append([started, 1 + int(rng.geometric(1.0 / spec.session_length)),
+                          int(rng.choice(spec.items, p=popularity))])
+            started += 1
+        k = int(rng.integers(len(open_)))
+        session = open_[k]
+        ts += float(rng.exponential(1.0 / spec.events_per_second))
+        yield Interaction(f"{spec.prefix}-{spec.seed}-{n}", f"s{session[0]}", f"i{session[2]}", "click", None,
+                          round(ts, 3))
+        session[1] -= 1
+        if session[1] == 0:
+            open_.pop(k)
+        elif rng.random() < spec.follow:
+            session[2] = int(related[session[2], rng.choice(spec.related, p=weights)])
+        else:
+            session[2] = int(rng.choice(spec.items, p=popularity))

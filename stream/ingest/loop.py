@@ -33,7 +33,7 @@ from recstream.models.online.checkpoint import offset_key
 from recstream.stream.ingest.pipeline import Pipeline
 from recstream.stream.ingest.prepare import Prepared
 from recstream.stream.ingest.records import Record
-from recstream.stream.kafka.partitioning import user_partition
+from recstream.models.data.keys import user_partition
 from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import IngestSettings, KafkaSettings
 

@@ -1,3 +1,3 @@
-"""Talking to Kafka: topics, the partition key, producing events, the embedded development broker."""
+"""Talking to Kafka: topics, producing events, the embedded development broker."""
 
-__all__ = ["topics", "partitioning", "produce", "broker"]
+__all__ = ["topics", "produce", "broker"]

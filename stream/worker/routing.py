@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from recstream.stream.kafka.partitioning import user_partition
+from recstream.models.data.keys import user_partition
 from recstream.stream.worker.directory import Directory, WorkerInfo
 
 log = logging.getLogger("recstream.worker")

@@ -34,3 +34,22 @@ def test_bad_specs_are_named():
         SyntheticSpec(events=10, shift_at=11)
     with pytest.raises(ValueError, match="genres"):
         SyntheticSpec(items=3, genres=5)
+
+
+def test_sessions_are_anonymous_short_interleaved_and_follow_the_last_item():
+    spec = SyntheticSpec(events=20_000, sessions=True, seed=5)
+    events = list(generate(spec))
+    assert len(events) == 20_000 and all(e.user_id.startswith("s") and e.type == "click" for e in events)
+    lengths = Counter(e.user_id for e in events)
+    assert 3 < sum(lengths.values()) / len(lengths) < 6  # a few clicks each
+    # Interleaved: within any 100 events, several sessions are open at once.
+    assert len({e.user_id for e in events[5_000:5_100]}) > 20
+    # The next click mostly repeats a transition seen before: what follows what is learnable.
+    last: dict[str, str] = {}
+    pairs: Counter = Counter()
+    for e in events:
+        if e.user_id in last:
+            pairs[(last[e.user_id], e.item_id)] += 1
+        last[e.user_id] = e.item_id
+    assert sum(n for n in pairs.values() if n > 1) > 0.3 * sum(pairs.values())
+    assert list(generate(spec))[:50] == events[:50]  # deterministic

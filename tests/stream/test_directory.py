@@ -5,7 +5,7 @@ import time
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
-from recstream.stream.kafka.partitioning import user_partition
+from recstream.models.data.keys import user_partition
 from recstream.stream.worker.directory import Directory, WorkerInfo
 from recstream.stream.worker.routing import Router
 

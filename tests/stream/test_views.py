@@ -11,7 +11,7 @@ from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.registry import Registry
-from recstream.stream.kafka.partitioning import user_partition
+from recstream.models.data.keys import user_partition
 from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import Settings
 from recstream.stream.web.forwarding import FORWARDED_BY

@@ -1,0 +1,4 @@
+"""Judging what is served: a test-then-learn replay of the served list against popularity and the EASE
+reference, on any interactions file."""
+
+__all__ = ["topn", "ease", "recovery", "served"]

@@ -1,0 +1,184 @@
+"""The served-quality replay: what users would have been served, judged on a stream, test-then-learn.
+
+The stream is learned in chunks (as a worker learns a batch); before each chunk, every positive event whose item
+is new to its user is a probe: the user's lists are asked for *before* the event is learned, from the same code
+a worker serves with — the online learner, the deep version the registry made live (trained by `retrain()` on
+the events so far, warm-started and gated like any retrain) and the same `blend()`. On the same probes: online
+alone, deep alone, popularity, and the EASE reference. With `workers > 1` users are split over that many
+learners the way Kafka's default partitioner spreads keys over `partitions`, exactly as that many workers would.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from recstream.models.data.interaction import Interaction
+from recstream.models.data.keys import user_partition
+from recstream.models.data.positive import is_positive
+from recstream.models.evaluation.ease import Ease
+from recstream.models.evaluation.recovery import recovery
+from recstream.models.evaluation.topn import TopN
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.retrain.config import RetrainConfig
+from recstream.models.retrain.run import retrain
+from recstream.models.serving.blend import blend
+from recstream.models.serving.hotswap import DeepSlot
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.events import EventStore
+from recstream.models.store.registry import Registry
+
+K = 10
+
+
+@dataclass(frozen=True)
+class ServedConfig:
+    online: OnlineConfig = field(default_factory=lambda: OnlineConfig(prequential_sample=0.0))
+    #: the deep model's retraining; artefacts go to a temporary folder unless one is set
+    retrain: RetrainConfig | None = field(default_factory=RetrainConfig)
+    deep_weight: float = 0.5
+    #: events learned together (a worker learns ~a batch a second)
+    chunk: int = 10
+    #: a deep version is trained every this many events (None: every 10% of the stream)
+    retrain_every: int | None = None
+    workers: int = 1
+    partitions: int = 12
+    ease_lambdas: tuple[float, ...] = (100.0, 300.0, 1000.0)
+    ease_refit_every: int = 2_000
+
+
+def worker_of(user: str, workers: int, partitions: int) -> int:
+    """The worker that owns `user`: their partition (Kafka's default partitioner), assigned in ranges."""
+    return user_partition(user, partitions) * workers // partitions
+
+
+class ServedReplay:
+    def __init__(self, cfg: ServedConfig, workdir: Path) -> None:
+        self.cfg = cfg
+        self.learners = [OnlineRecommender(cfg.online) for _ in range(cfg.workers)]
+        self.engine = create_db_engine(f"sqlite:///{workdir / 'served.db'}")
+        upgrade(self.engine)
+        self.store = EventStore(self.engine)
+        self.retrain_cfg = replace(cfg.retrain, artefact_dir=workdir / "artefacts") if cfg.retrain else None
+        self.slot = DeepSlot(Registry(self.engine), self.retrain_cfg.artefact_key if self.retrain_cfg else None)
+        self.ease = Ease(cfg.ease_lambdas, cfg.ease_refit_every)
+        self.judges = {name: TopN(K) for name in ("served", "online", "deep", "popularity")}
+        self.ease_judges = {lam: TopN(K) for lam in cfg.ease_lambdas}
+        self.interacted: dict[str, set[str]] = {}
+        #: (event index, served hit, online hit) per probe, for recovery after a shift
+        self.curve: list[tuple[int, bool, bool]] = []
+        self.retrains: list[dict] = []
+        self._pending: list[Interaction] = []
+        self._owner: dict[str, int] = {}
+
+    def learner(self, user: str) -> OnlineRecommender:
+        w = self._owner.get(user)
+        if w is None:
+            w = self._owner[user] = worker_of(user, self.cfg.workers, self.cfg.partitions)
+        return self.learners[w]
+
+    def positive(self, e: Interaction) -> bool:
+        c = self.cfg.online
+        return is_positive(e.type, e.value, c.event_weights, c.rating_threshold)
+
+    def lists(self, user: str) -> dict[str, list[str]]:
+        """What each source would serve `user` now (seen items excluded)."""
+        online = self.learner(user)
+        deep = self.slot.choose(user)
+        pop = np.log1p(online.popularity.scores(online.n_items))
+        online.seen.mask(pop, user)
+        out = {"served": blend(online, deep, user, K, True, self.cfg.deep_weight)[0].items,
+               "online": online.recommend(user, K).items,
+               "deep": blend(online, deep, user, K, True, 1.0)[0].items,
+               "popularity": online.top_k(pop, K, "popular").items}
+        for lam, items in self.ease.top(user, K, self.interacted.get(user, set())).items():
+            out[f"ease_{lam:g}"] = items
+        return out
+
+    def probe(self, index: int, chunk: Sequence[Interaction]) -> None:
+        """Judge every novel positive of `chunk` against the state before it (index: the chunk's first event)."""
+        for j, e in enumerate(chunk):
+            if not self.positive(e) or e.item_id in self.interacted.get(e.user_id, ()):
+                continue
+            lists = self.lists(e.user_id)
+            hits = {name: judge.add(lists[name], e.item_id) for name, judge in self.judges.items()}
+            for lam, judge in self.ease_judges.items():
+                judge.add(lists[f"ease_{lam:g}"], e.item_id)
+            self.curve.append((index + j, hits["served"], hits["online"]))
+
+    def learn(self, chunk: Sequence[Interaction]) -> None:
+        by_worker: dict[int, list[Interaction]] = {}
+        for e in chunk:
+            by_worker.setdefault(self.learners.index(self.learner(e.user_id)), []).append(e)
+            self.interacted.setdefault(e.user_id, set()).add(e.item_id)
+            if self.positive(e):
+                self.ease.learn(e.user_id, e.item_id)
+        for w, events in by_worker.items():
+            self.learners[w].learn(events, evaluate=False)
+        self._pending.extend(chunk)
+
+    def train_deep(self) -> None:
+        """A retrain on every event so far, as the scheduler would run it; a promoted version is served next."""
+        if self.retrain_cfg is None:
+            return
+        self.store.add_interactions(self._pending)
+        self._pending = []
+        t = time.perf_counter()
+        r = retrain(self.engine, self.retrain_cfg, trigger="replay", requested_by="bench", progress=False)
+        self.slot.poll()
+        self.retrains.append({"outcome": r.outcome, "version": r.version.name if r.version else None,
+                              "seconds": round(time.perf_counter() - t, 1), "error": r.error})
+
+    def run(self, events: Sequence[Interaction], progress: Callable[[int], None] | None = None) -> None:
+        every = self.cfg.retrain_every or max(len(events) // 10, 1)
+        next_retrain = every
+        for start in range(0, len(events), self.cfg.chunk):
+            chunk = events[start:start + self.cfg.chunk]
+            self.probe(start, chunk)
+            self.learn(chunk)
+            if start + len(chunk) >= next_retrain and start + len(chunk) < len(events):
+                self.train_deep()
+                next_retrain += every
+            if progress is not None:
+                progress(len(chunk))
+
+    def report(self, n_events: int, shift_at: int | None = None) -> dict:
+        best = max(self.ease_judges, key=lambda lam: self.ease_judges[lam].recall)  # the strongest reference
+        judges = {**self.judges, "ease_reference": self.ease_judges[best]}
+        figures = {n: j.as_dict() for n, j in judges.items()}
+        served, ref = figures["served"], figures["ease_reference"]
+        out = {
+            "trials": served["trials"],
+            "recall_at_10": {n: {"value": f["recall_at_10"], "ci95": f["recall_ci95"]} for n, f in figures.items()},
+            "ndcg_at_10": {n: {"value": f["ndcg_at_10"], "ci95": f["ndcg_ci95"]} for n, f in figures.items()},
+            "served_over_reference": round(served["recall_at_10"] / ref["recall_at_10"], 3)
+            if ref["recall_at_10"] else None,
+            "served_ci95_above_reference": served["recall_ci95"][0] > ref["recall_ci95"][1],
+            "reference": {"lambda": best, "refits": self.ease.fits,
+                          "recall_by_lambda": {f"{lam:g}": round(j.recall, 4) for lam, j in self.ease_judges.items()}},
+            "retrains": {**{o: sum(r["outcome"] == o for r in self.retrains) for o in ("promoted", "rejected", "failed")},
+                         "runs": self.retrains},
+            "workers": self.cfg.workers,
+        }
+        if shift_at is not None:
+            out["recovery_after_shift"] = recovery(self.curve, shift_at, n_events)
+        return out
+
+def replay_served(events: Sequence[Interaction], cfg: ServedConfig, shift_at: int | None = None,
+                  progress: Callable[[int], None] | None = None, workdir: Path | None = None) -> dict:
+    """Run the served-quality replay over `events` (in order) and return its report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        r = ServedReplay(cfg, Path(workdir or tmp))
+        t = time.perf_counter()
+        r.run(events, progress)
+        report = r.report(len(events), shift_at)
+        report["seconds"] = round(time.perf_counter() - t, 1)
+        r.engine.dispose()
+        return report
+
