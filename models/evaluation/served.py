@@ -66,7 +66,8 @@ class ServedReplay:
         upgrade(self.engine)
         self.store = EventStore(self.engine)
         self.retrain_cfg = replace(cfg.retrain, artefact_dir=workdir / "artefacts") if cfg.retrain else None
-        self.slot = DeepSlot(Registry(self.engine), self.retrain_cfg.artefact_key if self.retrain_cfg else None)
+        key = self.retrain_cfg.artefact_key if self.retrain_cfg else None
+        self.slot = DeepSlot(Registry(self.engine), key)
         self.ease = Ease(cfg.ease_lambdas, cfg.ease_refit_every)
         self.judges = {name: TopN(K) for name in ("served", "online", "deep", "popularity")}
         self.ease_judges = {lam: TopN(K) for lam in cfg.ease_lambdas}
@@ -102,7 +103,7 @@ class ServedReplay:
         return out
 
     def probe(self, index: int, chunk: Sequence[Interaction]) -> None:
-        """Judge every novel positive of `chunk` against the state before it (index: the chunk's first event)."""
+        """Judge every novel positive of `chunk` against the state before it (`index`: its first event's)."""
         for j, e in enumerate(chunk):
             if not self.positive(e) or e.item_id in self.interacted.get(e.user_id, ()):
                 continue
@@ -124,7 +125,7 @@ class ServedReplay:
         self._pending.extend(chunk)
 
     def train_deep(self) -> None:
-        """A retrain on every event so far, as the scheduler would run it; a promoted version is served next."""
+        """A retrain on every event so far, as the scheduler runs it; a promoted version is served next."""
         if self.retrain_cfg is None:
             return
         self.store.add_interactions(self._pending)
@@ -155,15 +156,17 @@ class ServedReplay:
         served, ref = figures["served"], figures["ease_reference"]
         out = {
             "trials": served["trials"],
-            "recall_at_10": {n: {"value": f["recall_at_10"], "ci95": f["recall_ci95"]} for n, f in figures.items()},
+            "recall_at_10": {n: {"value": f["recall_at_10"], "ci95": f["recall_ci95"]}
+                             for n, f in figures.items()},
             "ndcg_at_10": {n: {"value": f["ndcg_at_10"], "ci95": f["ndcg_ci95"]} for n, f in figures.items()},
             "served_over_reference": round(served["recall_at_10"] / ref["recall_at_10"], 3)
             if ref["recall_at_10"] else None,
             "served_ci95_above_reference": served["recall_ci95"][0] > ref["recall_ci95"][1],
             "reference": {"lambda": best, "refits": self.ease.fits,
-                          "recall_by_lambda": {f"{lam:g}": round(j.recall, 4) for lam, j in self.ease_judges.items()}},
-            "retrains": {**{o: sum(r["outcome"] == o for r in self.retrains) for o in ("promoted", "rejected", "failed")},
-                         "runs": self.retrains},
+                          "recall_by_lambda": {f"{lam:g}": round(j.recall, 4)
+                                               for lam, j in self.ease_judges.items()}},
+            "retrains": {**{o: sum(r["outcome"] == o for r in self.retrains)
+                            for o in ("promoted", "rejected", "failed")}, "runs": self.retrains},
             "workers": self.cfg.workers,
         }
         if shift_at is not None:
