@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from recstream.models.data.files import read_interactions
 from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.errors import RecstreamError
 from recstream.models.evaluation.served import ServedConfig, replay_served
 
 
@@ -50,13 +51,22 @@ def main() -> None:
     ap.add_argument("--no-deep", action="store_true", help="serve the online model alone (no retrains)")
     ap.add_argument("--chunk", type=int, default=10)
     args = ap.parse_args()
-    name, events, shift_at = load(args)
+    try:
+        workers = [int(w) for w in args.workers.split(",")]
+    except ValueError:
+        workers = []
+    if not workers or min(workers) < 1:
+        ap.error(f"--workers takes worker counts >= 1, e.g. 1,2,4; got {args.workers!r}")
+    try:
+        name, events, shift_at = load(args)
+    except (RecstreamError, ValueError) as exc:  # a file we cannot read, a generator setting out of range
+        ap.error(str(exc))
     cfg = ServedConfig(chunk=args.chunk, retrain_every=args.retrain_every, partitions=args.partitions)
     if args.no_deep:
         cfg = replace(cfg, retrain=None)
     t = time.perf_counter()
     runs = {}
-    for n in [int(w) for w in args.workers.split(",")]:
+    for n in workers:
         with tqdm(total=len(events), desc=f"{n} worker(s)", unit="ev", file=sys.stderr) as bar:
             runs[n] = replay_served(events, replace(cfg, workers=n), shift_at, progress=bar.update)
     first = runs[min(runs)]
