@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--retrain-every", type=int, help="events between deep retrains (default: 10%% of the stream)")
     ap.add_argument("--no-deep", action="store_true", help="serve the online model alone (no retrains)")
     ap.add_argument("--chunk", type=int, default=10)
+    ap.add_argument("--deep-weight", type=float, help="serve this fixed deep share instead of tuning it from the "
+                    "stream as a worker does (RECSTREAM_DEEP_WEIGHT_TUNED=false)")
     args = ap.parse_args()
     try:
         workers = [int(w) for w in args.workers.split(",")]
@@ -61,7 +63,10 @@ def main() -> None:
         name, events, shift_at = load(args)
     except (RecstreamError, ValueError) as exc:  # a file we cannot read, a generator setting out of range
         ap.error(str(exc))
-    cfg = ServedConfig(chunk=args.chunk, retrain_every=args.retrain_every, partitions=args.partitions)
+    cfg = ServedConfig(chunk=args.chunk, retrain_every=args.retrain_every, partitions=args.partitions,
+                       tune_deep_weight=args.deep_weight is None)
+    if args.deep_weight is not None:
+        cfg = replace(cfg, deep_weight=args.deep_weight)
     if args.no_deep:
         cfg = replace(cfg, retrain=None)
     t = time.perf_counter()

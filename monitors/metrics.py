@@ -43,6 +43,10 @@ class Snapshot:
     #: (topic, partition) -> messages not yet consumed
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
     prequential_recall_at_10: float | None = None
+    #: share of judged positive events whose item was in the list the user would have been served
+    served_recall_at_10: float | None = None
+    #: the deep share of the served blend now
+    deep_weight: float | None = None
     #: role ("live", "canary", "serving") -> version name, for the deep model
     deep_versions: dict[str, str] = field(default_factory=dict)
     drift_share: float | None = None
@@ -92,6 +96,13 @@ class _StateCollector(Collector):
             yield GaugeMetricFamily("recstream_prequential_recall_at_10",
                                     "share of probed positive events that were in the user's top-10 beforehand",
                                     value=s.prequential_recall_at_10)
+        if s.served_recall_at_10 is not None:
+            yield GaugeMetricFamily("recstream_served_recall_at_10",
+                                    "share of judged positive events whose item was in the list served beforehand",
+                                    value=s.served_recall_at_10)
+        if s.deep_weight is not None:
+            yield GaugeMetricFamily("recstream_deep_weight", "the deep model's share of the served blend now",
+                                    value=s.deep_weight)
         info = GaugeMetricFamily("recstream_model_version", "deep model versions this worker serves (value 1)",
                                  labels=["role", "version"])
         for role, name in sorted(s.deep_versions.items()):

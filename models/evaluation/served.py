@@ -28,7 +28,8 @@ from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import retrain
-from recstream.models.serving.blend import blend
+from recstream.models.serving.blend import blend, deep_scores
+from recstream.models.serving.blend_tuner import BlendTuner
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.events import EventStore
@@ -49,6 +50,9 @@ class ServedConfig:
     retrain_every: int | None = None
     workers: int = 1
     partitions: int = 12
+    #: choose the deep share from what users pick next (BlendTuner, as a worker does by default), starting at
+    #: `deep_weight`; False: serve `deep_weight` throughout
+    tune_deep_weight: bool = True
     ease_lambdas: tuple[float, ...] = (100.0, 300.0, 1000.0)
     ease_refit_every: int = 2_000
 
@@ -62,6 +66,7 @@ class ServedReplay:
     def __init__(self, cfg: ServedConfig, workdir: Path) -> None:
         self.cfg = cfg
         self.learners = [OnlineRecommender(cfg.online) for _ in range(cfg.workers)]
+        self.tuners = [BlendTuner(cfg.deep_weight) for _ in range(cfg.workers)] if cfg.tune_deep_weight else None
         self.engine = create_db_engine(f"sqlite:///{workdir / 'served.db'}")
         upgrade(self.engine)
         self.store = EventStore(self.engine)
@@ -94,13 +99,28 @@ class ServedReplay:
         deep = self.slot.choose(user)
         pop = np.log1p(online.popularity.scores(online.n_items))
         online.seen.mask(pop, user)
-        out = {"served": blend(online, deep, user, K, True, self.cfg.deep_weight)[0].items,
+        out = {"served": blend(online, deep, user, K, True, self.deep_weight(user))[0].items,
                "online": online.recommend(user, K).items,
                "deep": blend(online, deep, user, K, True, 1.0)[0].items,
                "popularity": online.top_k(pop, K, "popular").items}
         for lam, items in self.ease.top(user, K, self.interacted.get(user, set())).items():
             out[f"ease_{lam:g}"] = items
         return out
+
+    def deep_weight(self, user: str) -> float:
+        if self.tuners is None:
+            return self.cfg.deep_weight
+        return self.tuners[self.learners.index(self.learner(user))].weight
+
+    def tune(self, user: str, item: str) -> None:
+        """Credit the candidate deep weights whose list held `item` (after the lists were judged)."""
+        if self.tuners is None:
+            return
+        online = self.learner(user)
+        row = online.item_row(item)
+        d = deep_scores(online, self.slot.choose(user), user)
+        if row is not None and d is not None:
+            self.tuners[self.learners.index(online)].observe(online.scores(user), d, row)
 
     def probe(self, index: int, chunk: Sequence[Interaction]) -> None:
         """Judge every novel positive of `chunk` against the state before it (`index`: its first event's)."""
@@ -112,6 +132,7 @@ class ServedReplay:
             for lam, judge in self.ease_judges.items():
                 judge.add(lists[f"ease_{lam:g}"], e.item_id)
             self.curve.append((index + j, hits["served"], hits["online"]))
+            self.tune(e.user_id, e.item_id)
 
     def learn(self, chunk: Sequence[Interaction]) -> None:
         by_worker: dict[int, list[Interaction]] = {}

@@ -94,6 +94,10 @@ class OnlineRecommender:
     def n_users(self) -> int:
         return len(self._user_events)
 
+    def item_row(self, item_id: str) -> int | None:
+        """The item's row in this model's score vectors (None for an item it has not seen)."""
+        return self._item_row.get(item_id)
+
     def _row(self, item_id: str) -> int:
         return self._learner.items.reserve(item_id)
 

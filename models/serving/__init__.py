@@ -1,3 +1,3 @@
 """How versions are served: hot-swapping deep versions, the blend with the online scores, canary outcomes."""
 
-__all__ = ["hotswap", "blend", "abtest"]
+__all__ = ["hotswap", "blend", "blend_tuner", "abtest"]

@@ -20,6 +20,27 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def deep_scores(online: OnlineRecommender, deep: LoadedModel | None, user_id: str) -> np.ndarray | None:
+    """The deep version's scores over the online model's item rows (NaN for items newer than the version), or
+    None when it cannot judge this user (no version, a cold user, no history it knows)."""
+    if deep is None or not online.is_personal(user_id):
+        return None
+    raw = deep.scorer.scores(deep.rows(online.recent_items(user_id, deep.history)))
+    if raw is None:
+        return None
+    rows = deep.rows_for(online)
+    d = raw[rows]
+    d[rows == PAD] = np.nan  # items newer than this version: the online model alone ranks them
+    return d
+
+
+def mix(scores: np.ndarray, deep: np.ndarray, deep_weight: float) -> np.ndarray:
+    """Online and deep scores, each standardised, the deep share weighted; seen items (-inf online) stay out."""
+    mixed = (1.0 - deep_weight) * _standardise(scores) + deep_weight * _standardise(deep)
+    mixed[~np.isfinite(scores)] = -np.inf
+    return mixed
+
+
 def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, exclude_seen: bool,
           deep_weight: float) -> tuple[Recommendation, bool]:
     """Top-k from the online scores blended with the deep model's (standardised, weighted). Returns whether the
@@ -27,16 +48,7 @@ def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: 
     if online.n_items == 0 or k <= 0:
         return Recommendation([], [], "popular"), False
     scores = online.scores(user_id, exclude_seen)
-    personal = online.is_personal(user_id)
-    if deep is None or deep_weight <= 0 or not personal:
-        return online.top_k(scores, k, "personal" if personal else "popular"), False
-    history = deep.rows(online.recent_items(user_id, deep.history))
-    deep_scores = deep.scorer.scores(history)
-    if deep_scores is None:
-        return online.top_k(scores, k, "personal"), False
-    rows = deep.rows_for(online)
-    d = deep_scores[rows]
-    d[rows == PAD] = np.nan  # items newer than this version: the online model alone ranks them
-    mixed = (1.0 - deep_weight) * _standardise(scores) + deep_weight * _standardise(d)
-    mixed[~np.isfinite(scores)] = -np.inf  # seen items stay out
-    return online.top_k(mixed, k, "personal"), True
+    d = deep_scores(online, deep, user_id) if deep_weight > 0 else None
+    if d is None:
+        return online.top_k(scores, k, "personal" if online.is_personal(user_id) else "popular"), False
+    return online.top_k(mix(scores, d, deep_weight), k, "personal"), True

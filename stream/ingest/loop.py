@@ -29,11 +29,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from recstream.models.data.keys import user_partition
 from recstream.models.online.checkpoint import offset_key
 from recstream.stream.ingest.pipeline import Pipeline
 from recstream.stream.ingest.prepare import Prepared
 from recstream.stream.ingest.records import Record
-from recstream.models.data.keys import user_partition
 from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import IngestSettings, KafkaSettings
 

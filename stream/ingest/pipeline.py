@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.stream.ingest.dedupe import RecentIds
 from recstream.stream.ingest.prepare import Prepared
@@ -65,7 +66,8 @@ class Pipeline:
 
     def __init__(self, preparer: BatchPreparer, recommender: OnlineRecommender, dead_letters: DeadLetterSink,
                  learn_chunk: int = 200, dedupe_window: int = 1_000_000,
-                 observe: Callable[[float], None] | None = None) -> None:
+                 observe: Callable[[float], None] | None = None,
+                 before_learn: Callable[[InteractionColumns], None] | None = None) -> None:
         self.preparer = preparer
         self.recommender = recommender
         self.dead_letters = dead_letters
@@ -74,6 +76,8 @@ class Pipeline:
         self.stats = PipelineStats()
         #: called with each batch's dead-letter + learn seconds (the worker's latency histogram)
         self.observe = observe
+        #: called with each chunk before it is learned (the worker's judge of what it serves)
+        self.before_learn = before_learn
         self._applying = False
         self._pending_swap: Callable[[], None] | None = None
 
@@ -117,7 +121,10 @@ class Pipeline:
                 first.setdefault(event_id, k)
             fresh = behaviour.take([first[event_id] for event_id in new])
         for i in range(0, len(fresh), self.learn_chunk):
-            self.recommender.learn(fresh[i:i + self.learn_chunk])
+            chunk = fresh[i:i + self.learn_chunk]
+            if self.before_learn is not None:
+                self.before_learn(chunk)
+            self.recommender.learn(chunk)
             await asyncio.sleep(0)  # let waiting requests in between chunks
         s = self.stats
         s.dead_lettered.update(why.code for _, why in prepared.rejected)

@@ -17,7 +17,12 @@ class ServingSettings(Component):
     worker_stale_s: float = Field(10.0, gt=0, description="a worker silent this long is taken as gone")
     forward_timeout_s: float = Field(2.0, gt=0, description="longest wait for the owning worker to answer a "
                                                             "forwarded request; after it, this worker answers")
-    deep_weight: float = Field(0.5, ge=0, le=1, description="share of the deep model in the served blend")
+    deep_weight: float = Field(0.5, ge=0, le=1, description="share of the deep model in the served blend (the "
+                                                              "start, when tuned)")
+    deep_weight_tuned: bool = Field(True, description="choose the deep share from what users pick next")
+    served_judge_sample: float = Field(0.05, ge=0, le=1, description="share of events judged against the list "
+                                                                     "served (live served Recall@10, tuning)")
+    served_judge_max_per_s: float = Field(50.0, gt=0, description="most events judged a second")
     model_poll_s: float = Field(0.25, gt=0, description="how often workers check the registry for a new version")
     operator_token: SecretStr | None = Field(
         None, description="bearer token for mutating HTTP endpoints (promote, rollback, retrain); unset = refused")

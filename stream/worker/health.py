@@ -26,6 +26,7 @@ def snapshot(state: WorkerState) -> Snapshot:
         forwarded=state.router.forwarded, assigned_partitions=len(state.router.assigned),
         dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
         prequential_recall_at_10=r.prequential.recall_at_10, deep_versions=deep,
+        served_recall_at_10=state.judge.recall_at_10, deep_weight=state.deep_weight,
         drift_share=drift.get("drift_share"), drift_detected=bool(drift.get("drifted")) if drift else None,
         drift_report_id=drift.get("id"))
 
@@ -37,6 +38,8 @@ def health(state: WorkerState) -> dict:
             "items": r.n_items, "events_learned": r.events_learned,
             "prequential_recall_at_10": None if r.prequential.recall_at_10 is None else round(r.prequential.recall_at_10, 4),
             "prequential_trials": r.prequential.trials,
+            "served_recall_at_10": None if state.judge.recall_at_10 is None else round(state.judge.recall_at_10, 4),
+            "served_trials": state.judge.trials, "deep_weight": state.deep_weight,
             "deep": state.deep.state(),
             "drift": state.drift_summary,
             "online_checkpoint": ckpt.name if ckpt else None,

@@ -10,9 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.checkpoint import OnlineCheckpoint
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.blend import blend
+from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, require_current_schema
 from recstream.models.store.registry import ModelVersion, Registry
@@ -61,9 +63,12 @@ class WorkerState:
     #: the running ingest loop (its failure, rebalance and misrouted-key counts feed /metrics)
     ingest_loop: IngestLoop | None = None
     metrics: WorkerMetrics = field(init=False)
+    judge: ServedJudge = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = WorkerMetrics(lambda: health.snapshot(self))
+        sv = self.settings.serving
+        self.judge = ServedJudge(BlendTuner(sv.deep_weight), sv.served_judge_sample, sv.served_judge_max_per_s)
         #: a restored window of learned ids, waiting for the pipeline (restored before attach())
         self._restored_recent: Any = None
 
@@ -97,7 +102,8 @@ class WorkerState:
         preparer = PreparerProcess(*parts) if s.ingest.prepare_in_process else Preparer.create(*parts)
         self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.ingest.learn_chunk,
                                  dedupe_window=s.ingest.dedupe_window,
-                                 observe=self.metrics.learn_batch_seconds.observe)
+                                 observe=self.metrics.learn_batch_seconds.observe,
+                                 before_learn=self._judge_served)
         if self._restored_recent is not None:
             self.pipeline.recent, self._restored_recent = self._restored_recent, None
         return self.pipeline
@@ -132,13 +138,22 @@ class WorkerState:
         log.info("online model restored from %s (%d events learned)", version.name,
                  ckpt.recommender.events_learned)
 
+    def _judge_served(self, chunk: InteractionColumns) -> None:
+        self.judge.before_learning(self.recommender, self.deep.choose, chunk)
+
+    @property
+    def deep_weight(self) -> float:
+        """The deep share served now: tuned from what users pick next, or as configured."""
+        sv = self.settings.serving
+        return self.judge.tuner.weight if sv.deep_weight_tuned else sv.deep_weight
+
     @property
     def online_version(self) -> str:
         return f"online:{self.recommender.config.algorithm}"
 
     def recommend(self, user_id: str, k: int, exclude_seen: bool = True) -> dict:
         deep = self.deep.choose(user_id)  # held for the whole request: a swap meanwhile does not touch it
-        rec, used_deep = blend(self.recommender, deep, user_id, k, exclude_seen, self.settings.serving.deep_weight)
+        rec, used_deep = blend(self.recommender, deep, user_id, k, exclude_seen, self.deep_weight)
         return recommendation_answer(user_id, rec, deep, used_deep, self.online_version,
                                      deep is not None and deep is self.deep.canary, self.recommender.events_learned)
 

@@ -60,6 +60,7 @@ def test_a_shift_in_a_live_stream_is_reported_browsable_and_measured(worker_fact
     assert m["recstream_events_dead_lettered_total{reason=not_json}"] == 1
     assert m["recstream_learn_batch_seconds_count"] >= 1 and m["recstream_request_seconds_count"] >= 1
     assert 0 < m["recstream_prequential_recall_at_10"] < 1
+    assert 0 < m["recstream_served_recall_at_10"] < 1 and m["recstream_deep_weight"] == 0.5  # no deep version
     assert sum(v for k, v in m.items() if k.startswith("recstream_consumer_lag{")) == 0  # caught up
     time.sleep(1.0)  # a few probe flushes: the model outputs of the last batches reach the database
 

@@ -105,3 +105,18 @@ def test_read_endpoints_follow_read_token_required(views, monkeypatch):
     assert call(views.models(FakeRequest())).status == 401
     ok = call(views.models(FakeRequest(headers={"Authorization": f"Bearer {TOKEN}"})))
     assert ok.status == 200 and ok.data()["versions"] == []
+
+
+def test_the_worker_judges_what_it_serves_and_reports_it(views):
+    from recstream.models.data.interaction import InteractionColumns
+
+    state = views.state
+    assert state.health()["served_trials"] == 0 and state.health()["served_recall_at_10"] is None
+    state.judge.sample, state.judge.budget = 1.0, None  # judge every novel positive of the next events
+    more = list(generate(SyntheticSpec(users=50, items=80, events=4_000, seed=2)))[3_000:]
+    state.judge.before_learning(state.recommender, state.deep.choose, InteractionColumns.of(more))
+    h = state.health()
+    assert h["served_trials"] > 100 and 0 < h["served_recall_at_10"] < 1
+    assert h["deep_weight"] == 0.5  # no deep version yet: nothing to tune, the configured share
+    metrics = call(views.metrics(FakeRequest())).body.decode()
+    assert "recstream_served_recall_at_10" in metrics and "recstream_deep_weight 0.5" in metrics
