@@ -82,6 +82,8 @@ async def run_worker_ingest(settings: Settings, n: int, config: OnlineConfig) ->
             "prepare_in_process": settings.ingest.prepare_in_process, "prepare_processes": settings.ingest.prepare_processes,
             "prequential_recall_at_10": round(state.recommender.prequential.recall_at_10 or 0, 4),
             "prequential_probes": state.recommender.prequential.trials,
+            # the worker's judge of what it serves (sampled, capped per second): its cost is in events_per_s
+            "served_recall_at_10": round(state.judge.recall_at_10 or 0, 4), "served_judged": state.judge.trials,
             "stage_seconds": pipeline.stats.as_dict()["seconds"]}
 
 
