@@ -21,6 +21,11 @@ from recstream.models.serving.blend import deep_scores, mix
 from recstream.models.serving.hotswap import LoadedModel
 
 
+def in_top(scores: np.ndarray, row: int, k: int) -> bool:
+    """Whether item `row` is in the top-`k` of `scores` (ties count against it; -inf never is)."""
+    return bool(np.isfinite(scores[row])) and np.count_nonzero(scores >= scores[row]) <= k
+
+
 class BlendTuner:
     def __init__(self, start: float = 0.5, candidates: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0),
                  half_life: float = 2_000.0, min_judged: float = 200.0, k: int = 10) -> None:
@@ -44,8 +49,7 @@ class BlendTuner:
         self.hits *= self.decay
         self.judged = self.judged * self.decay + 1.0
         for c, w in enumerate(self.candidates):
-            mixed = mix(online, deep, w)
-            if np.isfinite(mixed[target]) and np.count_nonzero(mixed >= mixed[target]) <= self.k:
+            if in_top(mix(online, deep, w), target, self.k):
                 self.hits[c] += 1.0
 
 
@@ -90,7 +94,7 @@ class ServedJudge:
         scores = online.scores(user)
         deep = deep_scores(online, choose(user), user)
         served = scores if deep is None else mix(scores, deep, self.tuner.weight)
-        if np.isfinite(served[row]) and np.count_nonzero(served >= served[row]) <= self.tuner.k:
+        if in_top(served, row, self.tuner.k):
             self.hits += 1
         if deep is not None:
             self.tuner.observe(scores, deep, row)
