@@ -28,8 +28,8 @@ from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import retrain
-from recstream.models.serving.blend import blend, deep_scores
-from recstream.models.serving.blend_tuner import BlendTuner
+from recstream.models.serving.blend import blend
+from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.events import EventStore
@@ -66,7 +66,9 @@ class ServedReplay:
     def __init__(self, cfg: ServedConfig, workdir: Path) -> None:
         self.cfg = cfg
         self.learners = [OnlineRecommender(cfg.online) for _ in range(cfg.workers)]
-        self.tuners = [BlendTuner(cfg.deep_weight) for _ in range(cfg.workers)] if cfg.tune_deep_weight else None
+        # The worker's own judge, on every probe: it tunes the deep share as a worker does
+        self.served_judges = [ServedJudge(BlendTuner(cfg.deep_weight), sample=1.0, max_per_s=None)
+                              for _ in range(cfg.workers)] if cfg.tune_deep_weight else None
         self.engine = create_db_engine(f"sqlite:///{workdir / 'served.db'}")
         upgrade(self.engine)
         self.store = EventStore(self.engine)
@@ -83,11 +85,14 @@ class ServedReplay:
         self._pending: list[Interaction] = []
         self._owner: dict[str, int] = {}
 
-    def learner(self, user: str) -> OnlineRecommender:
+    def worker(self, user: str) -> int:
         w = self._owner.get(user)
         if w is None:
             w = self._owner[user] = worker_of(user, self.cfg.workers, self.cfg.partitions)
-        return self.learners[w]
+        return w
+
+    def learner(self, user: str) -> OnlineRecommender:
+        return self.learners[self.worker(user)]
 
     def positive(self, e: Interaction) -> bool:
         c = self.cfg.online
@@ -108,19 +113,14 @@ class ServedReplay:
         return out
 
     def deep_weight(self, user: str) -> float:
-        if self.tuners is None:
+        if self.served_judges is None:
             return self.cfg.deep_weight
-        return self.tuners[self.learners.index(self.learner(user))].weight
+        return self.served_judges[self.worker(user)].tuner.weight
 
     def tune(self, user: str, item: str) -> None:
         """Credit the candidate deep weights whose list held `item` (after the lists were judged)."""
-        if self.tuners is None:
-            return
-        online = self.learner(user)
-        row = online.item_row(item)
-        d = deep_scores(online, self.slot.choose(user), user)
-        if row is not None and d is not None:
-            self.tuners[self.learners.index(online)].observe(online.scores(user), d, row)
+        if self.served_judges is not None:
+            self.served_judges[self.worker(user)].judge(self.learner(user), self.slot.choose, user, item)
 
     def probe(self, index: int, chunk: Sequence[Interaction]) -> None:
         """Judge every novel positive of `chunk` against the state before it (`index`: its first event's)."""
@@ -137,7 +137,7 @@ class ServedReplay:
     def learn(self, chunk: Sequence[Interaction]) -> None:
         by_worker: dict[int, list[Interaction]] = {}
         for e in chunk:
-            by_worker.setdefault(self.learners.index(self.learner(e.user_id)), []).append(e)
+            by_worker.setdefault(self.worker(e.user_id), []).append(e)
             self.interacted.setdefault(e.user_id, set()).add(e.item_id)
             if self.positive(e):
                 self.ease.learn(e.user_id, e.item_id)

@@ -34,11 +34,23 @@ def deep_scores(online: OnlineRecommender, deep: LoadedModel | None, user_id: st
     return d
 
 
+class Mixer:
+    """Online and deep scores, each standardised once, mixed at any deep share; seen items (-inf online) stay
+    out. (The tuner judges several shares per event: standardising for each cost that many passes.)"""
+
+    def __init__(self, scores: np.ndarray, deep: np.ndarray) -> None:
+        self.online, self.deep = _standardise(scores), _standardise(deep)
+        self.seen = ~np.isfinite(scores)
+
+    def at(self, deep_weight: float) -> np.ndarray:
+        mixed = (1.0 - deep_weight) * self.online + deep_weight * self.deep
+        mixed[self.seen] = -np.inf
+        return mixed
+
+
 def mix(scores: np.ndarray, deep: np.ndarray, deep_weight: float) -> np.ndarray:
     """Online and deep scores, each standardised, the deep share weighted; seen items (-inf online) stay out."""
-    mixed = (1.0 - deep_weight) * _standardise(scores) + deep_weight * _standardise(deep)
-    mixed[~np.isfinite(scores)] = -np.inf
-    return mixed
+    return Mixer(scores, deep).at(deep_weight)
 
 
 def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, exclude_seen: bool,

@@ -17,7 +17,7 @@ from recstream.models.data.interaction import InteractionColumns
 from recstream.models.data.positive import is_positive
 from recstream.models.online.prequential import ProbeBudget
 from recstream.models.online.recommender import OnlineRecommender
-from recstream.models.serving.blend import deep_scores, mix
+from recstream.models.serving.blend import Mixer, deep_scores
 from recstream.models.serving.hotswap import LoadedModel
 
 
@@ -46,10 +46,14 @@ class BlendTuner:
     def observe(self, online: np.ndarray, deep: np.ndarray, target: int) -> None:
         """One positive event: `online` and `deep` scores over the item rows (seen items -inf online), `target`
         the row of the item the user picked."""
+        self.credit(Mixer(online, deep), target)
+
+    def credit(self, mixer: Mixer, target: int) -> None:
+        """`observe`, from scores already standardised."""
         self.hits *= self.decay
         self.judged = self.judged * self.decay + 1.0
         for c, w in enumerate(self.candidates):
-            if in_top(mix(online, deep, w), target, self.k):
+            if in_top(mixer.at(w), target, self.k):
                 self.hits[c] += 1.0
 
 
@@ -93,8 +97,9 @@ class ServedJudge:
             return  # an item nobody has seen yet cannot be served: a miss
         scores = online.scores(user)
         deep = deep_scores(online, choose(user), user)
-        served = scores if deep is None else mix(scores, deep, self.tuner.weight)
+        mixer = None if deep is None else Mixer(scores, deep)
+        served = scores if mixer is None else mixer.at(self.tuner.weight)
         if in_top(served, row, self.tuner.k):
             self.hits += 1
-        if deep is not None:
-            self.tuner.observe(scores, deep, row)
+        if mixer is not None:
+            self.tuner.credit(mixer, row)

@@ -98,7 +98,7 @@ def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: P
     settings = Settings.build(database_url=f"sqlite:///{tmp_path / 'served.db'}")
     state = WorkerState(settings, replay.learners[0], Topics.of(settings.kafka), replay.slot, Router("me"),
                         CheckpointKeeper(registry, settings.ingest, settings.artefacts, "me"))
-    state.judge.tuner = replay.tuners[0]  # the same state: the deep share the replay has tuned so far
+    state.judge.tuner = replay.served_judges[0].tuner  # the same state: the deep share the replay has tuned so far
     views = WorkerViews(state)
     for user in ("u1", "u7", "u30", "nobody"):
         answer = asyncio.run(views.recommendations(FakeRequest(query={"k": "10"}), user)).data()

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from recstream.models.data.keys import user_partition
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.registry import Registry
-from recstream.models.data.keys import user_partition
 from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import Settings
 from recstream.stream.web.forwarding import FORWARDED_BY
