@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=12)
     ap.add_argument("--retrain-every", type=int, help="events between deep retrains (default: 10%% of the stream)")
     ap.add_argument("--no-deep", action="store_true", help="serve the online model alone (no retrains)")
+    ap.add_argument("--no-share-items", action="store_true", help="each worker learns items from its own "
+                    "partitions only (RECSTREAM_INGEST_SHARE_ITEMS=false)")
     ap.add_argument("--chunk", type=int, default=10)
     ap.add_argument("--deep-weight", type=float, help="serve this fixed deep share instead of tuning it from the "
                     "stream as a worker does (RECSTREAM_DEEP_WEIGHT_TUNED=false)")
@@ -64,7 +66,7 @@ def main() -> None:
     except (RecstreamError, ValueError) as exc:  # a file we cannot read, a generator setting out of range
         ap.error(str(exc))
     cfg = ServedConfig(chunk=args.chunk, retrain_every=args.retrain_every, partitions=args.partitions,
-                       tune_deep_weight=args.deep_weight is None)
+                       tune_deep_weight=args.deep_weight is None, share_items=not args.no_share_items)
     if args.deep_weight is not None:
         cfg = replace(cfg, deep_weight=args.deep_weight)
     if args.no_deep:

@@ -35,6 +35,8 @@ class Snapshot:
     misrouted_keys: int = 0
     #: recommendation requests forwarded to the worker owning the user's partition
     forwarded: int = 0
+    #: other workers' events learned item-side through the item feed
+    item_feed_events: int = 0
     assigned_partitions: int = 0
     #: the last broker probe answered (None: not probed yet); probes it did not answer
     broker_up: bool | None = None
@@ -71,6 +73,8 @@ class _StateCollector(Collector):
              "sampled records whose key Kafka's default partitioner puts on another partition"),
             ("recstream_requests_forwarded", s.forwarded,
              "recommendation requests forwarded to the worker that owns the user's partition"),
+            ("recstream_item_feed_events", s.item_feed_events,
+             "other workers' behaviour events learned item-side (popularity, co-occurrence)"),
             ("recstream_broker_failed_probes", s.broker_failed_probes,
              "broker probes (a metadata request every worker heartbeat) that got no answer"),
         ):

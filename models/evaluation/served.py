@@ -5,7 +5,8 @@ is new to its user is a probe: the user's lists are asked for *before* the event
 a worker serves with — the online learner, the deep version the registry made live (trained by `retrain()` on
 the events so far, warm-started and gated like any retrain) and the same `blend()`. On the same probes: online
 alone, deep alone, popularity, and the EASE reference. With `workers > 1` users are split over that many
-learners the way Kafka's default partitioner spreads keys over `partitions`, exactly as that many workers would.
+learners the way Kafka's default partitioner spreads keys over `partitions`, exactly as that many workers would,
+each also learning the others' events item-side as a worker's item feed does (`share_items`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class ServedConfig:
     #: choose the deep share from what users pick next (BlendTuner, as a worker does by default), starting at
     #: `deep_weight`; False: serve `deep_weight` throughout
     tune_deep_weight: bool = True
+    #: every learner also learns the other workers' events item-side (popularity, co-occurrence), as workers do
+    #: through their item feed (RECSTREAM_INGEST_SHARE_ITEMS); False: each knows its own partitions only
+    share_items: bool = True
     ease_lambdas: tuple[float, ...] = (100.0, 300.0, 1000.0)
     ease_refit_every: int = 2_000
 
@@ -143,6 +147,9 @@ class ServedReplay:
                 self.ease.learn(e.user_id, e.item_id)
         for w, events in by_worker.items():
             self.learners[w].learn(events, evaluate=False)
+        if self.cfg.share_items and self.cfg.workers > 1:
+            for w, learner in enumerate(self.learners):
+                learner.learn_items([e for v, events in by_worker.items() if v != w for e in events])
         self._pending.extend(chunk)
 
     def train_deep(self) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from recstream.stream.ingest.dead_letters import KafkaDeadLetters
+from recstream.stream.ingest.events import EventParser
+from recstream.stream.ingest.item_feed import ItemFeed, make_feed_consumer
 from recstream.stream.ingest.loop import IngestLoop, make_consumer
 from recstream.stream.worker.state import WorkerState
 
@@ -33,16 +35,37 @@ class IngestService:
         log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour, state.topics.feedback,
                  s.kafka.bootstrap, s.serving.web_host, s.serving.web_port)
         self._task = asyncio.current_task()
+        feed = await self._start_feed() if s.ingest.share_items else None
         try:
-            state.ingest_loop = IngestLoop(consumer, pipeline, s.kafka, s.ingest, state.topics,
-                                           choose_start=state.choose_start, after_commit=state.save_checkpoint,
-                                           on_assignment=state.router.on_assignment)
-            await state.ingest_loop.run()
+            state.ingest_loop = loop = IngestLoop(consumer, pipeline, s.kafka, s.ingest, state.topics,
+                                                  choose_start=state.choose_start, after_commit=state.save_checkpoint,
+                                                  on_assignment=self._on_assignment)
+            await loop.run()
         finally:
             await consumer.stop()  # leaves the group: the others take this worker's partitions at once
+            if feed is not None:
+                feed.cancel()
+                await asyncio.gather(feed, return_exceptions=True)
+                await state.item_feed.consumer.stop()
             await state.router.leave()
             await producer.stop()
             pipeline.preparer.close()
+
+    async def _start_feed(self) -> asyncio.Task:
+        """The item feed (see stream/ingest/item_feed.py); it starts reading at the first assignment."""
+        state, s = self.state, self.state.settings
+        consumer = make_feed_consumer(s.kafka, s.ingest)
+        await consumer.start()
+        state.item_feed = ItemFeed(consumer, state.topics.behaviour,
+                                   EventParser(s.ingest.max_event_bytes, s.ingest.max_future_skew_s),
+                                   lambda cols: state.recommender.learn_items(cols), s.ingest.batch_max)
+        return asyncio.create_task(state.item_feed.run(), name="item feed")
+
+    async def _on_assignment(self, behaviour: list[int], partitions: int) -> None:
+        state = self.state
+        await state.router.on_assignment(behaviour, partitions)
+        if state.item_feed is not None and state.ingest_loop is not None:
+            await state.item_feed.assign(behaviour, partitions, state.ingest_loop.committed)
 
     async def stop(self) -> None:
         """On SIGTERM, stop ingesting (the batch in hand finishes or is re-read) and leave the consumer group

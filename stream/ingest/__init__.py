@@ -1,6 +1,7 @@
 """The hot path: records fetched in batches, validated (refusals dead-lettered with a code), stored in helper
-processes, de-duplicated and learned, offsets committed."""
+processes, de-duplicated and learned, offsets committed; the item feed learns the other workers' partitions
+item-side."""
 
 __all__ = [
-    "records", "rejections", "events", "dead_letters", "dedupe", "prepare", "pipeline", "loop", "runtime",
+    "records", "rejections", "events", "dead_letters", "dedupe", "prepare", "pipeline", "loop", "item_feed", "runtime",
 ]

@@ -64,7 +64,8 @@ class CheckpointKeeper:
     def restored(self, version: ModelVersion, learned: int) -> None:
         self.current, self._saved_learned = version, learned
 
-    def maybe_save(self, learner: OnlineRecommender, recent: RecentIds, committed: dict[str, int]) -> None:
+    def maybe_save(self, learner: OnlineRecommender, recent: RecentIds, committed: dict[str, int],
+                   extra: dict | None = None) -> None:
         """After a commit, between batches (nothing mutates the learner): serialise it with the offsets it
         reflects when a checkpoint is due, then write and register it in a thread."""
         interval = self.ingest.checkpoint_interval_s
@@ -76,7 +77,7 @@ class CheckpointKeeper:
             return  # nothing new since the last checkpoint
         self._due = time.monotonic() + interval
         learned, offsets = learner.events_learned, dict(committed)
-        data = OnlineCheckpoint(learner, offsets, {"recent_ids": recent}).dumps()
+        data = OnlineCheckpoint(learner, offsets, {"recent_ids": recent, **(extra or {})}).dumps()
         self._saved_learned = learned
         parent = self.current.id if self.current else None
         self._writing = asyncio.get_running_loop().run_in_executor(None, self._write, data, offsets, learned, parent)

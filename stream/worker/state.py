@@ -31,6 +31,7 @@ from recstream.stream.worker.directory import Directory
 from recstream.stream.worker.routing import Router
 
 if TYPE_CHECKING:
+    from recstream.stream.ingest.item_feed import ItemFeed
     from recstream.stream.ingest.loop import IngestLoop
 
 log = logging.getLogger("recstream.worker")
@@ -62,6 +63,8 @@ class WorkerState:
     drift_summary: dict[str, Any] | None = None
     #: the running ingest loop (its failure, rebalance and misrouted-key counts feed /metrics)
     ingest_loop: IngestLoop | None = None
+    #: other workers' events, learned item-side (None: RECSTREAM_INGEST_SHARE_ITEMS=false)
+    item_feed: ItemFeed | None = None
     metrics: WorkerMetrics = field(init=False)
     judge: ServedJudge = field(init=False)
 
@@ -121,13 +124,16 @@ class WorkerState:
     def save_checkpoint(self, committed: dict[str, int]) -> None:
         """After each commit (the ingest loop's hook): a checkpoint when one is due."""
         if self.pipeline is not None:
-            self.checkpoints.maybe_save(self.recommender, self.pipeline.recent, committed)
+            feed = {"item_feed": dict(self.item_feed.positions)} if self.item_feed is not None else {}
+            self.checkpoints.maybe_save(self.recommender, self.pipeline.recent, committed, feed)
 
     def restore(self, version: ModelVersion, ckpt: OnlineCheckpoint) -> None:
         """Swap in a restored learner: at start, or between batches after a rollback (new events then continue
         from the current offsets)."""
         self.recommender = ckpt.recommender
         recent = ckpt.extra.get("recent_ids")
+        if self.item_feed is not None and "item_feed" in ckpt.extra:  # peers' events this state holds
+            self.item_feed.restore(ckpt.extra["item_feed"])
         if self.pipeline is not None:
             self.pipeline.recommender = ckpt.recommender
             if recent is not None:

@@ -81,6 +81,15 @@ def test_two_workers_split_partitions_route_requests_and_survive_one_leaving(wor
             assert got["served_by"] == owner.health()["worker"]
             assert item_ids(got) == item_ids(direct) and got["source"] == "personal"
 
+    # Each worker learns the other's partitions item-side (its item feed): an item only b's users bought
+    # becomes known to a, though a learns none of those users.
+    assert a.health()["item_feed"]["partitions"] == sorted(pb) and b.health()["item_feed"]["partitions"] == sorted(pa)
+    items_a, events_a = a.health()["items"], a.health()["events_learned"]
+    for n in range(3):
+        buy(a, f"fresh-{n}", user_on(pb), f"fresh-item-{n}")
+    a.wait(lambda h: h["items"] == items_a + 3, what="a to learn b's new items through its item feed", timeout=10)
+    assert a.health()["events_learned"] == events_a  # item-side only: b's users stay b's
+
     # A purchase is reflected within seconds whichever worker is asked.
     top_b = item_ids(recommendations(a, ub))[0]
     buy(a, "scale-1", ub, top_b)
@@ -91,10 +100,10 @@ def test_two_workers_split_partitions_route_requests_and_survive_one_leaving(wor
     produce(a, 3000, seed=2)
     store = EventStore(create_db_engine(a.env["RECSTREAM_DATABASE_URL"]))
     deadline = time.monotonic() + 30
-    while store.count_interactions() < 9002:
+    while store.count_interactions() < 9005:
         assert time.monotonic() < deadline, "the two workers did not store the second stream"
         time.sleep(0.2)
-    assert a.health()["pipeline"]["learned"] + b.health()["pipeline"]["learned"] >= 3002
+    assert a.health()["pipeline"]["learned"] + b.health()["pipeline"]["learned"] >= 3005
 
     # b leaves; a takes its partitions back and learns what b learned meanwhile (b's purchase included).
     b.process.send_signal(signal.SIGTERM)
@@ -106,7 +115,7 @@ def test_two_workers_split_partitions_route_requests_and_survive_one_leaving(wor
     assert answer["served_by"] == a.health()["worker"] and answer["source"] == "personal"
     # a's model now holds every event exactly once: its own, and b's partitions learned again from where a
     # left them at the rebalance.
-    a.wait(lambda h: h["events_learned"] == 9002, what="a to catch up with b's partitions", timeout=30)
+    a.wait(lambda h: h["events_learned"] == 9005, what="a to catch up with b's partitions", timeout=30)
     time.sleep(1.0)
-    assert a.health()["events_learned"] == 9002
-    assert store.count_interactions() == 9002  # nothing lost, nothing stored twice
+    assert a.health()["events_learned"] == 9005
+    assert store.count_interactions() == 9005  # nothing lost, nothing stored twice

@@ -224,3 +224,20 @@ def test_a_replay_ignores_the_probe_cap(stream):
     config = OnlineConfig(prequential_sample=1.0, seed=1)
     assert replay(stream[:3000], replace(config, prequential_max_per_s=1.0), "capped").trials == \
         replay(stream[:3000], config, "free").trials
+
+
+def test_other_workers_events_teach_items_but_no_user():
+    """learn_items: popularity and co-occurrence from users another worker owns; no factors, no seen items."""
+    cfg = OnlineConfig(n_factors=4, negatives=0, prequential_sample=0.0)
+    mine = OnlineRecommender(cfg)
+    t = 1_767_225_600.0
+    mine.learn([Interaction("e0", "me", "a", "purchase", None, t)], evaluate=False)
+    # Other workers' users: many liked x after a; nobody here did.
+    others = [Interaction(f"p{n}{k}", f"peer{n}", item, "purchase", None, t + n + k)
+              for n in range(20) for k, item in enumerate(("a", "x"))]
+    before = mine.recommend("me", 3).items
+    mine.learn_items(others)
+    assert "x" not in before and mine.recommend("me", 1).items == ["x"]  # a's companion, learned item-side
+    assert mine.events_learned == 1 and mine.peer_events_learned == 40
+    assert not mine.is_personal("peer0") and mine.n_users == 1
+    assert mine.recommend("peer0", 2).items == mine.recommend("nobody", 2).items  # a stranger here: popular

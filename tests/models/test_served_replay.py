@@ -105,3 +105,18 @@ def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: P
         assert [i["item_id"] for i in answer["items"]] == replay.lists(user)["served"]
     assert any(asyncio.run(views.recommendations(FakeRequest(), u)).data()["model_version"].startswith("deep-")
                for u in ("u1", "u7", "u30"))
+
+
+def test_with_shared_items_every_worker_can_serve_what_only_anothers_users_liked(tmp_path: Path):
+    # Only worker 0's users bought "hit"; a user of worker 1 can be served it only when items are shared.
+    events = [Interaction(f"e{n}", f"u{n}", "hit", "purchase", None, 1_767_225_600.0 + n) for n in range(40)
+              if worker_of(f"u{n}", 2, 12) == 0]
+    (tmp_path / "alone").mkdir(), (tmp_path / "shared").mkdir()
+    alone, shared = (ServedReplay(ServedConfig(retrain=None, workers=2, share_items=s), tmp_path / d)
+                     for s, d in ((False, "alone"), (True, "shared")))
+    for r in (alone, shared):
+        r.learn(events)
+    stranger = next(f"s{n}" for n in range(100) if worker_of(f"s{n}", 2, 12) == 1)
+    assert events and alone.lists(stranger)["served"] == [] and shared.lists(stranger)["served"] == ["hit"]
+    for r in (alone, shared):
+        r.engine.dispose()
