@@ -1,7 +1,7 @@
 """The online learner: River factors learned per event in compiled kernels, co-occurrence and popularity, its
-prequential probes, what each user has seen, checkpoints, and the replay that judges it."""
+prequential probes, what each user has seen, what feedback teaches it, checkpoints, and the replay that judges it."""
 
 __all__ = [
     "config", "recommender", "targets", "negatives", "chunk_sgd", "kernels", "cooccurrence", "popularity",
-    "prequential", "seen", "checkpoint", "legacy", "replay",
+    "prequential", "seen", "feedback", "checkpoint", "legacy", "replay",
 ]

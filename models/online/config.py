@@ -50,6 +50,14 @@ class OnlineConfig:
     #: Target learned for each implicit event type; ratings map to 1 (>= rating_threshold) or 0.
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     rating_threshold: float = 4.0
+    #: Feedback (see feedback.py): an impression with no click or purchase of the item within this many seconds
+    #: of event time is an exposure negative; each ignored showing lowers the item in that user's scores by
+    #: `ignored_penalty` for `ignored_for_s`; a behaviour copy of a feedback click within `feedback_dedupe_s` is
+    #: not learned again.
+    exposure_window_s: float = 600.0
+    ignored_penalty: float = 3.0
+    ignored_for_s: float = 86_400.0
+    feedback_dedupe_s: float = 3_600.0
     #: Users with fewer learned events than this are served popular items.
     min_user_events: int = 1
     #: Share of positive events scored before learning for the live Recall@10 (1.0 = every one).
@@ -73,6 +81,8 @@ class OnlineConfig:
         if self.cooccurrence_weight < 0:
             raise ValueError(f"cooccurrence_weight must be >= 0 (0 = off), got {self.cooccurrence_weight}")
         check_cooccurrence(self.cooccurrence_window, self.cooccurrence_neighbours, self.cooccurrence_decay)
+        if min(self.exposure_window_s, self.ignored_penalty, self.ignored_for_s, self.feedback_dedupe_s) < 0:
+            raise ValueError("exposure_window_s, ignored_penalty, ignored_for_s and feedback_dedupe_s must be >= 0")
         if self.n_factors < 1:
             raise ValueError(f"n_factors must be >= 1, got {self.n_factors}")
         if self.prequential_max_per_s is not None and not self.prequential_max_per_s > 0:

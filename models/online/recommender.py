@@ -13,10 +13,11 @@ from typing import NamedTuple
 import numpy as np
 from river import optim, reco
 
-from recstream.models.data.interaction import Interaction, InteractionColumns
+from recstream.models.data.interaction import Feedback, Interaction, InteractionColumns
 from recstream.models.online.chunk_sgd import ChunkLearner
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.cooccurrence import cooccurrence_for
+from recstream.models.online.feedback import FeedbackMemory, feedback_memory_for
 from recstream.models.online.legacy import upgrade_state
 from recstream.models.online.negatives import NegativeSampler
 from recstream.models.online.popularity import DecayedPopularity
@@ -67,6 +68,7 @@ class OnlineRecommender:
         self.negatives = NegativeSampler(self._rng, cfg.negatives, cfg.negative_sampling)
         self.prequential = Prequential(cfg.prequential_sample, cfg.prequential_max_per_s)
         self._targets = EventTargets(cfg)
+        self.feedback: FeedbackMemory = feedback_memory_for(cfg)
 
     @property
     def model(self) -> reco.base.Ranker:
@@ -187,6 +189,25 @@ class OnlineRecommender:
         if self.cooccurrence is not None:
             self.cooccurrence.learn(cols.user_ids, rows, weights > 0)
 
+    def learn_feedback(self, feedback: Sequence[Feedback]) -> None:
+        """Learn reactions to served lists (see feedback.py): clicks and purchases as positives (once, however
+        many times they are reported), ignored impressions and skips as exposure negatives."""
+        positives, negatives = self.feedback.sort(feedback, self._has)
+        if positives:
+            self.learn(positives, evaluate=False)
+            for e in positives:
+                self.feedback.clicked(e.user_id, self._item_row[e.item_id])
+        if negatives:
+            users, items = [u for u, _, _ in negatives], [i for _, i, _ in negatives]
+            for user, item, ts in negatives:
+                row = self._item_row.get(item)
+                self.feedback.ignore(user, self._row(item) if row is None else row, ts)
+            self._learner.learn(users, items, [0.0] * len(users))
+
+    def _has(self, user_id: str, item_id: str) -> bool:
+        row = self._item_row.get(item_id)
+        return row is not None and self.seen.contains(user_id, row)
+
     def _evaluate(self, events: InteractionColumns, rows: list[int], targets: list[float]) -> None:
         """Score a sample of this chunk's novel positive events against the state before the chunk."""
         n = self.n_items
@@ -214,6 +235,7 @@ class OnlineRecommender:
             out[personal] = self._personal(np.stack([vecs[k] for k in personal]) @ self._factors[:n].T, n, pop_term)
             for k in personal:
                 self._add_cooccurrence(out[k], users[k])
+                self.feedback.demote(out[k], users[k])
         if cold:
             out[cold] = pop_term
         for k, user in enumerate(users):
@@ -232,6 +254,7 @@ class OnlineRecommender:
         else:
             scores = self._personal(self._factors[:n] @ vec, n, pop_term)
             self._add_cooccurrence(scores, user_id)
+            self.feedback.demote(scores, user_id)
         if exclude_seen:
             self.seen.mask(scores, user_id)
         return scores

@@ -127,11 +127,29 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
                     has_live=live_version is not None)
 
 
+def with_feedback(cols: tuple[list, ...], store: EventStore, since: float | None) -> tuple[list, ...]:
+    """Behaviour columns plus the clicks and purchases reported only as feedback (a pair the behaviour already
+    holds is not added twice), in event-time order. Ignored impressions are left out of the deep model's training:
+    its full-softmax objective already pushes down every item but the next one, and the online learner uses them."""
+    extra = store.feedback_positives(since)
+    if not extra:
+        return cols
+    users, items, types, values, ts = (list(c) for c in cols)
+    have = set(zip(users, items))
+    for user, item, action, t in extra:
+        if (user, item) not in have:
+            have.add((user, item))
+            users.append(user), items.append(item), types.append(action), values.append(None), ts.append(t)
+    order = sorted(range(len(ts)), key=ts.__getitem__)
+    return tuple([c[k] for k in order] for c in (users, items, types, values, ts))
+
+
 def _training_data(store: EventStore, cfg: RetrainConfig) -> tuple[Positives, Split]:
     """The positives of the training window, split in time: the newest share is the holdout."""
     latest = store.latest_ts()
     since = None if latest is None or cfg.window_s is None else latest - cfg.window_s
-    data = Positives.from_columns(*store.interaction_columns(since=since), rating_threshold=cfg.rating_threshold)
+    data = Positives.from_columns(*with_feedback(store.interaction_columns(since=since), store, since),
+                                  rating_threshold=cfg.rating_threshold)
     if len(data) < cfg.min_interactions:
         raise RecstreamError(f"only {len(data)} positive interactions in the training window; need at least "
                              f"{cfg.min_interactions} (produce more events or widen RECSTREAM_RETRAIN_WINDOW_S)")

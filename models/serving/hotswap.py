@@ -46,8 +46,10 @@ class LoadedModel:
     history: int
     precision: str = "float32"
     loaded_at: float = field(default_factory=time.time)
-    #: online item row -> deep model row (PAD = unknown to this version), extended as the catalogue grows
-    _rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: per online learner (its item_ids list, held so its id is not reused): online item row -> deep model row
+    #: (PAD = unknown to this version), extended as the catalogue grows. Per learner: a restored checkpoint, or
+    #: each learner of a multi-worker replay, numbers items its own way.
+    _rows: dict[int, tuple[list[str], np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def from_model(cls, version: ModelVersion, model: DeepModel) -> LoadedModel:
@@ -61,11 +63,15 @@ class LoadedModel:
         return [self.row_of.get(i, PAD) for i in item_ids]
 
     def rows_for(self, online: OnlineRecommender) -> np.ndarray:
-        n = online.n_items
-        if len(self._rows) < n:  # item_ids only ever grows: map just the new ones
-            new = self.rows(online.item_ids[len(self._rows):n])
-            self._rows = np.concatenate([self._rows, np.array(new, dtype=np.int64)])
-        return self._rows[:n]
+        n, ids = online.n_items, online.item_ids
+        cached = self._rows.get(id(ids))
+        rows = cached[1] if cached is not None and cached[0] is ids else np.zeros(0, dtype=np.int64)
+        if len(rows) < n:  # item_ids only ever grows: map just the new ones
+            rows = np.concatenate([rows, np.array(self.rows(ids[len(rows):n]), dtype=np.int64)])
+            if cached is None and len(self._rows) >= 16:  # learners replaced (restores): forget the oldest
+                del self._rows[next(iter(self._rows))]
+            self._rows[id(ids)] = (ids, rows)
+        return rows[:n]
 
 
 def load_serving(version: ModelVersion, key: bytes | ArtefactKeys | None) -> LoadedModel:

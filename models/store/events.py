@@ -159,6 +159,16 @@ class EventStore:
                     ts.extend(s)
         return users, items, types, values, ts
 
+    def feedback_positives(self, since: float | None = None, actions: Sequence[str] = ("click", "purchase")
+                           ) -> list[tuple[str, str, str, float]]:
+        """(user_id, item_id, action, ts) of feedback clicks and purchases, in event-time order."""
+        q = select(feedback.c.user_id, feedback.c.item_id, feedback.c.action, feedback.c.ts) \
+            .where(feedback.c.action.in_(list(actions))).order_by(feedback.c.ts, feedback.c.event_id)
+        if since is not None:
+            q = q.where(feedback.c.ts >= since)
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(q)]
+
 
 # ---- statement text: built from the schema's table and column names and a row count only (every value is a
 # bound parameter), once per shape -------------------------------------------------------------------------

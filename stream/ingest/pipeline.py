@@ -67,7 +67,8 @@ class Pipeline:
     def __init__(self, preparer: BatchPreparer, recommender: OnlineRecommender, dead_letters: DeadLetterSink,
                  learn_chunk: int = 200, dedupe_window: int = 1_000_000,
                  observe: Callable[[float], None] | None = None,
-                 before_learn: Callable[[InteractionColumns], None] | None = None) -> None:
+                 before_learn: Callable[[InteractionColumns], None] | None = None,
+                 learn_feedback: bool = True) -> None:
         self.preparer = preparer
         self.recommender = recommender
         self.dead_letters = dead_letters
@@ -78,6 +79,8 @@ class Pipeline:
         self.observe = observe
         #: called with each chunk before it is learned (the worker's judge of what it serves)
         self.before_learn = before_learn
+        #: reactions to served lists are learned (clicks as positives, ignored impressions as negatives)
+        self.learn_feedback = learn_feedback
         self._applying = False
         self._pending_swap: Callable[[], None] | None = None
 
@@ -120,12 +123,16 @@ class Pipeline:
             for k, event_id in enumerate(ids):
                 first.setdefault(event_id, k)
             fresh = behaviour.take([first[event_id] for event_id in new])
+        if self.learn_feedback and self.recommender.feedback.taught:  # clicks that feedback already taught
+            fresh = fresh.take(self.recommender.feedback.drop_repeats(fresh.user_ids, fresh.item_ids))
         for i in range(0, len(fresh), self.learn_chunk):
             chunk = fresh[i:i + self.learn_chunk]
             if self.before_learn is not None:
                 self.before_learn(chunk)
             self.recommender.learn(chunk)
             await asyncio.sleep(0)  # let waiting requests in between chunks
+        if self.learn_feedback and prepared.feedback:
+            self.recommender.learn_feedback(prepared.feedback)
         s = self.stats
         s.dead_lettered.update(why.code for _, why in prepared.rejected)
         s.consumed += len(records)

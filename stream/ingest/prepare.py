@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from recstream.models.data.interaction import Feedback, Interaction, InteractionColumns
 from recstream.models.store.db import create_db_engine
@@ -39,6 +39,8 @@ class Prepared:
     feedback_stored: int
     parse_s: float
     store_s: float
+    #: the valid feedback events, in batch order (the learner learns them after the batch's behaviour)
+    feedback: list[Feedback] = field(default_factory=list)
 
 
 class Preparer:
@@ -78,7 +80,7 @@ class Preparer:
         stored = len(self.store.add_interactions(behaviour)) if behaviour else 0
         feedback_stored = len(self.store.add_feedback(feedback)) if feedback else 0
         return Prepared(InteractionColumns.of(behaviour), rejected, stored, feedback_stored, parsed - started,
-                        time.perf_counter() - parsed)
+                        time.perf_counter() - parsed, feedback)
 
     async def start(self) -> None:
         """Nothing to start: it runs in the worker's own process."""

@@ -22,6 +22,8 @@ class IngestSettings(Component):
     # bench/served.py, 4 workers vs one (sessions, online model alone): 0.90x without, 1.01x with.
     share_items: bool = Field(True, description="learn other workers' events item-side (popularity, "
                               "co-occurrence) through a second consumer")
+    learn_feedback: bool = Field(True, description="learn reactions to served lists: clicks and purchases as "
+                                 "positives, ignored impressions and skips as exposure negatives")
     checkpoint_interval_s: float | None = Field(
         300.0, gt=0, description="how often a worker checkpoints its online model with its offsets (unset = off)")
     checkpoint_keep: int = Field(5, ge=1, description="retired online checkpoints whose files are kept")

@@ -29,6 +29,10 @@ class OnlineSettings(Component):
     cooccurrence_neighbours: int = Field(D.cooccurrence_neighbours, ge=1, le=4096,
                                          description="companions kept per item")
     popularity_half_life_s: float = Field(D.popularity_half_life_s, gt=0)
+    exposure_window_s: float = Field(D.exposure_window_s, ge=0, description="an impression not clicked within "
+                                     "this many seconds (event time) is an exposure negative")
+    ignored_penalty: float = Field(D.ignored_penalty, ge=0, description="score lowered per ignored showing (0 = off)")
+    ignored_for_s: float = Field(D.ignored_for_s, ge=0, description="how long an ignored item stays lowered")
     prequential_sample: float = Field(D.prequential_sample, ge=0, le=1)
     # A worker caps its probes (OnlineConfig leaves them uncapped, so replays stay deterministic).
     prequential_max_per_s: float = Field(200.0, gt=0, description="most prequential probes a second")
@@ -42,4 +46,6 @@ class OnlineSettings(Component):
                             cooccurrence_neighbours=self.cooccurrence_neighbours,
                             popularity_half_life_s=self.popularity_half_life_s,
                             prequential_sample=self.prequential_sample,
+                            exposure_window_s=self.exposure_window_s, ignored_penalty=self.ignored_penalty,
+                            ignored_for_s=self.ignored_for_s,
                             prequential_max_per_s=self.prequential_max_per_s)

@@ -23,6 +23,9 @@ class ServingSettings(Component):
     served_judge_sample: float = Field(0.05, ge=0, le=1, description="share of events judged against the list "
                                                                      "served (live served Recall@10, tuning)")
     served_judge_max_per_s: float = Field(50.0, gt=0, description="most events judged a second")
+    # Measured with bench/closed_loop.py (see README, "Learning from feedback"): off by default.
+    explore_share: float = Field(0.0, ge=0, le=1, description="share of the slots of a personal list given to "
+                                                              "items drawn from just below the cut (exploration)")
     model_poll_s: float = Field(0.25, gt=0, description="how often workers check the registry for a new version")
     operator_token: SecretStr | None = Field(
         None, description="bearer token for mutating HTTP endpoints (promote, rollback, retrain); unset = refused")

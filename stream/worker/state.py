@@ -10,11 +10,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.checkpoint import OnlineCheckpoint
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.blend import blend
 from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
+from recstream.models.serving.explore import POOL, explore
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, require_current_schema
 from recstream.models.store.registry import ModelVersion, Registry
@@ -72,6 +75,7 @@ class WorkerState:
         self.metrics = WorkerMetrics(lambda: health.snapshot(self))
         sv = self.settings.serving
         self.judge = ServedJudge(BlendTuner(sv.deep_weight), sv.served_judge_sample, sv.served_judge_max_per_s)
+        self._explore_rng = np.random.default_rng()
         #: a restored window of learned ids, waiting for the pipeline (restored before attach())
         self._restored_recent: Any = None
 
@@ -106,7 +110,7 @@ class WorkerState:
         self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.ingest.learn_chunk,
                                  dedupe_window=s.ingest.dedupe_window,
                                  observe=self.metrics.learn_batch_seconds.observe,
-                                 before_learn=self._judge_served)
+                                 before_learn=self._judge_served, learn_feedback=s.ingest.learn_feedback)
         if self._restored_recent is not None:
             self.pipeline.recent, self._restored_recent = self._restored_recent, None
         return self.pipeline
@@ -159,7 +163,12 @@ class WorkerState:
 
     def recommend(self, user_id: str, k: int, exclude_seen: bool = True) -> dict:
         deep = self.deep.choose(user_id)  # held for the whole request: a swap meanwhile does not touch it
-        rec, used_deep = blend(self.recommender, deep, user_id, k, exclude_seen, self.deep_weight)
+        share = self.settings.serving.explore_share
+        exploring = share > 0 and self.recommender.is_personal(user_id)
+        rec, used_deep = blend(self.recommender, deep, user_id, k * POOL if exploring else k, exclude_seen,
+                               self.deep_weight)
+        if exploring:
+            rec = explore(rec, k, share, self._explore_rng)
         return recommendation_answer(user_id, rec, deep, used_deep, self.online_version,
                                      deep is not None and deep is self.deep.canary, self.recommender.events_learned)
 

@@ -159,3 +159,35 @@ def test_a_librdkafka_client_produces_events_the_worker_learns(worker_factory):
     assert recs["source"] == "personal"
     items = [i["item_id"] for i in recs["items"]]
     assert len(items) == 5 and all(i.startswith("j") for i in items)  # everything carol has not seen
+
+
+def feedback(i: int, user: str, item: str, action: str, answer: dict, ts: float) -> bytes:
+    return json.dumps({"event_id": f"fb-{i}", "user_id": user, "item_id": item, "action": action, "ts": ts,
+                       "rec_id": answer["rec_id"], "model_version": answer["model_version"]}).encode()
+
+
+def test_what_a_user_was_shown_and_ignored_leaves_their_list_and_a_click_is_learned_once(worker_factory):
+    w = worker_factory()
+    p = producer(w.env["RECSTREAM_BOOTSTRAP"])
+    behaviour, fb_topic = w.env["RECSTREAM_TOPIC_BEHAVIOUR"], w.env["RECSTREAM_TOPIC_FEEDBACK"]
+    now = time.time() - 3600
+    for i in range(300):
+        user = f"crowd{i % 30}"
+        p.send(behaviour, key=user.encode(), value=event(i, user, f"i{i % 25}", ts=now + i))
+    p.send(behaviour, key=b"bob", value=event(999, "bob", "i3", ts=now + 300))
+    p.flush()
+    w.wait(lambda h: h["events_learned"] >= 301, what="the crowd's events")
+    shown = api_get(f"{w.api}/recommendations/bob?k=3")
+    top3 = [i["item_id"] for i in shown["items"]]
+    # Bob is shown three items, clicks the third (the widget and the site's tracker both report it), ignores
+    # the others; later feedback moves event time past the exposure window.
+    for n, item in enumerate(top3):
+        p.send(fb_topic, key=b"bob", value=feedback(n, "bob", item, "impression", shown, now + 400))
+    p.send(fb_topic, key=b"bob", value=feedback(5, "bob", top3[2], "click", shown, now + 410))
+    p.send(behaviour, key=b"bob", value=event(1000, "bob", top3[2], ts=now + 410))
+    p.send(fb_topic, key=b"carol", value=feedback(6, "carol", "i1", "impression", shown, now + 1100))
+    p.flush()
+    h = w.wait(lambda h: h["feedback"]["exposure_negatives"] >= 2, what="the ignored impressions", timeout=15)
+    assert h["events_learned"] == 302 and h["feedback"]["repeats_dropped"] == 1  # the click, learned once
+    after = [i["item_id"] for i in api_get(f"{w.api}/recommendations/bob?k=3")["items"]]
+    assert not set(top3) & set(after), (top3, after)  # ignored ones demoted, the clicked one is bob's now

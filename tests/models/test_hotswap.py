@@ -117,3 +117,22 @@ def test_blend_uses_the_deep_model_only_for_users_with_known_history(reg, tmp_pa
     assert not used and rec.source == "popular"
     # An item newer than the deep version is still ranked (by the online model).
     assert "brand-new-item" in blend(online, slot.live, "u1", 40, True, 0.5)[0].items
+
+
+def test_deep_rows_follow_each_learner_s_own_item_numbering():
+    """One loaded version serving two learners (a restored checkpoint, or the workers of a replay) maps each
+    learner's item rows to its own items."""
+    from recstream.models.data.interaction import Interaction
+    from recstream.models.deep.model import PAD
+    from recstream.models.online.config import OnlineConfig
+    from recstream.models.online.recommender import OnlineRecommender
+    from recstream.models.serving.hotswap import LoadedModel
+
+    loaded = LoadedModel(None, None, {"a": 1, "b": 2, "c": 3}, history=5)
+    first, second = (OnlineRecommender(OnlineConfig(n_factors=2, negatives=0)) for _ in range(2))
+    first.learn([Interaction(f"e{i}", "u", item, "click", None, 1.0 + i) for i, item in enumerate("abz")])
+    second.learn([Interaction(f"e{i}", "u", item, "click", None, 1.0 + i) for i, item in enumerate("cza")])
+    assert loaded.rows_for(first).tolist() == [1, 2, PAD]
+    assert loaded.rows_for(second).tolist() == [3, PAD, 1]
+    first.learn([Interaction("e9", "v", "c", "click", None, 9.0)])  # the catalogue grows: the new row is mapped
+    assert loaded.rows_for(first).tolist() == [1, 2, PAD, 3] and loaded.rows_for(second).tolist() == [3, PAD, 1]

@@ -79,3 +79,17 @@ def test_sqlite_without_returning_takes_the_lock_then_looks_up(tmp_path):
         reported = list(pool.map(store.add_interactions, [events[s:s + 400] for s in range(0, 2000, 200)] * 2))
     assert sum(len(r) for r in reported) == 2000 and store.count_interactions() == 2005
     engine.dispose()
+
+
+def test_training_data_adds_clicks_reported_only_as_feedback_once(engine):
+    from recstream.models.retrain.run import with_feedback
+
+    store = EventStore(engine)
+    store.add_interactions([Interaction("b1", "u1", "i1", "click", None, 10.0),
+                            Interaction("b2", "u2", "i2", "view", None, 30.0)])
+    store.add_feedback([Feedback("f1", "r", "u1", "i1", "click", "v", 11.0),  # also sent as behaviour
+                        Feedback("f2", "r", "u1", "i9", "purchase", "v", 20.0),  # feedback only
+                        Feedback("f3", "r", "u1", "i8", "impression", "v", 21.0)])
+    users, items, types, values, ts = with_feedback(store.interaction_columns(), store, None)
+    assert list(zip(users, items, types, ts)) == [("u1", "i1", "click", 10.0), ("u1", "i9", "purchase", 20.0),
+                                                 ("u2", "i2", "view", 30.0)]

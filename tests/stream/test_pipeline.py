@@ -99,3 +99,36 @@ def test_a_failed_store_fails_the_batch_and_the_retry_learns_nothing_twice(tmp_p
     asyncio.run(pipe.handle(batch))
     assert pipe.preparer.store.count_interactions() == 10
     assert pipe.recommender.events_learned == 10
+
+
+def feedback_record(i: int, user: str, item: str, action: str, ts: float) -> RawRecord:
+    doc = {"event_id": f"f{i}", "user_id": user, "item_id": item, "action": action, "rec_id": "r1",
+           "model_version": "online:biased_mf", "ts": ts}
+    return RawRecord("feedback", 0, 10_000 + i, user.encode(), json.dumps(doc).encode())
+
+
+def test_a_click_reported_as_feedback_and_as_behaviour_is_stored_both_ways_and_learned_once(tmp_path):
+    pipe, _ = make(tmp_path)
+    asyncio.run(pipe.handle([good(i) for i in range(100)]))
+    learned = pipe.recommender.events_learned
+    click = {"event_id": "b-click", "user_id": "u1", "item_id": "new-item", "type": "click", "ts": 1772366500}
+    behaviour = RawRecord("behaviour", 0, 500, b"u1", json.dumps(click).encode())
+    # The widget's feedback arrives a batch before the tracker's behaviour event: learned from the feedback.
+    asyncio.run(pipe.handle([feedback_record(1, "u1", "new-item", "impression", 1772366490),
+                             feedback_record(2, "u1", "new-item", "click", 1772366500)]))
+    asyncio.run(pipe.handle([behaviour]))
+    assert pipe.recommender.events_learned == learned + 1
+    assert pipe.preparer.store.count_interactions() == 101  # stored as what it is, all the same
+    # The other way round, in one batch: behaviour is learned first, the feedback copy is not learned again.
+    click2 = {**click, "event_id": "b-click-2", "item_id": "other-item", "ts": 1772366600}
+    asyncio.run(pipe.handle([RawRecord("behaviour", 0, 501, b"u1", json.dumps(click2).encode()),
+                             feedback_record(3, "u1", "other-item", "click", 1772366600)]))
+    assert pipe.recommender.events_learned == learned + 2
+    assert pipe.recommender.feedback.state()["repeats_dropped"] == 2
+
+
+def test_feedback_is_stored_but_not_learned_when_switched_off(tmp_path):
+    pipe, _ = make(tmp_path)
+    pipe.learn_feedback = False
+    asyncio.run(pipe.handle([good(i) for i in range(10)] + [feedback_record(1, "u1", "i7", "click", 1772366500)]))
+    assert pipe.recommender.events_learned == 10 and pipe.stats.feedback_stored == 1

@@ -1,0 +1,72 @@
+"""Learning from reactions to served lists, on tiny streams: ignored impressions lower an item for that user,
+clicks raise it, and one click reported twice (feedback and behaviour) is learned once."""
+
+import numpy as np
+import pytest
+
+from recstream.models.data.interaction import Feedback, Interaction
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+
+T = 1_767_225_600.0
+
+
+def learner(**kw) -> OnlineRecommender:
+    rec = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0, prequential_sample=0.0, **kw))
+    # Ten users like the same five items; "me" has seen one of them.
+    rec.learn([Interaction(f"e{u}{i}", f"u{u}", f"i{i}", "click", None, T + u) for u in range(10) for i in range(5)],
+              evaluate=False)
+    rec.learn([Interaction("m0", "me", "i0", "click", None, T + 20)], evaluate=False)
+    return rec
+
+
+def fb(n: int, item: str, action: str, ts: float, user: str = "me") -> Feedback:
+    return Feedback(f"f{n}", "rec-1", user, item, action, "online", ts)
+
+
+def score(rec: OnlineRecommender, item: str, user: str = "me") -> float:
+    return float(rec.scores(user)[rec.item_row(item)])
+
+
+def test_an_ignored_impression_lowers_that_item_for_that_user_only():
+    rec, other = learner(), learner()
+    before, before_u1 = score(rec, "i3"), score(rec, "i3", "u1")
+    rec.learn_feedback([fb(1, "i3", "impression", T + 30)])
+    assert score(rec, "i3") == before  # still within the exposure window: a click may come
+    rec.learn_feedback([fb(2, "i4", "impression", T + 30 + 601)])  # later feedback moves event time on
+    assert score(rec, "i3") < before - 0.5  # ignored: demoted (and a factor step towards 0)
+    assert score(rec, "i3", "u1") == pytest.approx(before_u1, abs=0.05)  # another user: as good as before
+    assert rec.feedback.state()["exposure_negatives"] == 1
+    other.learn_feedback([fb(1, "i3", "skip", T + 30)])  # a skip is a negative at once
+    assert score(other, "i3") < before - 0.5
+
+
+def test_a_click_on_a_served_item_is_learned_as_a_positive_and_ends_its_demotion():
+    rec = learner()
+    rec.learn_feedback([fb(1, "i3", "impression", T + 30), fb(2, "i4", "impression", T + 700)])
+    assert "i3" in rec.recommend("me", 10).items
+    rec.learn_feedback([fb(3, "i3", "click", T + 701)])
+    assert rec.feedback.ignored["me"].get(rec.item_row("i3")) is None
+    assert "i3" not in rec.recommend("me", 10).items  # learned: now one of the user's items (seen)
+    assert rec.events_learned == 52 and rec.seen.contains("me", rec.item_row("i3"))
+    # An impression clicked within the window is no negative.
+    rec.learn_feedback([fb(4, "i2", "impression", T + 800), fb(5, "i2", "click", T + 810),
+                        fb(6, "i4", "impression", T + 2000)])
+    assert rec.feedback.state()["exposure_negatives"] == 2  # i3's and i4's first showings, not i2's
+
+
+def test_the_same_click_reported_as_feedback_and_as_behaviour_is_learned_once():
+    click = Interaction("b1", "me", "i3", "click", None, T + 40)
+    # Feedback first, then the tracker's behaviour event: the behaviour copy is dropped (once).
+    rec = learner()
+    rec.learn_feedback([fb(1, "i3", "click", T + 40)])
+    keep = rec.feedback.drop_repeats([click.user_id, "me"], [click.item_id, "i4"])
+    assert keep == [1] and rec.events_learned == 52
+    assert rec.feedback.drop_repeats(["me"], ["i3"]) == [0]  # a later genuine repeat is learned
+    # Behaviour first: the feedback copy is not learned again.
+    rec2 = learner()
+    rec2.learn([click], evaluate=False)
+    rec2.learn_feedback([fb(1, "i3", "click", T + 41)])
+    assert rec2.events_learned == 52 and rec2.feedback.state()["repeats_dropped"] == 1
+    # Either way, the user's state holds the click once.
+    np.testing.assert_allclose(rec.scores("u1"), rec2.scores("u1"), atol=1e-9)
