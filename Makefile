@@ -36,6 +36,7 @@ bench: $(STAMP)  ## every benchmark; each prints JSON
 	@if [ -f $(ML) ]; then $(BIN)/python bench/served.py $(ML) --workers 1,2,4; else echo "served.py on MovieLens skipped: $(ML) not found (ML=path/to/ratings.csv)"; fi
 	$(BIN)/python bench/served.py --synthetic
 	$(BIN)/python bench/served.py --synthetic --sessions
+	$(BIN)/python bench/closed_loop.py --short
 	$(BIN)/python bench/hotswap.py
 	$(BIN)/python bench/retrain.py
 	$(BIN)/python bench/drift.py

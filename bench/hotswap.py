@@ -69,6 +69,20 @@ def personal_users(conns: list[http.client.HTTPConnection]) -> list[list[str]]:
             for c in conns]
 
 
+def settle(conns: list[http.client.HTTPConnection], timeout: float = 60.0) -> None:
+    """Wait until the group has settled: every worker ready and owning partitions (a worker started a moment
+    later may hold none at first; then it has no users of its own to send requests for)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [get(c, "/healthz") for c in conns]
+        parts = [set(h["partitions"]) for h in states]
+        if all(parts) and sum(len(p) for p in parts) == len(set().union(*parts)) and \
+                all(len(h["group"]) == len(conns) for h in states):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the group never settled: partitions {[h['partitions'] for h in states]}")
+
+
 def alternate(reg: Registry, v2_id: int, changes: int) -> list[tuple[float, str, str]]:
     """Promote deep-2, roll back, promote, ... every 1.5 s; (when, what, the version now live) per change."""
     out: list[tuple[float, str, str]] = []
@@ -121,9 +135,10 @@ def run(args: argparse.Namespace, s: Settings, env: dict[str, str], tmp: Path) -
         for i, p in enumerate(ports):
             stack.enter_context(running_worker({**env, "RECSTREAM_WEB_PORT": str(p)}, tmp / f"w{i}.log",
                                                timeout=120))
+        conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=5) for p in ports]
+        settle(conns)
         spec = SyntheticSpec(users=1_000, items=2_000, events=args.events, start_ts=time.time() - 3600)
         produce(generate(spec), s.kafka.bootstrap, s.kafka.topic_behaviour, total=spec.events, progress=False)
-        conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=5) for p in ports]
         while sum(get(c, "/healthz")["events_learned"] for c in conns) < spec.events:
             time.sleep(0.2)
         cfg = s.retrain_config()

@@ -6,13 +6,14 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from recstream.models.store.db import create_db_engine, upgrade
-from recstream.stream.app.launcher import WorkerProcess, start_worker
+from recstream.stream.app.launcher import WorkerProcess, ingesting, start_worker
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 
 PG_ADMIN_URL = os.environ.get("RECSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -91,7 +92,7 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
     started: list[WorkerProcess] = []
     suffix = uuid.uuid4().hex[:8]
 
-    def start(**env_overrides: str) -> WorkerProcess:
+    def start(ready: Any = ingesting, **env_overrides: str) -> WorkerProcess:
         db = tmp_path / "worker.db"
         env = {**os.environ,
                "RECSTREAM_BOOTSTRAP": broker.bootstrap,
@@ -106,7 +107,7 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
                "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S": "1e9",
                **env_overrides}
         upgrade(create_db_engine(env["RECSTREAM_DATABASE_URL"]))
-        w = start_worker(env, tmp_path / f"worker-{len(started)}.log", timeout=60)
+        w = start_worker(env, tmp_path / f"worker-{len(started)}.log", ready=ready, timeout=60)
         started.append(w)
         return w
 

@@ -30,6 +30,10 @@ class IngestService:
         await producer.start()
         await consumer.start()
         await state.router.prune()
+        try:  # who owns what, before this worker joins: until it has partitions it forwards to them
+            await state.router.refresh()
+        except Exception as exc:  # noqa: BLE001 - the heartbeat service retries
+            log.warning("cannot read the worker directory yet (%s)", exc)
         pipeline = state.attach(KafkaDeadLetters(producer, s.kafka.topic_dead_letter))
         await pipeline.preparer.start()
         log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour, state.topics.feedback,

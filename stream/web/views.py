@@ -21,6 +21,7 @@ from recstream.stream.web.banner import with_banner
 from recstream.stream.web.forwarding import FORWARDED_BY, Forwarder
 from recstream.stream.web.params import BadRequest, bool_param, int_param
 from recstream.stream.web.reply import Reply, Request
+from recstream.stream.worker import health
 from recstream.stream.worker.state import WorkerState
 
 MAX_K = 200
@@ -36,6 +37,7 @@ async def blocking(fn: Callable[[], Any]) -> Any:
 class WorkerViews:
     #: (path, method, view): what `bind()` serves
     ROUTES = (("/recommendations/{user_id}", "GET", "recommendations"), ("/healthz", "GET", "healthz"),
+              ("/readyz", "GET", "readyz"),
               ("/metrics", "GET", "metrics"), ("/models", "GET", "models"), ("/models/runs", "GET", "runs"),
               ("/models/rollback", "POST", "rollback"), ("/models/retrain", "POST", "retrain"),
               ("/models/{ref}/promote", "POST", "promote"), ("/models/{ref}", "GET", "show"),
@@ -55,7 +57,10 @@ class WorkerViews:
         if len(user_id) > 256:
             return Reply.error("user_id is longer than 256 characters", 400)
         # A forwarded request is answered where it lands (no loops while the directory catches up).
-        owner = None if request.headers.get(FORWARDED_BY) else self.state.router.owner_of(user_id)
+        forwarded, router = request.headers.get(FORWARDED_BY), self.state.router
+        if not forwarded and not router.assigned and not router.owners:
+            await self._learn_owners()
+        owner = None if forwarded else router.owner_of(user_id)
         if owner is not None:
             answered = await self.forwarder.forward(owner, request.path_qs)
             if answered is not None:
@@ -66,8 +71,23 @@ class WorkerViews:
         answer["served_by"] = self.state.source
         return Reply.json(answer)
 
+    async def _learn_owners(self) -> None:
+        """A replica that holds no partitions and has not read the directory yet (it is starting): read it now
+        rather than answer *popular* for a user another worker knows."""
+        try:
+            await self.state.router.refresh()
+        except Exception:  # noqa: BLE001 - the heartbeat service reports and retries; answer locally meanwhile
+            pass
+
     async def healthz(self, request: Request) -> Reply:
         return Reply.json(self.state.health())
+
+    async def readyz(self, request: Request) -> Reply:
+        """Readiness, distinct from liveness (/healthz): 503 until this worker has restored its state and either
+        owns partitions or knows who owns each one (then it forwards)."""
+        ready, why = health.readiness(self.state)
+        return Reply.json({"ready": ready, "why": why, "partitions": list(self.state.router.assigned)},
+                          200 if ready else 503)
 
     async def metrics(self, request: Request) -> Reply:
         return read_refusal(request, self.serving) or Reply(200, self.state.metrics.render(), CONTENT_TYPE)

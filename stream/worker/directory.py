@@ -79,10 +79,15 @@ class Directory:
                                r.heartbeat_at) for r in conn.execute(q)]
 
     def owners(self) -> dict[int, WorkerInfo]:
-        """partition -> the live worker that owns it. During a rebalance two rows may claim a partition for a
-        moment: the newer assignment wins."""
-        owners: dict[int, WorkerInfo] = {}
-        for w in self.workers():
-            for p in w.partitions:
-                owners.setdefault(p, w)
-        return owners
+        """partition -> the live worker that owns it (see `claims`)."""
+        return claims(self.workers())
+
+
+def claims(live: list[WorkerInfo]) -> dict[int, WorkerInfo]:
+    """partition -> the worker claiming it, of `live` (newest assignment first). During a rebalance two rows may
+    claim a partition for a moment: the newer assignment wins."""
+    owners: dict[int, WorkerInfo] = {}
+    for w in live:
+        for p in w.partitions:
+            owners.setdefault(p, w)
+    return owners

@@ -31,6 +31,18 @@ def snapshot(state: WorkerState) -> Snapshot:
         drift_report_id=drift.get("id"))
 
 
+def readiness(state: WorkerState) -> tuple[bool, str]:
+    """GET /readyz: whether a load balancer may send this worker traffic, and why (not)."""
+    loop = state.ingest_loop
+    if loop is None or loop.rebalances == 0:
+        return False, "joining the consumer group (its state is restored at the first assignment)"
+    if state.router.assigned:
+        return True, f"consuming partitions {list(state.router.assigned)}"
+    if state.router.covered():
+        return True, "owns no partitions; forwards every request to the partition's owner"
+    return False, "owns no partitions and does not yet know who owns them all"
+
+
 def health(state: WorkerState) -> dict:
     """GET /healthz."""
     r, loop, ckpt = state.recommender, state.ingest_loop, state.checkpoints.current

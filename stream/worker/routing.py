@@ -1,7 +1,9 @@
 """Which worker answers for a user: this one, or the worker that consumes the user's partition.
 
 Several workers in one consumer group each hold the state of their partitions only; the directory (directory.py)
-says who consumes which partition now. A worker that owns no partitions yet, or is mid-rebalance, answers itself.
+says who consumes which partition now. A worker that owns no partitions (a new replica, or one the group left
+without any) forwards like any other: the directory rows say how many partitions there are. It answers itself
+only when nobody else is known to own the user's partition.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import logging
 
 from recstream.models.data.keys import user_partition
-from recstream.stream.worker.directory import Directory, WorkerInfo
+from recstream.stream.worker.directory import Directory, WorkerInfo, claims
 
 log = logging.getLogger("recstream.worker")
 
@@ -50,18 +52,35 @@ class Router:
         loop = asyncio.get_running_loop()
         if heartbeat:
             await loop.run_in_executor(None, self.directory.heartbeat)
-        self.owners = await loop.run_in_executor(None, self.directory.owners)
+        live = await loop.run_in_executor(None, self.directory.workers)
+        owners, alive = claims(live), {w.source for w in live}
+        for p, w in self.owners.items():
+            # Mid-rebalance a partition may be claimed by nobody for a moment (its old owner re-announced without
+            # it, the new one is still restoring): its last owner, still running, still holds its users' state.
+            if p not in owners and w.source in alive:
+                owners[p] = w
+        self.owners = owners
 
     def owner_of(self, user_id: str) -> WorkerInfo | None:
         """The other worker that holds `user_id`'s state, or None when this worker should answer: it owns the
         user's partition, or nobody else is known to (alone, or mid-rebalance)."""
-        if not self.n_partitions or not self.owners:
+        n = self.n_partitions or self.known_partitions()
+        if not n or not self.owners:
             return None
-        p = user_partition(user_id, self.n_partitions)
+        p = user_partition(user_id, n)
         if p in self.assigned:
             return None
         owner = self.owners.get(p)
         return owner if owner is not None and owner.source != self.source else None
+
+    def known_partitions(self) -> int:
+        """How many partitions the behaviour topic has, as the other workers announced it (0: none known)."""
+        return max((w.n_partitions for w in self.owners.values()), default=0)
+
+    def covered(self) -> bool:
+        """Whether every partition has a known consumer (this worker or another)."""
+        n = self.n_partitions or self.known_partitions()
+        return bool(n) and all(p in self.assigned or p in self.owners for p in range(n))
 
     def group(self) -> list[dict]:
         """The workers of this consumer group and their partitions, as of the last directory read."""

@@ -119,3 +119,38 @@ def test_two_workers_split_partitions_route_requests_and_survive_one_leaving(wor
     time.sleep(1.0)
     assert a.health()["events_learned"] == 9005
     assert store.count_interactions() == 9005  # nothing lost, nothing stored twice
+
+
+def test_a_joining_replica_is_ready_only_once_routed_and_never_answers_popular_for_a_known_user(worker_factory):
+    a = worker_factory(**FAST)
+    produce(a, 3000, seed=3)
+    a.wait(lambda h: h["events_learned"] == 3000, what="the stream")
+    users = [u for u in (f"u{i}" for i in range(300)) if recommendations(a, u)["source"] == "personal"][:40]
+    b = worker_factory(ready=None, **FAST)  # requests start as soon as its HTTP server answers
+    answers, ready_codes = [], []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            answers += [recommendations(b, u) for u in users[:10]]
+            ready_codes.append(urllib_status(f"{b.api}/readyz"))
+        except Exception:  # noqa: BLE001 - b is not listening yet
+            time.sleep(0.05)
+            continue
+        if ready_codes[-1] == 200 and b.health()["partitions"]:
+            break
+    answers += [recommendations(w, u) for w in (a, b) for u in users]
+    assert ready_codes and ready_codes[-1] == 200
+    assert len(answers) > 80 and all(x["source"] == "personal" for x in answers), \
+        (a.api, b.api, [(k, x["user_id"], x["served_by"], x["events_learned"]) for k, x in enumerate(answers) if x["source"] != "personal"][:8], len(answers))
+    assert 503 in ready_codes or ready_codes[0] == 200  # (a fast join may be ready at the first look)
+
+
+def urllib_status(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
