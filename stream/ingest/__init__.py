@@ -3,5 +3,5 @@ processes, de-duplicated and learned, offsets committed; the item feed learns th
 item-side."""
 
 __all__ = [
-    "records", "rejections", "events", "dead_letters", "dedupe", "prepare", "pipeline", "loop", "item_feed", "runtime",
+    "records", "rejections", "events", "contract", "dead_letters", "dedupe", "prepare", "pipeline", "loop", "item_feed", "runtime",
 ]
