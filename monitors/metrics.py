@@ -41,6 +41,9 @@ class Snapshot:
     #: the last broker probe answered (None: not probed yet); probes it did not answer
     broker_up: bool | None = None
     broker_failed_probes: int = 0
+    #: the last database probe answered (None: not probed yet); probes it did not answer
+    database_up: bool | None = None
+    database_failed_probes: int = 0
     dead_lettered: dict[str, int] = field(default_factory=dict)
     #: (topic, partition) -> messages not yet consumed
     lag: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -75,6 +78,8 @@ class _StateCollector(Collector):
              "recommendation requests forwarded to the worker that owns the user's partition"),
             ("recstream_item_feed_events", s.item_feed_events,
              "other workers' behaviour events learned item-side (popularity, co-occurrence)"),
+            ("recstream_database_failed_probes", s.database_failed_probes,
+             "database probes (SELECT 1 every worker heartbeat) that got no answer"),
             ("recstream_broker_failed_probes", s.broker_failed_probes,
              "broker probes (a metadata request every worker heartbeat) that got no answer"),
         ):
@@ -93,6 +98,9 @@ class _StateCollector(Collector):
         yield lag
         yield GaugeMetricFamily("recstream_assigned_partitions", "behaviour-topic partitions this worker consumes",
                                 value=s.assigned_partitions)
+        if s.database_up is not None:
+            yield GaugeMetricFamily("recstream_database_up", "1 when the database answered the last probe",
+                                    value=float(s.database_up))
         if s.broker_up is not None:
             yield GaugeMetricFamily("recstream_broker_up", "1 when the Kafka broker answered the last probe",
                                     value=float(s.broker_up))

@@ -80,11 +80,17 @@ def worker_services(state: WorkerState) -> list[Service]:
             raise RuntimeError(f"{exc}; {len(probes)} probes dropped") from exc
         state.drift_summary = await in_thread(latest_summary, state.registry.engine)
 
+    async def probe_database() -> None:
+        """The database's state shows in /healthz and /metrics (while it is down, batches wait: nothing is
+        committed that is not stored, and serving goes on from memory)."""
+        await in_thread(state.database.probe)
+
     heartbeat_s = s.serving.worker_heartbeat_s
     return [
         Service("model registry poll", s.serving.model_poll_s, follow_registry,
                 "serving the current model meanwhile", wait_first=False),
         Service("worker directory heartbeat", heartbeat_s, heartbeat, "routing with the last map meanwhile"),
         Service("broker probe", heartbeat_s, probe_broker, "the broker's state is unknown meanwhile"),
+        Service("database probe", heartbeat_s, probe_database, "the database's state is unknown meanwhile"),
         Service("model-output probes", s.drift.probe_flush_s, record_outputs, "monitoring only: serving goes on"),
     ]

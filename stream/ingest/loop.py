@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 #: flight, 36k with three; then 45k -> 50k with four, once both sides had got faster; with two helpers and
 #: compiled learning, six gave ~5% more than four, back to back: 48-52k vs 47-49k).
 IN_FLIGHT = 6
+#: Longest wait before a failed batch is read again: an outage (database, broker) is noticed within this once over.
+MAX_BACKOFF_S = 5.0
 
 
 def make_consumer(kafka: KafkaSettings, ingest: IngestSettings) -> AIOKafkaConsumer:
@@ -275,7 +277,7 @@ class IngestLoop:
                     await asyncio.gather(later.prepared, return_exceptions=True)
                 in_flight.clear()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
                 for tp in self.consumer.assignment():
                     committed = await self.consumer.committed(tp)
                     if committed is None:

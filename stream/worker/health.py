@@ -23,6 +23,7 @@ def snapshot(state: WorkerState) -> Snapshot:
         batch_failures=loop.failures if loop else 0, rebalances=loop.rebalances if loop else 0,
         misrouted_keys=loop.misrouted if loop else 0, broker_up=loop.broker_up if loop else None,
         broker_failed_probes=loop.broker_errors if loop else 0,
+        database_up=state.database.up, database_failed_probes=state.database.failed_probes,
         forwarded=state.router.forwarded, item_feed_events=r.peer_events_learned, assigned_partitions=len(state.router.assigned),
         dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
         prequential_recall_at_10=r.prequential.recall_at_10, deep_versions=deep,
@@ -59,5 +60,6 @@ def health(state: WorkerState) -> dict:
             "item_feed": {**state.item_feed.state(), "learned": r.peer_events_learned} if state.item_feed else None,
             "worker": state.source, "partitions": list(state.router.assigned),
             "broker": {"up": loop.broker_up, "failed_probes": loop.broker_errors} if loop else None,
+            "database": state.database.state(),
             "group": state.router.group(),
             "pipeline": state.pipeline.stats.as_dict() if state.pipeline else None}

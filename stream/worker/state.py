@@ -30,6 +30,7 @@ from recstream.stream.settings import Settings
 from recstream.stream.worker import health
 from recstream.stream.worker.answers import recommendation_answer
 from recstream.stream.worker.checkpoints import CheckpointKeeper
+from recstream.stream.worker.database import DatabaseProbe
 from recstream.stream.worker.directory import Directory
 from recstream.stream.worker.routing import Router
 
@@ -69,10 +70,12 @@ class WorkerState:
     #: other workers' events, learned item-side (None: RECSTREAM_INGEST_SHARE_ITEMS=false)
     item_feed: ItemFeed | None = None
     metrics: WorkerMetrics = field(init=False)
+    database: DatabaseProbe = field(init=False)
     judge: ServedJudge = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = WorkerMetrics(lambda: health.snapshot(self))
+        self.database = DatabaseProbe(self.deep.registry.engine)
         sv = self.settings.serving
         self.judge = ServedJudge(BlendTuner(sv.deep_weight), sv.served_judge_sample, sv.served_judge_max_per_s)
         self._explore_rng = np.random.default_rng()
