@@ -98,35 +98,32 @@ class _StateCollector(Collector):
         yield lag
         yield GaugeMetricFamily("recstream_assigned_partitions", "behaviour-topic partitions this worker consumes",
                                 value=s.assigned_partitions)
-        if s.database_up is not None:
-            yield GaugeMetricFamily("recstream_database_up", "1 when the database answered the last probe",
-                                    value=float(s.database_up))
-        if s.broker_up is not None:
-            yield GaugeMetricFamily("recstream_broker_up", "1 when the Kafka broker answered the last probe",
-                                    value=float(s.broker_up))
-        if s.prequential_recall_at_10 is not None:
-            yield GaugeMetricFamily("recstream_prequential_recall_at_10",
-                                    "share of probed positive events that were in the user's top-10 beforehand",
-                                    value=s.prequential_recall_at_10)
-        if s.served_recall_at_10 is not None:
-            yield GaugeMetricFamily("recstream_served_recall_at_10",
-                                    "share of judged positive events whose item was in the list served beforehand",
-                                    value=s.served_recall_at_10)
-        if s.deep_weight is not None:
-            yield GaugeMetricFamily("recstream_deep_weight", "the deep model's share of the served blend now",
-                                    value=s.deep_weight)
+        yield from _optional_gauges(s)
         info = GaugeMetricFamily("recstream_model_version", "deep model versions this worker serves (value 1)",
                                  labels=["role", "version"])
         for role, name in sorted(s.deep_versions.items()):
             info.add_metric([role, name], 1)
         yield info
-        if s.drift_share is not None:
-            yield GaugeMetricFamily("recstream_drift_share", "share of drifted columns in the latest drift report",
-                                    value=s.drift_share)
-            yield GaugeMetricFamily("recstream_drift_detected", "1 when the latest drift report found drift",
-                                    value=float(bool(s.drift_detected)))
-            yield GaugeMetricFamily("recstream_drift_report_id", "id of the latest drift report",
-                                    value=float(s.drift_report_id or 0))
+
+
+def _optional_gauges(s: Snapshot) -> Iterator[Metric]:
+    """The gauges that exist only once known (a probe answered, an event judged, a drift report made)."""
+    drift = s.drift_share is not None
+    for name, value, doc in (
+        ("recstream_database_up", s.database_up, "1 when the database answered the last probe"),
+        ("recstream_broker_up", s.broker_up, "1 when the Kafka broker answered the last probe"),
+        ("recstream_prequential_recall_at_10", s.prequential_recall_at_10,
+         "share of probed positive events that were in the user's top-10 beforehand"),
+        ("recstream_served_recall_at_10", s.served_recall_at_10,
+         "share of judged positive events whose item was in the list served beforehand"),
+        ("recstream_deep_weight", s.deep_weight, "the deep model's share of the served blend now"),
+        ("recstream_drift_share", s.drift_share, "share of drifted columns in the latest drift report"),
+        ("recstream_drift_detected", bool(s.drift_detected) if drift else None,
+         "1 when the latest drift report found drift"),
+        ("recstream_drift_report_id", (s.drift_report_id or 0) if drift else None, "id of the latest drift report"),
+    ):
+        if value is not None:
+            yield GaugeMetricFamily(name, doc, value=float(value))
 
 
 class WorkerMetrics:
