@@ -47,9 +47,6 @@ class OnlineConfig:
     cooccurrence_decay: float = 0.8
     cooccurrence_neighbours: int = 64
     popularity_half_life_s: float = 365 * 24 * 3600.0
-    #: When set, popularity halves every this many learned events (own and other workers') instead of by event
-    #: time: a scale that does not depend on how fast a stream's clock runs.
-    popularity_half_life_events: float | None = None
     #: Target learned for each implicit event type; ratings map to 1 (>= rating_threshold) or 0.
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     rating_threshold: float = 4.0

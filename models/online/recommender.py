@@ -58,7 +58,7 @@ class OnlineRecommender:
                 initializer=init, seed=cfg.seed)
         self._rng = np.random.default_rng(cfg.seed)
         self._link(ChunkLearner(self._model))
-        self.popularity = DecayedPopularity(cfg.popularity_half_life_events or cfg.popularity_half_life_s)
+        self.popularity = DecayedPopularity(cfg.popularity_half_life_s)
         self.cooccurrence = cooccurrence_for(cfg)
         self.seen = SeenItems(cfg.max_seen_per_user)
         self._user_events: dict[str, int] = {}
@@ -185,7 +185,7 @@ class OnlineRecommender:
         # Popularity counts what users liked (measured on the MovieLens replay: counting low ratings too lost
         # 0.3 pt of Recall@10).
         weights = np.maximum(np.array(targets, dtype=np.float64), 0.0)
-        self.popularity.add(np.array(rows, dtype=np.int64), weights, self._popularity_clock(cols))
+        self.popularity.add(np.array(rows, dtype=np.int64), weights, np.array(cols.ts, dtype=np.float64))
         if self.cooccurrence is not None:
             self.cooccurrence.learn(cols.user_ids, rows, weights > 0)
 
@@ -207,13 +207,6 @@ class OnlineRecommender:
     def _has(self, user_id: str, item_id: str) -> bool:
         row = self._item_row.get(item_id)
         return row is not None and self.seen.contains(user_id, row)
-
-    def _popularity_clock(self, cols: InteractionColumns) -> np.ndarray:
-        """Event times, or (with a half-life in events) the running count of events learned item-side."""
-        if self.config.popularity_half_life_events is None:
-            return np.array(cols.ts, dtype=np.float64)
-        start = self.events_learned + getattr(self, "peer_events_learned", 0)
-        return np.arange(start, start + len(cols), dtype=np.float64)
 
     def _evaluate(self, events: InteractionColumns, rows: list[int], targets: list[float]) -> None:
         """Score a sample of this chunk's novel positive events against the state before the chunk."""
