@@ -64,9 +64,14 @@ class Client(threading.Thread):
 
 
 def personal_users(conns: list[http.client.HTTPConnection]) -> list[list[str]]:
-    """Per worker, the users it has personal state for, so every response names the deep version it used."""
-    return [[f"u{i}" for i in range(1_000) if get(c, f"/recommendations/u{i}?k=1")["source"] == "personal"]
-            for c in conns]
+    """Per worker, the users it holds personal state for (it answers them itself, not forwarding), so every
+    response names the deep version it used and measures that worker's swap."""
+    out = []
+    for c in conns:
+        me = get(c, "/healthz")["worker"]
+        answers = (get(c, f"/recommendations/u{i}?k=1") for i in range(1_000))
+        out.append([a["user_id"] for a in answers if a["source"] == "personal" and a["served_by"] == me])
+    return out
 
 
 def settle(conns: list[http.client.HTTPConnection], timeout: float = 60.0) -> None:
