@@ -123,7 +123,7 @@ class Pipeline:
             for k, event_id in enumerate(ids):
                 first.setdefault(event_id, k)
             fresh = behaviour.take([first[event_id] for event_id in new])
-        if self.learn_feedback and self.recommender.feedback.taught:  # clicks that feedback already taught
+        if len(fresh) and self.learn_feedback and self.recommender.feedback.taught:  # clicks feedback taught
             fresh = fresh.take(self.recommender.feedback.drop_repeats(fresh.user_ids, fresh.item_ids))
         for i in range(0, len(fresh), self.learn_chunk):
             chunk = fresh[i:i + self.learn_chunk]
