@@ -93,7 +93,8 @@ def test_mixed_valid_and_malformed_events_store_exactly_the_valid_ones(worker_fa
     p.flush()
     h = w.wait(lambda h: h["pipeline"]["consumed"] >= 2200, what="the redelivery")
     assert store.count_interactions() == 1000
-    assert h["events_learned"] == 1000 and h["pipeline"]["duplicates"] == 1000
+    # (>=: the producer's own retries, at least once under load, show up as duplicates too; none is learned)
+    assert h["events_learned"] == 1000 and h["pipeline"]["duplicates"] >= 1000
 
 
 def test_http_api_answers_bad_parameters_clearly(worker_factory):
