@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--retrain-every", type=int, help="events between deep retrains (default: 10%% of the stream)")
     ap.add_argument("--no-deep", action="store_true", help="serve the online model alone (no retrains)")
     ap.add_argument("--no-share-items", action="store_true", help="each worker learns items from its own "
-                    "partitions only (RECSTREAM_INGEST_SHARE_ITEMS=false)")
+                    "partitions only (RECSTREAM_SHARE_ITEMS=false)")
     ap.add_argument("--chunk", type=int, default=10)
     ap.add_argument("--deep-weight", type=float, help="serve this fixed deep share instead of tuning it from the "
                     "stream as a worker does (RECSTREAM_DEEP_WEIGHT_TUNED=false)")

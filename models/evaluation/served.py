@@ -55,7 +55,7 @@ class ServedConfig:
     #: `deep_weight`; False: serve `deep_weight` throughout
     tune_deep_weight: bool = True
     #: every learner also learns the other workers' events item-side (popularity, co-occurrence), as workers do
-    #: through their item feed (RECSTREAM_INGEST_SHARE_ITEMS); False: each knows its own partitions only
+    #: through their item feed (RECSTREAM_SHARE_ITEMS); False: each knows its own partitions only
     share_items: bool = True
     ease_lambdas: tuple[float, ...] = (100.0, 300.0, 1000.0)
     ease_refit_every: int = 2_000

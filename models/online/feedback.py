@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -30,8 +30,8 @@ class FeedbackMemory:
     #: ignored items remembered per user (the oldest forgotten first)
     MAX_IGNORED_PER_USER = 256
 
-    def __init__(self, exposure_window_s: float = 600.0, ignored_penalty: float = 0.5,
-                 ignored_for_s: float = 86_400.0, dedupe_s: float = 3_600.0) -> None:
+    def __init__(self, exposure_window_s: float, ignored_penalty: float, ignored_for_s: float,
+                 dedupe_s: float) -> None:
         self.exposure_window_s, self.ignored_penalty = exposure_window_s, ignored_penalty
         self.ignored_for_s, self.dedupe_s = ignored_for_s, dedupe_s
         #: (user, item) -> impression time, waiting for a click (in arrival order)
@@ -75,21 +75,12 @@ class FeedbackMemory:
 
     def _expired(self) -> Iterable[tuple[str, str, float]]:
         """Impressions older than the window with no click: negatives now."""
-        horizon = self.now - self.exposure_window_s
-        while self.pending:
-            pair, ts = next(iter(self.pending.items()))
-            if ts > horizon:
-                break
-            del self.pending[pair]
-            yield pair[0], pair[1], ts
+        for (user, item), ts in _pop_older(self.pending, self.now - self.exposure_window_s):
+            yield user, item, ts
 
     def _forget_taught(self) -> None:
-        horizon = self.now - self.dedupe_s
-        while self.taught:
-            pair, ts = next(iter(self.taught.items()))
-            if ts > horizon:
-                break
-            del self.taught[pair]
+        for _ in _pop_older(self.taught, self.now - self.dedupe_s):
+            pass
 
     def drop_repeats(self, users: Sequence[str], items: Sequence[str]) -> list[int]:
         """Indices of behaviour events to learn: all but the copies of positives feedback already taught."""
@@ -129,6 +120,16 @@ class FeedbackMemory:
     def state(self) -> dict:
         return {"positives": self.positives, "exposure_negatives": self.negatives, "repeats_dropped": self.repeats,
                 "pending_impressions": len(self.pending)}
+
+
+def _pop_older(entries: dict[tuple[str, str], float], horizon: float) -> Iterator[tuple[tuple[str, str], float]]:
+    """Remove and yield the entries of `entries` (in time order) stamped at or before `horizon`, oldest first."""
+    while entries:
+        pair, ts = next(iter(entries.items()))
+        if ts > horizon:
+            return
+        del entries[pair]
+        yield pair, ts
 
 
 def feedback_memory_for(cfg: OnlineConfig) -> FeedbackMemory:

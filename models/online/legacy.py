@@ -59,9 +59,9 @@ def upgrade_state(state: dict) -> dict:
         sampler = NegativeSampler(state["_rng"], cfg.negatives, cfg.negative_sampling)
         sampler.cdf, sampler.refreshed_at = state.pop("_neg_cdf"), state.pop("_neg_cdf_at")
         state["negatives"] = sampler
-    state.setdefault("peer_events_learned", 0)
+    state.setdefault("peer_events_learned", 0)  # before item-side sharing (learn_items)
     if "feedback" not in state:  # before learning from feedback
-        state["feedback"] = feedback_memory_for(cfg)  # before item-side sharing (learn_items)
+        state["feedback"] = feedback_memory_for(cfg)
     if "cooccurrence" not in state:  # before co-occurrence: count from here on (the pickled config lacks its
         state["cooccurrence"] = cooccurrence_for(cfg)  # fields: it reads the defaults)
     return state

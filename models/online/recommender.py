@@ -105,6 +105,11 @@ class OnlineRecommender:
     def _row(self, item_id: str) -> int:
         return self._learner.items.reserve(item_id)
 
+    def _rows(self, item_ids: Sequence[str]) -> list[int]:
+        """Each item's row, numbering new ones (known ones looked up directly: this is the hot path)."""
+        row_of = self._item_row
+        return [row_of[i] if i in row_of else self._row(i) for i in item_ids]
+
     def _link(self, learner: ChunkLearner) -> None:
         # One numbering of items for the learner and for ranking: the learner's item matrix IS the ranking
         # matrix, so what a chunk learns is served from the next request on, with nothing to copy.
@@ -138,8 +143,7 @@ class OnlineRecommender:
         cfg = self.config
         if cfg.negatives:
             self.negatives.refresh(self.events_learned, lambda: self.popularity.scores(self.n_items))
-        users, row_of = cols.user_ids, self._item_row
-        rows = [row_of[i] if i in row_of else self._row(i) for i in cols.item_ids]
+        users, rows = cols.user_ids, self._rows(cols.item_ids)
         targets = self._targets.of(cols.types, cols.values)
         if evaluate and self.prequential.sample > 0:
             self._evaluate(cols, rows, targets)
@@ -176,9 +180,7 @@ class OnlineRecommender:
         cols = events if isinstance(events, InteractionColumns) else InteractionColumns.of(events)
         if not len(cols):
             return
-        row_of = self._item_row
-        rows = [row_of[i] if i in row_of else self._row(i) for i in cols.item_ids]
-        self._learn_item_side(cols, rows, self._targets.of(cols.types, cols.values))
+        self._learn_item_side(cols, self._rows(cols.item_ids), self._targets.of(cols.types, cols.values))
         self.peer_events_learned += len(cols)
 
     def _learn_item_side(self, cols: InteractionColumns, rows: list[int], targets: list[float]) -> None:
@@ -198,10 +200,9 @@ class OnlineRecommender:
             for e in positives:
                 self.feedback.clicked(e.user_id, self._item_row[e.item_id])
         if negatives:
-            users, items = [u for u, _, _ in negatives], [i for _, i, _ in negatives]
-            for user, item, ts in negatives:
-                row = self._item_row.get(item)
-                self.feedback.ignore(user, self._row(item) if row is None else row, ts)
+            users, items, ts = zip(*negatives)
+            for user, row, t in zip(users, self._rows(items), ts):
+                self.feedback.ignore(user, row, t)
             self._learner.learn(users, items, [0.0] * len(users))
 
     def _has(self, user_id: str, item_id: str) -> bool:

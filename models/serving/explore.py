@@ -15,7 +15,7 @@ POOL = 4
 def explore(ranked: Recommendation, k: int, share: float, rng: np.random.Generator) -> Recommendation:
     """The top-`k` of `ranked` (best first, at least k long to explore) with `round(share * k)` of the last slots
     given to items drawn at random from the candidates after the kept ones."""
-    slots = min(int(round(share * k)), k)
+    slots = min(round(share * k), k)
     keep = k - slots
     pool = len(ranked.items) - keep
     if slots <= 0 or pool <= slots:

@@ -51,14 +51,14 @@ class ItemFeed:
         #: next offset to read per peer partition
         self.positions: dict[int, int] = {}
         self.peers: list[int] = []
-        self.events = 0
         self.skipped = 0
         self._assigned = asyncio.Event()
 
     async def assign(self, owned: list[int], partitions: int, learned: dict[str, int]) -> None:
         """After each rebalance of the ingest loop: read every partition but `owned` (`learned`: where this
         worker's model stopped learning each partition, "topic:partition" -> next offset)."""
-        peers = [p for p in range(partitions) if p not in set(owned)]
+        mine = set(owned)
+        peers = [p for p in range(partitions) if p not in mine]
         for p in peers:
             if p not in self.positions and offset_key(self.topic, p) in learned:
                 self.positions[p] = learned[offset_key(self.topic, p)]
@@ -112,7 +112,6 @@ class ItemFeed:
             self.positions[tp.partition] = records[-1].offset + 1
         if events:
             self.learn(InteractionColumns.of(events))
-            self.events += len(events)
 
     def state(self) -> dict:
-        return {"partitions": self.peers, "events": self.events, "skipped": self.skipped}
+        return {"partitions": self.peers, "skipped": self.skipped}

@@ -8,6 +8,7 @@ that says what to send; database work runs in a thread so recommendations keep b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -74,10 +75,9 @@ class WorkerViews:
     async def _learn_owners(self) -> None:
         """A replica that holds no partitions and has not read the directory yet (it is starting): read it now
         rather than answer *popular* for a user another worker knows."""
-        try:
+        # A failure is the heartbeat service's to report and retry; this request is answered locally meanwhile.
+        with contextlib.suppress(Exception):
             await self.state.router.refresh()
-        except Exception:  # noqa: BLE001 - the heartbeat service reports and retries; answer locally meanwhile
-            pass
 
     async def healthz(self, request: Request) -> Reply:
         return Reply.json(self.state.health())

@@ -67,7 +67,7 @@ class WorkerState:
     drift_summary: dict[str, Any] | None = None
     #: the running ingest loop (its failure, rebalance and misrouted-key counts feed /metrics)
     ingest_loop: IngestLoop | None = None
-    #: other workers' events, learned item-side (None: RECSTREAM_INGEST_SHARE_ITEMS=false)
+    #: other workers' events, learned item-side (None: RECSTREAM_SHARE_ITEMS=false)
     item_feed: ItemFeed | None = None
     metrics: WorkerMetrics = field(init=False)
     database: DatabaseProbe = field(init=False)

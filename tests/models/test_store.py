@@ -90,6 +90,6 @@ def test_training_data_adds_clicks_reported_only_as_feedback_once(engine):
     store.add_feedback([Feedback("f1", "r", "u1", "i1", "click", "v", 11.0),  # also sent as behaviour
                         Feedback("f2", "r", "u1", "i9", "purchase", "v", 20.0),  # feedback only
                         Feedback("f3", "r", "u1", "i8", "impression", "v", 21.0)])
-    users, items, types, values, ts = with_feedback(store.interaction_columns(), store, None)
+    users, items, types, _values, ts = with_feedback(store.interaction_columns(), store, None)
     assert list(zip(users, items, types, ts)) == [("u1", "i1", "click", 10.0), ("u1", "i9", "purchase", 20.0),
                                                  ("u2", "i2", "view", 30.0)]

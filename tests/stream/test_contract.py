@@ -23,7 +23,7 @@ def validator(topic: str) -> Draft202012Validator:
 
 
 def readme_examples() -> list[dict]:
-    blocks = re.findall(r"```json\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = re.findall(r"```json\n(.*?)```", README.read_text(), flags=re.DOTALL)
     return [json.loads(line) for block in blocks for line in block.splitlines() if line.strip()]
 
 
