@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 
 class RecentIds:
@@ -17,10 +17,10 @@ class RecentIds:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = capacity
-        self._current: set[str] = set()
-        self._previous: set[str] = set()
+        self._current: set[Hashable] = set()
+        self._previous: set[Hashable] = set()
 
-    def add_new(self, ids: Sequence[str]) -> list[str]:
+    def add_new(self, ids: Sequence[Hashable]) -> list[Hashable]:
         """Record `ids`; return those not seen before, in order, each once."""
         batch = set(ids)
         if (len(batch) == len(ids) and len(self._current) + len(batch) < self.capacity

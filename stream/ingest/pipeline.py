@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from recstream.models.data.interaction import InteractionColumns
+from recstream.models.data.interaction import Feedback, InteractionColumns
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.stream.ingest.dedupe import RecentIds
 from recstream.stream.ingest.prepare import Prepared
@@ -97,6 +97,20 @@ class Pipeline:
         if swap is not None:
             swap()
 
+    def _new_feedback(self, feedback: list[Feedback]) -> list[Feedback]:
+        """Feedback not learned before: a redelivered or re-sent one would count a click twice. Its ids share the
+        checkpointed memory with behaviour ids as ("feedback", id): the two topics may reuse each other's ids."""
+        keys = [("feedback", fb.event_id) for fb in feedback]
+        new = set(self.recent.add_new(keys))
+        if len(new) == len(keys):
+            return feedback
+        first = []  # each new id at its first place in the batch
+        for fb, key in zip(feedback, keys):
+            if key in new:
+                new.discard(key)
+                first.append(fb)
+        return first
+
     async def prepare(self, records: Sequence[Record]) -> Prepared:
         return await self.preparer.prepare(records)
 
@@ -132,7 +146,7 @@ class Pipeline:
             self.recommender.learn(chunk)
             await asyncio.sleep(0)  # let waiting requests in between chunks
         if self.learn_feedback and prepared.feedback:
-            self.recommender.learn_feedback(prepared.feedback)
+            self.recommender.learn_feedback(self._new_feedback(prepared.feedback))
         s = self.stats
         s.dead_lettered.update(why.code for _, why in prepared.rejected)
         s.consumed += len(records)

@@ -127,6 +127,20 @@ def test_a_click_reported_as_feedback_and_as_behaviour_is_stored_both_ways_and_l
     assert pipe.recommender.feedback.state()["repeats_dropped"] == 2
 
 
+def test_redelivered_feedback_is_learned_once_even_where_a_behaviour_event_shares_its_id(tmp_path):
+    pipe, _ = make(tmp_path)
+    asyncio.run(pipe.handle([good(i) for i in range(100)]))
+    click = feedback_record(1, "u1", "new-item", "click", 1772366500)
+    asyncio.run(pipe.handle([click, click]))  # a producer's retry inside one batch
+    asyncio.run(pipe.handle([click]))  # and a redelivery after a rebalance
+    assert pipe.recommender.feedback.state()["positives"] == 1
+    assert pipe.recommender.feedback.state()["repeats_dropped"] == 0  # a copy is not a second report
+    same_id = {"event_id": "f2", "user_id": "u2", "item_id": "i1", "type": "view", "ts": 1772366600}
+    asyncio.run(pipe.handle([RawRecord("behaviour", 0, 700, b"u2", json.dumps(same_id).encode()),
+                             feedback_record(2, "u3", "i2", "click", 1772366600)]))
+    assert pipe.recommender.events_learned == 100 + 1 + 2  # the feedback click, then both "f2"s
+
+
 def test_feedback_is_stored_but_not_learned_when_switched_off(tmp_path):
     pipe, _ = make(tmp_path)
     pipe.learn_feedback = False
