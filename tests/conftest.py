@@ -71,6 +71,43 @@ def engine(db_url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server, standing in for S3/MinIO: a real HTTP endpoint that worker processes reach too."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_prefix(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the S3 server, configured the standard AWS way (for this process and the workers it
+    starts); returns its s3:// prefix."""
+    import boto3
+
+    from recstream.models.artefacts import storage
+
+    env = {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_REGION": "us-east-1"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    storage._client.cache_clear()  # the client reads its configuration once
+    bucket = f"recstream-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    yield f"s3://{bucket}/artefacts"
+    storage._client.cache_clear()
+
+
+@pytest.fixture(params=["local", "s3"])
+def artefact_dir(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where artefacts go: a local directory, and a bucket on the S3 server."""
+    return str(tmp_path / "artefacts") if request.param == "local" else request.getfixturevalue("s3_prefix")
+
+
+@pytest.fixture(scope="session")
 def broker() -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker() as b:
         yield b

@@ -66,6 +66,11 @@ def test_every_setting_the_compose_file_passes_is_one_recstream_reads():
 
 
 @pytest.mark.parametrize("service", ["worker", "scheduler"])
-def test_long_running_services_share_the_artefact_and_drift_volumes(service):
-    volumes = yaml.safe_load(COMPOSE.read_text())["services"][service]["volumes"]
-    assert {v.split(":")[0] for v in volumes} == {"artefacts", "drift-reports"}
+def test_long_running_services_share_only_the_bucket_and_it_exists_before_they_start(service):
+    compose = yaml.safe_load(COMPOSE.read_text())
+    env, svc = compose["x-recstream-env"], compose["services"][service]
+    assert "volumes" not in svc  # nothing shared through a host's disk
+    assert env["RECSTREAM_ARTEFACT_URL"].startswith("s3://") and env["RECSTREAM_DRIFT_REPORT_DIR"].startswith("s3://")
+    bucket = env["RECSTREAM_ARTEFACT_URL"][len("s3://"):].split("/")[0]
+    assert f"local/{bucket}" in " ".join(compose["services"]["bucket"]["command"])
+    assert svc["depends_on"]["bucket"] == {"condition": "service_completed_successfully"}

@@ -1,4 +1,4 @@
-"""Model files at rest: written atomically, identified by sha256, optionally signed with HMAC-SHA256 and
+"""Model files at rest (storage.py: a directory or object storage): written atomically, identified by sha256, optionally signed with HMAC-SHA256 and
 encrypted with AES-256-GCM (encryption.py).
 
 A worker only ever loads bytes whose digest (and signature, when a key is configured) match the registry, so a
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import tempfile
 from pathlib import Path
 
+from recstream.models.artefacts import storage
 from recstream.models.artefacts.encryption import decrypt, encrypt, is_encrypted
 from recstream.models.artefacts.keys import ArtefactKeys
 from recstream.models.errors import ArtefactError
@@ -31,26 +30,24 @@ def sign(data: bytes, key: bytes) -> str:
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-def write_artefact(data: bytes, directory: Path, name: str,
-                   key: bytes | ArtefactKeys | None = None) -> tuple[Path, str, str | None]:
-    """Write `data` to `directory/name` atomically (encrypted when an encryption key is configured); return
-    (path, sha256, signature or None) of the bytes on disk."""
+def write_artefact(data: bytes, directory: str | Path, name: str,
+                   key: bytes | ArtefactKeys | None = None) -> tuple[str, str, str | None]:
+    """Write `data` as `name` under `directory` (a local directory or an s3:// prefix) atomically, encrypted
+    when an encryption key is configured; return (location, sha256, signature or None) of the stored bytes. A
+    local location is absolute, so any process reads it back whatever its working directory."""
+    location = storage.join(directory, name)
+    if not storage.is_remote(location):
+        location = str(Path(location).resolve())
+    return rewrite(location, data, key)
+
+
+def rewrite(location: str, data: bytes, key: bytes | ArtefactKeys | None = None) -> tuple[str, str, str | None]:
+    """Write `data` at `location` exactly (see write_artefact): also how key rotation re-encrypts in place."""
     keys = _keys(key)
     if keys.encrypt is not None:
         data = encrypt(data, keys.encrypt)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # readers see the old file or the whole new one, never half of it
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path, sha256_hex(data), sign(data, keys.sign) if keys.sign else None
+    storage.put(location, data)
+    return location, sha256_hex(data), sign(data, keys.sign) if keys.sign else None
 
 
 def read_verified(path: str | Path, sha256: str, signature: str | None = None,
@@ -58,9 +55,9 @@ def read_verified(path: str | Path, sha256: str, signature: str | None = None,
     """The (decrypted) bytes of an artefact, after checking them against the registry's digest and signature."""
     keys = _keys(key)
     try:
-        data = Path(path).read_bytes()
+        data = storage.get(path)
     except OSError as exc:
-        raise ArtefactError(f"model artefact {path} cannot be read ({exc.strerror}); "
+        raise ArtefactError(f"model artefact {path} cannot be read ({exc.strerror or exc}); "
                             "restore it or roll back to another version") from None
     actual = sha256_hex(data)
     if not hmac.compare_digest(actual, sha256):

@@ -4,10 +4,10 @@ encryption was switched off), updating the registry's digest and signature, with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from recstream.models.artefacts import storage
 from recstream.models.artefacts.encryption import is_encrypted, key_id, written_with
-from recstream.models.artefacts.files import read_verified, write_artefact
+from recstream.models.artefacts.files import read_verified, rewrite
 from recstream.models.artefacts.keys import ArtefactKeys
 from recstream.models.errors import ArtefactError
 from recstream.models.store.registry import Registry
@@ -30,9 +30,9 @@ def rotate_keys(registry: Registry, keys: ArtefactKeys, *, actor: str,
     for v in registry.list(limit=limit):
         if not v.artefact or not v.sha256:
             continue
-        path = Path(v.artefact)
+        path = v.artefact
         try:
-            on_disk = path.read_bytes()
+            on_disk = storage.get(path)
             if keys.encrypt is None:
                 current = not is_encrypted(on_disk)
             else:
@@ -41,7 +41,7 @@ def rotate_keys(registry: Registry, keys: ArtefactKeys, *, actor: str,
                 report.unchanged.append(v.name)
                 continue
             plain = read_verified(path, v.sha256, v.signature, keys)
-            _, digest, signature = write_artefact(plain, path.parent, path.name, keys)
+            _, digest, signature = rewrite(path, plain, keys)
         except (ArtefactError, OSError) as exc:
             report.failed[v.name] = str(exc)
             continue

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recstream.models.artefacts import storage
 from recstream.models.artefacts.files import read_verified, write_artefact
 from recstream.models.artefacts.keys import ArtefactKeys
 from recstream.models.errors import ArtefactError
@@ -45,7 +46,7 @@ class OnlineCheckpoint:
 
     @classmethod
     def loads(cls, data: bytes, where: str) -> OnlineCheckpoint:
-        payload = legacy.loads(data)  # noqa: S301 - only after read_verified() matched the registry's digest
+        payload = legacy.loads(data)
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ArtefactError(f"online checkpoint {where} has an unknown format; restore a newer recstream "
                                 "or roll the online model back to a checkpoint this version wrote")
@@ -57,7 +58,7 @@ def offset_key(topic: str, partition: int) -> str:
 
 
 def register_checkpoint(registry: Registry, data: bytes, *, offsets: dict[str, int], events_learned: int,
-                        directory: Path, key: bytes | ArtefactKeys | None, source: str, keep: int = 5,
+                        directory: str | Path, key: bytes | ArtefactKeys | None, source: str, keep: int = 5,
                         parent_id: int | None = None,
                         on_registered: Callable[[ModelVersion], None] | None = None) -> ModelVersion:
     """Write a serialised checkpoint, register it and make it the live "online" version (the previous one
@@ -69,7 +70,7 @@ def register_checkpoint(registry: Registry, data: bytes, *, offsets: dict[str, i
     """
     name = f"online-{int(time.time() * 1000)}.ckpt"
     path, digest, signature = write_artefact(data, directory, name, key)
-    version = registry.register("online", artefact=str(path), sha256=digest, signature=signature,
+    version = registry.register("online", artefact=path, sha256=digest, signature=signature,
                                 parent_id=parent_id, n_interactions=events_learned, actor=source,
                                 reason="checkpoint",
                                 params={"offsets": offsets, "source": source, "bytes": len(data)})
@@ -86,7 +87,7 @@ def _prune(registry: Registry, keep: int) -> None:
     old = [v for v in registry.list(kind="online") if v.status == "retired"][keep:]
     for v in old:
         if v.artefact:
-            Path(v.artefact).unlink(missing_ok=True)
+            storage.delete(v.artefact)
 
 
 def restorable_checkpoints(registry: Registry, limit: int = 50) -> list[ModelVersion]:
@@ -97,7 +98,7 @@ def restorable_checkpoints(registry: Registry, limit: int = 50) -> list[ModelVer
     since = registry.last_rollback_at("online") or 0.0
     found = [live] if live is not None else []
     for v in registry.list(kind="online", limit=limit):
-        if (v.status == "retired" and v.created_at > since and v.artefact and Path(v.artefact).exists()
+        if (v.status == "retired" and v.created_at > since and v.artefact and storage.exists(v.artefact)
                 and (live is None or v.id != live.id)):
             found.append(v)
     return found

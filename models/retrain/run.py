@@ -12,7 +12,6 @@ import socket
 import time
 import traceback
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -116,9 +115,9 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
     if cfg.quantize_tolerance is not None:
         metrics["int8"] = quantized_variant(model, items, split.holdout, metrics["candidate"], cfg, stem,
                                             len(float_bytes))
-    path, sha, sig = write_artefact(float_bytes, Path(cfg.artefact_dir), f"{stem}.pt", cfg.artefact_key)
+    path, sha, sig = write_artefact(float_bytes, cfg.artefact_dir, f"{stem}.pt", cfg.artefact_key)
     version = registry.register(
-        "deep", status="candidate" if passed else "rejected", artefact=str(Path(path).resolve()), sha256=sha,
+        "deep", status="candidate" if passed else "rejected", artefact=path, sha256=sha,
         signature=sig, parent_id=parent_id, window=(float(data.ts.min()), float(data.ts.max())),
         n_interactions=len(data), params={**asdict(deep_cfg), "n_items": len(items)}, metrics=metrics,
         actor="trainer", reason=f"training run {run_id}: {why}")
@@ -229,8 +228,8 @@ def quantized_variant(model: DeepModel, items: list[str], holdout: Any, float_me
         "recall_at_10": m["recall_at_10"], "ndcg_at_10": m["ndcg_at_10"], "tolerance": tol, "served": served,
         "size_bytes": len(data), "float_size_bytes": float_size, "top10_latency_ms": latency, "why": why}
     if served:
-        path, sha, sig = write_artefact(data, Path(cfg.artefact_dir), f"{stem}.int8.pt", cfg.artefact_key)
-        out.update(artefact=str(Path(path).resolve()), sha256=sha, signature=sig)
+        path, sha, sig = write_artefact(data, cfg.artefact_dir, f"{stem}.int8.pt", cfg.artefact_key)
+        out.update(artefact=path, sha256=sha, signature=sig)
     log.info("int8 variant: %s (%d → %d bytes)", out["why"], float_size, len(data))
     return out
 

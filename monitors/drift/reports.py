@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, desc, insert, select
 
+from recstream.models.artefacts import storage
 from recstream.models.store.schema import drift_reports, model_outputs
 
 
@@ -44,18 +44,22 @@ def get_report(engine: Engine, report_id: int) -> dict[str, Any]:
     return row._asdict()
 
 
-def report_file(engine: Engine, report_id: int, kind: str) -> Path:
-    """The stored HTML or JSON file of a report; a clear error when it is gone."""
-    return report_path(get_report(engine, report_id), kind)
+def report_file(engine: Engine, report_id: int, kind: str) -> bytes:
+    """The stored HTML or JSON of a report; a clear error when it is gone."""
+    return report_bytes(get_report(engine, report_id), kind)
 
 
-def report_path(row: dict[str, Any], kind: str) -> Path:
-    """The HTML or JSON file of a report row already read (see report_file)."""
-    path = row["html_path" if kind == "html" else "json_path"]
-    if not path or not Path(path).is_file():
-        raise ReportNotFound(f"the {kind} file of drift report {row['id']} is missing ({path}); "
-                             "was RECSTREAM_DRIFT_REPORT_DIR changed or cleaned?")
-    return Path(path)
+def report_bytes(row: dict[str, Any], kind: str) -> bytes:
+    """The HTML or JSON of a report row already read (see report_file), from its directory or bucket."""
+    location = row["html_path" if kind == "html" else "json_path"]
+    try:
+        if location:
+            return storage.get(location)
+        why = "not stored"
+    except OSError as exc:
+        why = str(exc)
+    raise ReportNotFound(f"the {kind} file of drift report {row['id']} is missing ({location}: {why}); "
+                         "was RECSTREAM_DRIFT_REPORT_DIR changed or cleaned?")
 
 
 def latest_summary(engine: Engine) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, desc, insert, select, update
 
+from recstream.models.artefacts import storage
 from recstream.models.store.runs import RunQueue
 from recstream.models.store.schema import drift_reports, model_outputs
 from recstream.monitors.drift.comparison import column_verdicts, evidently_report
@@ -117,13 +118,14 @@ def _maybe_retrain(engine: Engine, cfg: DriftConfig, row: dict, actor: str, now:
     return (f"requested retrain run {run_id}" if created else f"joined waiting retrain request {run_id}"), run_id
 
 
-def _save(snapshot: Any, report_dir: Path) -> tuple[Path, Path]:
-    report_dir.mkdir(parents=True, exist_ok=True)
+def _save(snapshot: Any, report_dir: str | Path) -> tuple[str, str]:
     stem = datetime.now(UTC).strftime("drift-%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
-    html_path, json_path = report_dir / f"{stem}.html", report_dir / f"{stem}.json"
-    snapshot.save_html(str(html_path))
-    snapshot.save_json(str(json_path))
-    return html_path.resolve(), json_path.resolve()
+    if not storage.is_remote(report_dir):
+        report_dir = Path(report_dir).resolve()
+    html, doc = storage.join(report_dir, f"{stem}.html"), storage.join(report_dir, f"{stem}.json")
+    storage.put(html, snapshot.get_html_str(as_iframe=False).encode())
+    storage.put(doc, snapshot.json().encode())
+    return html, doc
 
 
 def _iso(ts: float | None) -> str:

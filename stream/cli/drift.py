@@ -68,19 +68,21 @@ def drift_list(limit: int, as_json: bool, database_url: str | None) -> None:
 
 @drift.command("show")
 @click.argument("report_id", type=click.IntRange(1))
-@click.option("--html", "what", flag_value="html", help="print the path of the HTML report")
+@click.option("--html", "what", flag_value="html", help="print where the HTML report is (a path or s3:// URL)")
 @click.option("--evidently-json", "what", flag_value="json", help="print Evidently's full JSON report")
 @db_opt
 def drift_show(report_id: int, what: str | None, database_url: str | None) -> None:
     """One drift report: its summary and per-column verdicts (or its files)."""
-    from recstream.monitors.drift.reports import ReportNotFound, get_report, report_file
+    from recstream.monitors.drift.reports import ReportNotFound, get_report, report_bytes, report_file
 
     engine = open_engine(database_url)
     try:
         if what == "html":
-            click.echo(report_file(engine, report_id, "html"))
+            row = get_report(engine, report_id)
+            report_bytes(row, "html")  # there, or a clear error
+            click.echo(row["html_path"])
         elif what == "json":
-            click.echo(report_file(engine, report_id, "json").read_text())
+            click.echo(report_file(engine, report_id, "json").decode())
         else:
             click.echo(json.dumps(get_report(engine, report_id), default=str, indent=2))
     except ReportNotFound as exc:

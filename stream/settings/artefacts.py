@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from recstream.models.artefacts.keys import ArtefactKeys, parse_key
 from recstream.models.errors import ConfigError
@@ -16,7 +16,10 @@ from recstream.stream.settings.base import Component
 class ArtefactSettings(Component):
     model_config = Component.model_config | {"env_prefix": "RECSTREAM_ARTEFACT_"}
 
-    dir: Path = Field(RetrainConfig.artefact_dir, description="where model artefacts are written")
+    dir: str = Field(str(RetrainConfig.artefact_dir),
+                     validation_alias=AliasChoices("dir", "RECSTREAM_ARTEFACT_DIR", "RECSTREAM_ARTEFACT_URL"),
+                     description="where model artefacts are written: a directory, or s3://bucket/prefix (also "
+                                 "read as RECSTREAM_ARTEFACT_URL)")
     key: SecretStr | None = Field(None, description="HMAC key: artefacts are signed and verified with it")
     encryption_key: SecretStr | None = Field(
         None, description="AES-256-GCM key (URL-safe base64 of 32 bytes): artefacts are written encrypted")

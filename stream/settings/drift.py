@@ -30,7 +30,8 @@ class DriftSettings(Component):
     consecutive: int = Field(D.consecutive, ge=1, description="drifted reports in a row before a retrain is requested")
     cooldown_s: float = Field(D.cooldown_s, ge=0, description="at most one drift-requested retrain per this long")
     trigger_retrain: bool = Field(D.trigger_retrain, description="request a retrain when drift persists")
-    report_dir: Path = Field(D.report_dir, description="where drift reports (HTML + JSON) are kept")
+    report_dir: str = Field(str(D.report_dir), description="where drift reports (HTML + JSON) are kept: a "
+                            "directory, or s3://bucket/prefix")
     probe_flush_s: float = Field(2.0, gt=0, description="how often workers store model-output probes")
 
     def config(self) -> DriftConfig:

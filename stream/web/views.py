@@ -15,7 +15,7 @@ from typing import Any
 
 from recstream.models.errors import RegistryError, VersionNotFound
 from recstream.models.store.runs import RunQueue
-from recstream.monitors.drift.reports import ReportNotFound, get_report, list_reports, report_path
+from recstream.monitors.drift.reports import ReportNotFound, get_report, list_reports, report_bytes
 from recstream.monitors.metrics import CONTENT_TYPE
 from recstream.stream.web.auth import read_refusal, refusal
 from recstream.stream.web.banner import with_banner
@@ -168,7 +168,7 @@ class WorkerViews:
 
         def read() -> tuple[dict, bytes]:
             row = get_report(self.state.registry.engine, int(number))
-            return row, report_path(row, kind).read_bytes()
+            return row, report_bytes(row, kind)
 
         try:
             row, body = await blocking(read)

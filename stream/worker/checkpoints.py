@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 
+from recstream.models.artefacts import storage
 from recstream.models.errors import ArtefactError
 from recstream.models.online.checkpoint import (
     OnlineCheckpoint,
@@ -86,7 +87,7 @@ class CheckpointKeeper:
         try:
             with self._lock:
                 v = register_checkpoint(self.registry, data, offsets=offsets, events_learned=learned,
-                                        directory=self.artefacts.dir / "online", key=self.artefacts.keys,
+                                        directory=storage.join(self.artefacts.dir, "online"), key=self.artefacts.keys,
                                         source=f"worker:{self.source}", keep=self.ingest.checkpoint_keep,
                                         parent_id=parent, on_registered=lambda v: setattr(self, "current", v))
         except Exception as exc:  # a full disk or a database blip must not stop ingestion; the next one retries

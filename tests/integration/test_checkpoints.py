@@ -44,12 +44,14 @@ def checkpoint_covering(w, learned: int, timeout: float = 20.0):
     raise AssertionError(f"no checkpoint of {learned} events; live {registry(w).live('online')}")
 
 
-def test_kill_9_mid_stream_resumes_from_the_checkpoint_without_losing_or_relearning(worker_factory):
-    w = worker_factory(**FAST)
+def test_kill_9_mid_stream_resumes_from_the_checkpoint_without_losing_or_relearning(worker_factory, s3_prefix):
+    bucket = {**FAST, "RECSTREAM_ARTEFACT_URL": s3_prefix}  # checkpoints in object storage, not on this host
+    w = worker_factory(**bucket)
     produce(w, 6000, seed=1)
     w.wait(lambda h: h["events_learned"] == 6000, what="the first stream")
     first = checkpoint_covering(w, 6000)
     assert first.params["offsets"] and sum(first.params["offsets"].values()) >= 6000  # offsets saved with it
+    assert first.artefact.startswith(s3_prefix + "/online/")
 
     # More events, slowly enough that the worker is mid-stream when it is killed.
     produce(w, 6000, seed=2, rate=3000)
@@ -58,7 +60,7 @@ def test_kill_9_mid_stream_resumes_from_the_checkpoint_without_losing_or_relearn
     w.process.wait(10)
     before_kill = registry(w).live("online")
 
-    again = worker_factory(**FAST)  # same topics, group and database
+    again = worker_factory(**bucket)  # same topics, group, database and bucket
     # (it restores once the group assigns it partitions: the checkpoint with the least left to learn again)
     h = again.wait(lambda h: h["online_checkpoint"] is not None, what="the checkpoint restored", timeout=30)
     assert h["online_checkpoint"] == before_kill.name

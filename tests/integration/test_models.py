@@ -39,8 +39,9 @@ def wait_for_version(api: str, version: str, timeout: float = 5.0) -> float:
     return time.monotonic() - start
 
 
-def test_retrain_promote_and_rollback_on_a_running_worker(worker_factory, tmp_path):
-    w = worker_factory(RECSTREAM_OPERATOR_TOKEN=TOKEN, RECSTREAM_ARTEFACT_DIR=str(tmp_path / "artefacts"),
+def test_retrain_promote_and_rollback_on_a_running_worker(worker_factory, s3_prefix):
+    # Artefacts in a bucket (moto's S3 server): trainer, CLI and worker share nothing else but the database.
+    w = worker_factory(RECSTREAM_OPERATOR_TOKEN=TOKEN, RECSTREAM_ARTEFACT_URL=s3_prefix,
                        RECSTREAM_DEEP_DIM="32", RECSTREAM_DEEP_EPOCHS="10", RECSTREAM_RETRAIN_WARM_EPOCHS="2",
                        RECSTREAM_DEEP_LEARNING_RATE="0.005",
                        RECSTREAM_MODEL_POLL_S="0.2")
@@ -78,6 +79,9 @@ def test_retrain_promote_and_rollback_on_a_running_worker(worker_factory, tmp_pa
     assert [a["to_status"] for a in reversed(shown["audit"])] == ["candidate", "live", "rolled_back"]
     assert shown["audit"][1]["actor"] == "api:alice"
     assert w.health()["deep"]["live"] == "deep-1"
+
+    stored = {v["name"]: v["artefact"] for v in json.loads(recstream("models", "list", "--json", env=w.env).stdout)}
+    assert stored["deep-1"].startswith(s3_prefix + "/deep-run") and stored["deep-1"].endswith(".pt"), stored
 
     # Retrain requests over HTTP are queued for the scheduler.
     status, body = post(f"{w.api}/models/retrain", {"reason": "drift"}, TOKEN)

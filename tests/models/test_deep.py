@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from recstream.models.artefacts import storage
 from recstream.models.artefacts.files import read_verified, write_artefact
 from recstream.models.deep.config import DeepConfig
 from recstream.models.deep.model import PAD, DeepModel
@@ -66,19 +67,19 @@ def test_warm_start_keeps_known_items_and_adds_new_ones():
         DeepModel.warm_start(parent, ["a"], DeepConfig(dim=16, history=4))
 
 
-def test_artefact_round_trip_and_tampering_is_refused(tmp_path):
+def test_artefact_round_trip_and_tampering_is_refused(artefact_dir):
     model = DeepModel.new(DeepConfig(dim=8, history=4), ["a", "b"])
     key = b"k" * 32
-    path, sha, sig = write_artefact(model.to_bytes(), tmp_path, "m.pt", key)
+    path, sha, sig = write_artefact(model.to_bytes(), artefact_dir, "m.pt", key)
     back = DeepModel.from_bytes(read_verified(path, sha, sig, key))
     assert back.items == ["a", "b"]
     np.testing.assert_allclose(back.scorer.scores([1]), model.scorer.scores([1]))
     with pytest.raises(ArtefactError, match="HMAC"):
         read_verified(path, sha, sig, b"x" * 32)
-    data = bytearray(path.read_bytes())
+    data = bytearray(storage.get(path))
     data[len(data) // 2] ^= 1
-    path.write_bytes(bytes(data))
+    storage.put(path, bytes(data))
     with pytest.raises(ArtefactError, match="changed after registration"):
         read_verified(path, sha, sig, key)
     with pytest.raises(ArtefactError, match="cannot be read"):
-        read_verified(tmp_path / "gone.pt", sha)
+        read_verified(storage.join(artefact_dir, "gone.pt"), sha)

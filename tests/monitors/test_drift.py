@@ -104,9 +104,9 @@ def test_reports_are_kept_listed_and_readable(engine, tmp_path):
     ids = [run_drift(engine, cfg, until=bounds[w][1]).report["id"] for w in (REF + 1, REF + 2)]
     listed = list_reports(engine)
     assert [r["id"] for r in listed] == ids[::-1]  # newest first
-    html = report_file(engine, ids[0], "html").read_text()
+    html = report_file(engine, ids[0], "html").decode()
     assert "<html" in html.lower() and "item_popularity_rank" in html  # the columns are in the page
-    snapshot = json.loads(report_file(engine, ids[0], "json").read_text())
+    snapshot = json.loads(report_file(engine, ids[0], "json"))
     assert "metrics" in snapshot
     full = get_report(engine, ids[0])
     judged = [c for c, v in full["columns"].items() if "skipped" not in v]
@@ -114,7 +114,7 @@ def test_reports_are_kept_listed_and_readable(engine, tmp_path):
     assert full["columns"]["hour_of_day"]["skipped"].startswith("a window covers less than a day")
     with pytest.raises(ReportNotFound, match="no drift report 999"):
         get_report(engine, 999)
-    report_file(engine, ids[1], "html").unlink()
+    Path(get_report(engine, ids[1])["html_path"]).unlink()
     with pytest.raises(ReportNotFound, match="is missing"):
         report_file(engine, ids[1], "html")
 
