@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # MovieLens latest-small, for the benchmarks that replay real data (tests never need it)
 ML ?= ../shared/data/ml-latest-small/ratings.csv
 
-.PHONY: setup browser demo test bench clean
+.PHONY: setup tools demo test bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -19,14 +19,18 @@ setup: $(STAMP)  ## create .venv and install recstream with its dev tools
 demo: $(STAMP)  ## run the whole loop locally: broker, SQLite, worker, replay, recommendations
 	$(BIN)/recstream demo
 
-browser:  ## Debian's chromium, for the test that opens a drift report in a real browser
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium (drift report browser test)"; \
-	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
-	  else echo "chromium is not installed (needs root and apt-get): the drift report browser check will be skipped"; fi; }
+# Debian's chromium (the drift report opened in a real browser) and stunnel4 (TLS in front of the embedded broker)
+TOOLS := chromium stunnel4
+tools:  ## the Debian packages some tests drive: chromium and stunnel4
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v stunnel4 >/dev/null 2>&1 || missing="$$missing stunnel4"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing Debian's$$missing (browser and Kafka TLS tests)"; \
+	      apt-get install -y -q $$missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }; \
+	    else echo "not installed (needs root and apt-get):$$missing; the tests that need them will be skipped"; fi; fi
 
-test: $(STAMP) browser  ## unit + integration tests (PostgreSQL tests run when 127.0.0.1:5432 answers)
+test: $(STAMP) tools  ## unit + integration tests (PostgreSQL tests run when 127.0.0.1:5432 answers)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## every benchmark; each prints JSON

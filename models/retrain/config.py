@@ -58,7 +58,7 @@ class TuneConfig:
 @dataclass(frozen=True)
 class RetrainConfig:
     deep: DeepConfig = field(default_factory=DeepConfig)
-    artefact_dir: str | Path = Path("var/artefacts")  # or an s3:// prefix
+    artefact_dir: str | Path = "var/artefacts"  # or an s3:// prefix
     artefact_key: bytes | ArtefactKeys | None = None
     #: Train on the newest `window_s` seconds of event time (None = everything stored).
     window_s: float | None = None

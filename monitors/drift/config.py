@@ -30,7 +30,7 @@ class DriftConfig:
     consecutive: int = 2
     cooldown_s: float = 3600.0
     trigger_retrain: bool = True
-    report_dir: str | Path = Path("var/drift")  # or an s3:// prefix
+    report_dir: str | Path = "var/drift"  # or an s3:// prefix
     #: model-output probes older than this (recorded time) are deleted by each run
     outputs_retention_s: float = 30 * 86_400.0
 

@@ -25,7 +25,7 @@ class IngestService:
     async def run(self, app: Any) -> None:
         state, s = self.state, self.state.settings
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka.bootstrap, client_id="recstream-dead-letters",
-                                    acks="all", linger_ms=5)
+                                    acks="all", linger_ms=5, **s.kafka.client_options())
         consumer = make_consumer(s.kafka, s.ingest)
         await producer.start()
         await consumer.start()

@@ -86,10 +86,12 @@ def db_current(database_url: str | None) -> None:
 @click.option("--partitions", type=click.IntRange(1, 10_000), help="partitions of new topics")
 def topics(bootstrap: str | None, partitions: int | None) -> None:
     """Create the behaviour, feedback and dead-letter topics if missing."""
+    from recstream.stream.kafka.access import check_access
     from recstream.stream.kafka.topics import Topics, ensure_topics
 
     s = load_settings(bootstrap=bootstrap, topic_partitions=partitions)
-    ensure_topics(s.kafka.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions)
+    check_access(s.kafka)
+    ensure_topics(s.kafka.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions, security=s.kafka.client_options())
     click.echo(", ".join(Topics.of(s.kafka)))
 
 
@@ -124,9 +126,11 @@ def produce(path: str | None, fmt: str, synthetic: bool, events: int, users: int
     """Replay an interactions file (MovieLens u.data / ratings.dat, CSV) or a synthetic stream into Kafka."""
     from recstream.models.data.files import read_interactions
     from recstream.models.data.synthetic import SyntheticSpec, generate
+    from recstream.stream.kafka.access import check_access
     from recstream.stream.kafka.produce import produce as send
 
     s = load_settings(bootstrap=bootstrap)
+    check_access(s.kafka)
     if synthetic == (path is not None):
         raise click.UsageError("give either PATH or --synthetic")
     if synthetic:
@@ -139,7 +143,8 @@ def produce(path: str | None, fmt: str, synthetic: bool, events: int, users: int
     else:
         data = read_interactions(path, fmt, limit)  # type: ignore[arg-type]
         stream, total = iter(data), len(data)
-    n = send(stream, s.kafka.bootstrap, s.kafka.topic_behaviour, rate=rate, total=total)
+    n = send(stream, s.kafka.bootstrap, s.kafka.topic_behaviour, rate=rate, total=total,
+             security=s.kafka.client_options())
     click.echo(f"sent {n} events to {s.kafka.topic_behaviour} at {s.kafka.bootstrap}")
 
 
@@ -163,9 +168,12 @@ def recommend(user_id: str, k: int, api: str | None) -> None:
 def dead_letters(bootstrap: str | None, limit: int, timeout: float) -> None:
     """Print the newest dead-lettered messages with their reasons."""
     from recstream.stream.ingest.dead_letters import read_dead_letters
+    from recstream.stream.kafka.access import check_access
 
     s = load_settings(bootstrap=bootstrap)
-    for d in read_dead_letters(s.kafka.bootstrap, s.kafka.topic_dead_letter, limit, timeout):
+    check_access(s.kafka)
+    for d in read_dead_letters(s.kafka.bootstrap, s.kafka.topic_dead_letter, limit, timeout,
+                               security=s.kafka.client_options()):
         click.echo(json.dumps(d))
 
 

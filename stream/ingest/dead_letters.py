@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -43,11 +44,13 @@ class KafkaDeadLetters:
         await asyncio.gather(*futures)
 
 
-def read_dead_letters(bootstrap: str, topic: str, limit: int = 20, timeout_s: float = 3.0) -> list[dict]:
+def read_dead_letters(bootstrap: str, topic: str, limit: int = 20, timeout_s: float = 3.0,
+                      security: Mapping[str, Any] | None = None) -> list[dict]:
     """The newest `limit` dead letters as dicts (reason, source, original value as text where it decodes)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="recstream-dlq-read")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="recstream-dlq-read",
+                             **(security or {}))
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in parts]

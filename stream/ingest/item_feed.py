@@ -38,7 +38,7 @@ def make_feed_consumer(kafka: KafkaSettings, ingest: IngestSettings) -> AIOKafka
     """Outside the group (no group id): assigned partitions explicitly, never committing."""
     return AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=None, client_id="recstream-item-feed",
                             enable_auto_commit=False, auto_offset_reset="earliest",
-                            max_poll_records=ingest.batch_max, fetch_max_wait_ms=500)
+                            max_poll_records=ingest.batch_max, fetch_max_wait_ms=500, **kafka.client_options())
 
 
 class ItemFeed:

@@ -53,6 +53,7 @@ def make_consumer(kafka: KafkaSettings, ingest: IngestSettings) -> AIOKafkaConsu
     session_ms = int(kafka.session_timeout_s * 1000)
     return AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap, group_id=kafka.group_id, client_id="recstream-worker",
+        **kafka.client_options(),
         enable_auto_commit=False, auto_offset_reset="earliest",
         # Heartbeats are how the other members hear of a rebalance (a worker leaving or joining): every second
         # at most, so they stop within about a second instead of a third of the session timeout.

@@ -1,3 +1,3 @@
-"""Talking to Kafka: topics, producing events, the embedded development broker."""
+"""Talking to Kafka: topics, access checks for secured clusters, producing events, the embedded development broker."""
 
-__all__ = ["topics", "produce", "broker"]
+__all__ = ["topics", "access", "produce", "broker"]

@@ -75,7 +75,7 @@ class EmbeddedBroker:
     """
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
-                 storage: str = MEMORY, env: dict[str, str] | None = None) -> None:
+                 storage: str = MEMORY, env: dict[str, str] | None = None, advertise: str | None = None) -> None:
         scheme = storage.split("://", 1)[0] if "://" in storage else ""
         if scheme not in STORAGE_SCHEMES:
             raise ConfigError(f"broker storage {storage!r} is not supported by the embedded broker: use "
@@ -85,6 +85,9 @@ class EmbeddedBroker:
         self.log_path = log_path
         self.storage = storage
         self.env = env
+        #: host:port clients are told to connect to (default: where it listens); a proxy's address when one
+        #: stands in front of it (a TLS terminator), so clients never go around it
+        self.advertise = advertise
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -93,7 +96,8 @@ class EmbeddedBroker:
 
     def command(self) -> list[str]:
         url = f"tcp://{self.host}:{self.port}"
-        return [str(tansu_path()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+        advertised = f"tcp://{self.advertise}" if self.advertise else url
+        return [str(tansu_path()), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
                 "--storage-engine", self.storage]
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 from kafka import KafkaProducer
 from tqdm import tqdm
@@ -24,15 +25,15 @@ def event_json(e: Interaction) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def make_producer(bootstrap: str) -> KafkaProducer:
+def make_producer(bootstrap: str, security: Mapping[str, Any] | None = None) -> KafkaProducer:
     return KafkaProducer(bootstrap_servers=bootstrap, client_id="recstream-produce", linger_ms=10,
-                         batch_size=512 * 1024, max_request_size=8 * 1024 * 1024, acks="all")
+                         batch_size=512 * 1024, max_request_size=8 * 1024 * 1024, acks="all", **(security or {}))
 
 
 def produce(events: Iterable[Interaction], bootstrap: str, topic: str, rate: float | None = None,
-            total: int | None = None, progress: bool = True) -> int:
+            total: int | None = None, progress: bool = True, security: Mapping[str, Any] | None = None) -> int:
     """Send events keyed by user_id, at most `rate` per second (None = as fast as possible). Returns the count."""
-    producer = make_producer(bootstrap)
+    producer = make_producer(bootstrap, security)
     sent = 0
     started = time.monotonic()
     try:

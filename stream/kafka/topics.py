@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -29,13 +30,15 @@ class KafkaUnavailable(RecstreamError):
     """No Kafka broker answered at the configured bootstrap address."""
 
 
-def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> None:
-    """Create the three topics when missing. Keyed by user_id, so more partitions = more workers can share."""
+def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0,
+                  security: Mapping[str, Any] | None = None) -> None:
+    """Create the three topics when missing. Keyed by user_id, so more partitions = more workers can share.
+    `security`: KafkaSettings.client_options() for a secured cluster."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="recstream-admin",
-                                     request_timeout_ms=10_000)
+                                     request_timeout_ms=10_000, **(security or {}))
             break
         except KafkaError as exc:
             if time.monotonic() > deadline:
