@@ -3,6 +3,7 @@
     RecstreamError
      ├── ConfigError        a setting is malformed or points at nothing usable
      ├── DatabaseError      the database is unreachable or its schema is not at the expected revision
+     │    └── DatabaseLost      the database went away during a training run (to be settled and retried)
      ├── DataFileError      an input file cannot be read as interactions
      ├── RegistryError      a model version cannot make the requested transition
      │    └── VersionNotFound   no such model version
@@ -23,6 +24,15 @@ class ConfigError(RecstreamError, ValueError):
 
 class DatabaseError(RecstreamError):
     """The database cannot be used as it is."""
+
+
+class DatabaseLost(DatabaseError):
+    """The database went away during a training run: the run could not be recorded as finished nor the training
+    lock released. `run_id` (None if the run was never recorded) and `holder` say what to settle once it is back."""
+
+    def __init__(self, message: str, run_id: int | None, holder: str) -> None:
+        super().__init__(message)
+        self.run_id, self.holder = run_id, holder
 
 
 class DataFileError(RecstreamError):

@@ -9,7 +9,8 @@ trainings never overlap, and the registry's training lock keeps separate schedul
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import BaseScheduler
@@ -17,8 +18,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
-from recstream.models.errors import TrainingBusy
+from recstream.models.errors import DatabaseLost, TrainingBusy
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import RetrainResult, retrain
 from recstream.models.serving.abtest import canary_decision, outcomes
@@ -34,31 +36,52 @@ log = logging.getLogger("recstream.scheduler")
 class RetrainJobs:
     engine: Engine
     config: RetrainConfig
+    #: runs the database went away from: settled (recorded failed, lock released, queued again) once it is back
+    lost: list[DatabaseLost] = field(default_factory=list)
 
     def scheduled(self) -> RetrainResult | None:
         """The periodic retraining."""
-        try:
-            return retrain(self.engine, self.config, trigger="schedule", requested_by="scheduler")
-        except TrainingBusy as exc:
-            log.info("scheduled retraining skipped: %s", exc)
-            return None
+        return self._run(trigger="schedule", requested_by="scheduler")
 
     def queued(self) -> RetrainResult | None:
-        """Run the oldest queued request, if any."""
-        queue = RunQueue(self.engine)
-        run_id = queue.next_request()
-        if run_id is None:
-            return None
-        row = queue.run(run_id)
+        """Run the oldest queued request, if any (after settling runs a database outage interrupted)."""
         try:
-            result = retrain(self.engine, self.config, trigger=row["trigger"], requested_by=row["requested_by"],
-                             reason=row["reason"], run_id=run_id)
-        except TrainingBusy as exc:
-            log.info("retrain request %d waits: %s", run_id, exc)
+            self._settle()
+            queue = RunQueue(self.engine)
+            run_id = queue.next_request()
+            row = queue.run(run_id) if run_id is not None else None
+        except DBAPIError as exc:
+            log.warning("retrain requests not read: the database is unavailable (%s); retrying in the next poll",
+                        type(exc.orig).__name__)
             return None
-        log.info("retrain request %d (%s by %s): %s %s", run_id, row["trigger"], row["requested_by"],
-                 result.outcome, result.version.name if result.version else result.error)
+        if row is None:
+            return None
+        result = self._run(trigger=row["trigger"], requested_by=row["requested_by"], reason=row["reason"],
+                           run_id=row["id"])
+        if result is not None:
+            log.info("retrain request %d (%s by %s): %s %s", row["id"], row["trigger"], row["requested_by"],
+                     result.outcome, result.version.name if result.version else result.error)
         return result
+
+    def _run(self, **request: Any) -> RetrainResult | None:
+        try:
+            return retrain(self.engine, self.config, **request)
+        except TrainingBusy as exc:
+            log.info("retraining waits: %s", exc)
+        except DatabaseLost as exc:
+            log.warning("%s; it is recorded as failed and queued again once the database is back", exc)
+            self.lost.append(exc)
+        except DBAPIError as exc:  # before the run started: nothing to settle
+            log.warning("retraining not started: the database is unavailable (%s)", type(exc.orig).__name__)
+        return None
+
+    def _settle(self) -> None:
+        while self.lost:
+            lost = self.lost[0]
+            retry = RunQueue(self.engine).settle_lost_run(lost.run_id, lost.holder, str(lost))
+            log.info("run %s settled after the database outage%s", lost.run_id,
+                     f": retried as request {retry}" if retry else "")
+            self.lost.pop(0)
 
 
 @dataclass
@@ -96,6 +119,10 @@ class DriftJob:
     def run(self) -> DriftRun | None:
         try:
             result = run_drift(self.engine, self.config, actor="scheduler")
+        except DBAPIError as exc:  # nothing was recorded: the next interval runs it again
+            log.warning("drift report not made: the database is unavailable (%s); the next one runs on time",
+                        type(exc.orig).__name__)
+            return None
         except Exception:  # one failed report must not stop the next ones (or retraining)
             log.exception("drift report failed")
             return None

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from recstream.models.artefacts.files import write_artefact
 from recstream.models.deep.config import DeepConfig
@@ -31,7 +32,7 @@ from recstream.models.deep.training import (
     training_pairs,
 )
 from recstream.models.deep.versions import load_model
-from recstream.models.errors import RecstreamError, TrainingBusy
+from recstream.models.errors import DatabaseLost, RecstreamError, TrainingBusy
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.tuning import tune, tune_online
 from recstream.models.store.events import EventStore
@@ -53,28 +54,51 @@ class RetrainResult:
 
 def retrain(engine: Engine, cfg: RetrainConfig, *, trigger: str, requested_by: str, reason: str | None = None,
             run_id: int | None = None, progress: bool = False) -> RetrainResult:
-    """Run one retraining now. Raises TrainingBusy if another run holds the lock (nothing is recorded then)."""
-    registry, queue = Registry(engine), RunQueue(engine)
+    """Run one retraining now. Raises TrainingBusy if another run holds the lock (nothing is recorded then), and
+    DatabaseLost if the database goes away during the run (the caller settles it once the database is back)."""
+    queue = RunQueue(engine)
     holder = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
     if not queue.acquire_training_lock(holder):
         raise TrainingBusy(f"another training run holds the lock ({queue.training_lock_holder()}); "
                            "this request stays queued")
+    claimed: int | None = None
+    lost = False
     try:
         claimed = queue.start_run(run_id, trigger=trigger, requested_by=requested_by, reason=reason)
         if claimed is None:
             raise TrainingBusy(f"training request {run_id} was already taken by another scheduler")
-        run_id = claimed
-        try:
-            result = _train_and_gate(engine, registry, cfg, run_id, progress)
-        except Exception as exc:  # noqa: BLE001 - recorded, then re-raised for the caller's logs
-            message = str(exc) if isinstance(exc, RecstreamError) else f"{type(exc).__name__}: {exc}"
-            log.error("training run %d failed: %s\n%s", run_id, message, traceback.format_exc())
-            queue.finish_run(run_id, status="failed", error=message)
-            return RetrainResult(run_id, "failed", None, {}, message)
-        queue.finish_run(run_id, status=result.outcome, version_id=result.version.id if result.version else None)
-        return result
+        return _recorded(engine, queue, cfg, claimed, progress)
+    except DBAPIError as exc:
+        lost = True
+        raise DatabaseLost(f"the database went away during training run {claimed or run_id or '(new)'} "
+                           f"({_first_line(exc)})", claimed, holder) from None
     finally:
-        queue.release_training_lock(holder)
+        if not lost:
+            try:
+                queue.release_training_lock(holder)
+            except DBAPIError as exc:  # the run was recorded; only the lock is left to release
+                raise DatabaseLost(f"the database went away as training run {claimed} ended "
+                                   f"({_first_line(exc)})", None, holder) from None
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return f"{type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0][:200] if str(exc.orig).strip() else ''}"
+
+
+def _recorded(engine: Engine, queue: RunQueue, cfg: RetrainConfig, run_id: int, progress: bool) -> RetrainResult:
+    """Train and gate run `run_id` and record how it ended (a training error is recorded as the run's failure; a
+    database error is not recordable and propagates)."""
+    try:
+        result = _train_and_gate(engine, Registry(engine), cfg, run_id, progress)
+    except DBAPIError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded, then reported to the caller
+        message = str(exc) if isinstance(exc, RecstreamError) else f"{type(exc).__name__}: {exc}"
+        log.error("training run %d failed: %s\n%s", run_id, message, traceback.format_exc())
+        queue.finish_run(run_id, status="failed", error=message)
+        return RetrainResult(run_id, "failed", None, {}, message)
+    queue.finish_run(run_id, status=result.outcome, version_id=result.version.id if result.version else None)
+    return result
 
 
 def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_id: int,

@@ -55,6 +55,20 @@ class RunQueue:
             conn.execute(update(training_runs).where(training_runs.c.id == run_id).values(
                 status=status, version_id=version_id, error=error, finished_at=time.time()))
 
+    def settle_lost_run(self, run_id: int | None, holder: str, error: str) -> int | None:
+        """After the database went away during a run: record the run failed with `error`, release the lock it
+        held, and queue it again (the same trigger and requester). Returns the retry request's id, if any."""
+        self.release_training_lock(holder)
+        if run_id is None:
+            return None
+        row = self.run(run_id)
+        if row["status"] != "running":
+            return None  # it was recorded after all
+        self.finish_run(run_id, status="failed", error=error)
+        retry, _ = self.request_retrain(trigger=row["trigger"], requested_by=row["requested_by"],
+                                        reason=f"retry of run {run_id}: {error}"[:1000])
+        return retry
+
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(

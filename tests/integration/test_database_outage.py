@@ -106,3 +106,46 @@ def api_get_text(url: str) -> str:
 
     with urllib.request.urlopen(url, timeout=5) as r:
         return r.read().decode()
+
+
+def test_a_training_run_that_loses_the_database_fails_cleanly_and_is_retried(own_postgres, tmp_path, monkeypatch):
+    from recstream.models.data.synthetic import SyntheticSpec, generate
+    from recstream.models.deep.config import DeepConfig
+    from recstream.models.retrain import run as retrain_run
+    from recstream.models.retrain.config import RetrainConfig
+    from recstream.models.store.db import upgrade
+    from recstream.models.store.runs import RunQueue
+    from recstream.monitors.drift.config import DriftConfig
+    from recstream.monitors.schedule import DriftJob, RetrainJobs
+
+    engine = create_db_engine(own_postgres.url)
+    upgrade(engine)
+    EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=200, items=300, events=6_000))))
+    queue = RunQueue(engine)
+    first, _ = queue.request_retrain(trigger="operator", requested_by="api:alice", reason="new catalogue")
+    jobs = RetrainJobs(engine, RetrainConfig(deep=DeepConfig(dim=8, epochs=1), artefact_dir=tmp_path))
+    train = retrain_run._train_and_gate
+
+    def database_goes_away(*args, **kwargs):  # the outage begins once the run is under way
+        own_postgres.stop()
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(retrain_run, "_train_and_gate", database_goes_away)
+    assert jobs.queued() is None and len(jobs.lost) == 1  # failed without a traceback out of the job
+    assert jobs.queued() is None and len(jobs.lost) == 1  # still down: nothing settled, nothing lost
+    drift = DriftJob(engine, DriftConfig(report_dir=tmp_path / "drift", window_events=2_000, min_events=500))
+    assert drift.run() is None  # a drift report fails cleanly too; the next interval makes it
+    monkeypatch.setattr(retrain_run, "_train_and_gate", train)
+    own_postgres.start()
+
+    result = jobs.queued()  # back: the lost run is recorded, the lock freed, and the request runs again
+    assert result is not None and result.outcome in ("promoted", "candidate", "rejected"), result  # it ran
+    runs = {r["id"]: r for r in queue.runs()}
+    assert runs[result.run_id]["status"] == result.outcome
+    assert runs[first]["status"] == "failed" and "database went away" in runs[first]["error"]
+    retry = runs[result.run_id]
+    assert retry["id"] != first and (retry["trigger"], retry["requested_by"]) == ("operator", "api:alice")
+    assert retry["reason"].startswith(f"retry of run {first}")
+    assert queue.training_lock_holder() is None and not jobs.lost
+    assert drift.run().report["n_columns"] > 0
+    engine.dispose()
