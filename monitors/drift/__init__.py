@@ -1,4 +1,4 @@
 """Drift reports: windows from the event store, compared with Evidently, stored with their verdict and the
 action taken."""
 
-__all__ = ["config", "features", "windows", "comparison", "run", "reports"]
+__all__ = ["comparison", "config", "features", "reports", "run", "windows"]
