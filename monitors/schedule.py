@@ -9,6 +9,7 @@ trainings never overlap, and the registry's training lock keeps separate schedul
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
+from threadpoolctl import threadpool_limits
 
 from recstream.models.errors import DatabaseLost, TrainingBusy
 from recstream.models.retrain.config import RetrainConfig
@@ -115,10 +117,18 @@ class DriftJob:
 
     engine: Engine
     config: DriftConfig
+    #: no report starts before this (time.monotonic()): reports keep to their share of the wall clock
+    _rest_until: float = 0.0
 
     def run(self) -> DriftRun | None:
+        if time.monotonic() < self._rest_until:
+            log.debug("drift report skipped: resting (RECSTREAM_DRIFT_BUSY_SHARE)")
+            return None
+        started = time.monotonic()
         try:
-            result = run_drift(self.engine, self.config, actor="scheduler")
+            # BLAS on this thread only: an idle OpenBLAS thread spins on a core a worker needs (ingest/runtime.py).
+            with threadpool_limits(limits=1, user_api="blas"):
+                result = run_drift(self.engine, self.config, actor="scheduler")
         except DBAPIError as exc:  # nothing was recorded: the next interval runs it again
             log.warning("drift report not made: the database is unavailable (%s); the next one runs on time",
                         type(exc.orig).__name__)
@@ -126,6 +136,9 @@ class DriftJob:
         except Exception:  # one failed report must not stop the next ones (or retraining)
             log.exception("drift report failed")
             return None
+        finally:
+            busy = time.monotonic() - started
+            self._rest_until = time.monotonic() + busy * (1.0 / self.config.busy_share - 1.0)
         if result.skipped:
             log.info("drift report skipped: %s", result.skipped)
         return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Double, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import JSON, Boolean, Column, Double, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
 
 # Naming convention so Alembic migrations get stable, portable constraint names.
 metadata = MetaData(
@@ -187,4 +187,19 @@ workers = Table(
     Column("n_partitions", Integer, nullable=False),
     Column("assigned_at", Double, nullable=False),
     Column("heartbeat_at", Double, nullable=False),
+)
+
+# ---- catalogue ---------------------------------------------------------------------------------------------
+#: The latest state of each item the items topic described (deletes kept as tombstones). Written by the worker
+#: that owns the item's partition, in topic order; read at start by every worker and by `recstream items show`.
+items = Table(
+    "items",
+    metadata,
+    Column("item_id", String(ID_LENGTH), primary_key=True),
+    Column("available", Boolean, nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("created_at", Double, nullable=True),
+    Column("attributes", JSON, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("updated_at", Double, nullable=False),
 )

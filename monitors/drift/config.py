@@ -31,6 +31,10 @@ class DriftConfig:
     cooldown_s: float = 3600.0
     trigger_retrain: bool = True
     report_dir: str | Path = "var/drift"  # or an s3:// prefix
+    #: most of the wall clock the scheduler spends making reports: after a report of t seconds the next waits at
+    #: least t * (1 / busy_share - 1). Concurrent work slows a worker on the same host even at the lowest CPU
+    #: priority (bench/drift.py: a nice-19 busy loop cost ingestion 20-25%), so the cap is on time, not priority.
+    busy_share: float = 0.2
     #: model-output probes older than this (recorded time) are deleted by each run
     outputs_retention_s: float = 30 * 86_400.0
 

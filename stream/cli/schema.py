@@ -9,11 +9,11 @@ import click
 
 
 @click.command()
-@click.argument("topics", nargs=-1, type=click.Choice(["behaviour", "feedback"]))
+@click.argument("topics", nargs=-1, type=click.Choice(["behaviour", "feedback", "items"]))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="write TOPIC.schema.json files here instead of printing")
 def schema(topics: tuple[str, ...], out: Path | None) -> None:
-    """JSON Schema of the behaviour and feedback topics (all when none is named), for producers to validate
+    """JSON Schema of the behaviour, feedback and items topics (all when none is named), for producers to validate
     against. The worker checks a few things no schema can: key = user_id, ts within range, size."""
     from recstream.stream.ingest.contract import TOPICS, json_schema
 

@@ -32,6 +32,8 @@ class DriftSettings(Component):
     trigger_retrain: bool = Field(D.trigger_retrain, description="request a retrain when drift persists")
     report_dir: str = Field(str(D.report_dir), description="where drift reports (HTML + JSON) are kept: a "
                             "directory, or s3://bucket/prefix")
+    busy_share: float = Field(D.busy_share, gt=0, le=1, description="most of the wall clock the scheduler "
+                              "spends making drift reports (the rest it waits)")
     probe_flush_s: float = Field(2.0, gt=0, description="how often workers store model-output probes")
 
     def config(self) -> DriftConfig:
@@ -40,4 +42,4 @@ class DriftSettings(Component):
             min_events=self.min_events, reference_start=self.reference_start, reference_end=self.reference_end,
             num_method=self.num_method, cat_method=self.cat_method, column_threshold=self.column_threshold,
             drift_share=self.share, consecutive=self.consecutive, cooldown_s=self.cooldown_s,
-            trigger_retrain=self.trigger_retrain, report_dir=self.report_dir)
+            trigger_retrain=self.trigger_retrain, report_dir=self.report_dir, busy_share=self.busy_share)
