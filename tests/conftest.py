@@ -57,7 +57,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield url
     engine = create_engine(url)
     with engine.begin() as c:
-        c.execute(text("DROP TABLE IF EXISTS workers, drift_reports, model_outputs, interactions, feedback, model_audit, training_runs, training_lock, model_versions, alembic_version CASCADE"))
+        c.execute(text("DROP TABLE IF EXISTS items, workers, drift_reports, model_outputs, interactions, feedback, model_audit, training_runs, training_lock, model_versions, alembic_version CASCADE"))
     engine.dispose()
 
 

@@ -107,6 +107,35 @@ class CoOccurrence:
         ages = np.arange(len(window) - 1, -1, -1, dtype=np.float64)  # the window is oldest first
         kernels.cooccur_scores(out, window, self.decay ** ages, self.nbr, self.cnt, self.err, self.item_count, scale)
 
+    def by_source(self, user_id: str, rows: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """(the user's window rows, each one's score for `rows` alone): which recent items put an item in the
+        list (an explanation; the sum over sources is not the total, which is a log of the sum)."""
+        window = self.window_of(user_id)
+        parts = np.zeros((len(window), len(rows)))
+        if not len(window):
+            return window, parts
+        from recstream.models.online import kernels
+
+        out = np.zeros(len(self.item_count))
+        for j, src in enumerate(window):
+            out[:] = 0.0
+            age = np.array([self.decay ** (len(window) - 1 - j)])
+            kernels.cooccur_scores(out, window[j:j + 1], age, self.nbr, self.cnt, self.err, self.item_count, scale)
+            parts[j] = out[np.minimum(rows, len(out) - 1)] * (rows < len(out))
+        return window, parts
+
+    def companions(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item rows, scores) of the items most often positive with item `row` in users' recent windows,
+        normalised by each companion's own popularity as in a user's score (best first)."""
+        if row >= len(self.item_count):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        nbr = self.nbr[row]
+        keep = nbr >= 0
+        rows = nbr[keep].astype(np.int64)
+        scores = (self.cnt[row][keep] - self.err[row][keep]) / np.sqrt(np.maximum(self.item_count[rows], 1.0))
+        order = [o for o in np.argsort(-scores, kind="stable") if scores[o] > 0]
+        return rows[order], scores[order]
+
 
 def cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:
     """The co-occurrence counts `cfg` asks for (None when its weight is 0: no counting, no cost)."""

@@ -304,6 +304,30 @@ class OnlineRecommender:
         top = top[np.isfinite(scores[top])]
         return Recommendation([self.item_ids[r] for r in top], [float(scores[r]) for r in top], source)
 
+    def score_parts(self, user_id: str, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The parts of this model's score of item `rows` for `user_id` (their sum is what `scores` ranks by):
+        factors (dot product and item bias), popularity, co-occurrence, feedback (ignored showings)."""
+        n = self.n_items
+        pop = self._popularity_term(n)[rows]
+        if self._user_vector(user_id) is None:
+            return {"popularity": pop}  # a cold user is ranked by popularity alone
+        parts = {"factors": self._factors[rows] @ self._user_vector(user_id) + self._biases[rows],
+                 "popularity": self.config.popularity_blend * pop}
+        for name, add in (("cooccurrence", self._add_cooccurrence), ("feedback", self.feedback.demote)):
+            full = np.zeros(n)
+            add(full, user_id)
+            parts[name] = full[rows]
+        return parts
+
+    def similar_by_factors(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cosine similarities) of the `k` items whose factors point most like item `row`'s."""
+        f = self._factors[:self.n_items]
+        norms = np.linalg.norm(f, axis=1) * max(float(np.linalg.norm(f[row])), 1e-12)
+        sims = (f @ f[row]) / np.maximum(norms, 1e-12)
+        sims[row] = -np.inf
+        top = np.argsort(-sims, kind="stable")[:k]
+        return top, sims[top]
+
     def recent_items(self, user_id: str, n: int) -> list[str]:
         """The user's `n` most recent distinct items, oldest first (what sequence models read)."""
         return [self.item_ids[r] for r in self.seen.recent(user_id, n)]

@@ -54,13 +54,17 @@ def mix(scores: np.ndarray, deep: np.ndarray, deep_weight: float) -> np.ndarray:
 
 
 def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, exclude_seen: bool,
-          deep_weight: float) -> tuple[Recommendation, bool]:
-    """Top-k from the online scores blended with the deep model's (standardised, weighted). Returns whether the
-    deep model contributed: it does when the user has history it knows."""
+          deep_weight: float, deny: np.ndarray | None = None) -> tuple[Recommendation, bool]:
+    """Top-k from the online scores blended with the deep model's (standardised, weighted), never an item row
+    `deny` marks (see filters.py). Returns whether the deep model contributed: it does when the user has history
+    it knows."""
     if online.n_items == 0 or k <= 0:
         return Recommendation([], [], "popular"), False
     scores = online.scores(user_id, exclude_seen)
     d = deep_scores(online, deep, user_id) if deep_weight > 0 else None
-    if d is None:
-        return online.top_k(scores, k, "personal" if online.is_personal(user_id) else "popular"), False
-    return online.top_k(mix(scores, d, deep_weight), k, "personal"), True
+    if d is not None:
+        scores = mix(scores, d, deep_weight)
+    if deny is not None:
+        scores[deny[:len(scores)]] = -np.inf
+    source = "personal" if d is not None or online.is_personal(user_id) else "popular"
+    return online.top_k(scores, k, source), d is not None

@@ -20,7 +20,8 @@ log = logging.getLogger("recstream.worker")
 
 
 def bind(app: faust.App, views: WorkerViews) -> None:
-    """Serve each of `views`' routes on Faust's web server (aiohttp)."""
+    """Serve each of `views`' routes on Faust's web server (aiohttp): one page per path, a method per route."""
+    pages: dict[str, dict[str, Any]] = {}
     for path, method, name in views.ROUTES:
         handler = getattr(views, name)
 
@@ -28,7 +29,9 @@ def bind(app: faust.App, views: WorkerViews) -> None:
             reply = await _handler(request, **params)
             return self.bytes(reply.body, content_type=reply.content_type, status=reply.status)
 
-        app.page(path)(type(f"{name}_view", (View,), {method.lower(): serve}))
+        pages.setdefault(path, {})[method.lower()] = serve
+    for n, (path, methods) in enumerate(pages.items()):
+        app.page(path)(type(f"view_{n}", (View,), methods))
 
 
 def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:

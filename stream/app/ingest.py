@@ -8,6 +8,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from recstream.models.store.items import ItemStore
+from recstream.stream.ingest.catalogue_feed import CatalogueFeed, make_catalogue_consumer
 from recstream.stream.ingest.dead_letters import KafkaDeadLetters
 from recstream.stream.ingest.events import EventParser
 from recstream.stream.ingest.item_feed import ItemFeed, make_feed_consumer
@@ -36,10 +38,11 @@ class IngestService:
             log.warning("cannot read the worker directory yet (%s)", exc)
         pipeline = state.attach(KafkaDeadLetters(producer, s.kafka.topic_dead_letter))
         await pipeline.preparer.start()
-        log.info("consuming %s and %s from %s; API on http://%s:%d", state.topics.behaviour, state.topics.feedback,
-                 s.kafka.bootstrap, s.serving.web_host, s.serving.web_port)
+        log.info("consuming %s, %s and %s from %s; API on http://%s:%d", state.topics.behaviour,
+                 state.topics.feedback, state.topics.items, s.kafka.bootstrap, s.serving.web_host, s.serving.web_port)
         self._task = asyncio.current_task()
         feed = await self._start_feed() if s.ingest.share_items else None
+        catalogue = await self._start_catalogue()
         try:
             state.ingest_loop = loop = IngestLoop(consumer, pipeline, s.kafka, s.ingest, state.topics,
                                                   choose_start=state.choose_start, after_commit=state.save_checkpoint,
@@ -47,6 +50,9 @@ class IngestService:
             await loop.run()
         finally:
             await consumer.stop()  # leaves the group: the others take this worker's partitions at once
+            catalogue.cancel()
+            await asyncio.gather(catalogue, return_exceptions=True)
+            await state.catalogue_feed.consumer.stop()  # type: ignore[union-attr]
             if feed is not None:
                 feed.cancel()
                 await asyncio.gather(feed, return_exceptions=True)
@@ -64,6 +70,16 @@ class IngestService:
                                    EventParser(s.ingest.max_event_bytes, s.ingest.max_future_skew_s),
                                    lambda cols: state.recommender.learn_items(cols), s.ingest.batch_max)
         return asyncio.create_task(state.item_feed.run(), name="item feed")
+
+    async def _start_catalogue(self) -> asyncio.Task:
+        """The catalogue feed (see stream/ingest/catalogue_feed.py): every items partition, from the start."""
+        state, s = self.state, self.state.settings
+        consumer = make_catalogue_consumer(s.kafka, s.ingest)
+        await consumer.start()
+        state.catalogue_feed = CatalogueFeed(consumer, state.topics.items, state.catalogue,
+                                             ItemStore(state.registry.engine).all, s.ingest.max_event_bytes)
+        await state.catalogue_feed.start()
+        return asyncio.create_task(state.catalogue_feed.run(), name="catalogue feed")
 
     async def _on_assignment(self, behaviour: list[int], partitions: int) -> None:
         state = self.state

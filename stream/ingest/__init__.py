@@ -1,7 +1,8 @@
 """The hot path: records fetched in batches, validated (refusals dead-lettered with a code), stored in helper
 processes, de-duplicated and learned, offsets committed; the item feed learns the other workers' partitions
-item-side."""
+item-side, and the catalogue feed applies every catalogue update on every worker."""
 
 __all__ = [
-    "records", "rejections", "events", "contract", "dead_letters", "dedupe", "prepare", "pipeline", "loop", "item_feed", "runtime",
+    "records", "rejections", "events", "item_events", "contract", "dead_letters", "dedupe", "prepare", "pipeline",
+    "loop", "item_feed", "catalogue_feed", "runtime",
 ]

@@ -72,7 +72,7 @@ class FeedbackEvent(_Event):
                         self.ts.timestamp())
 
 
-def _describe(exc: ValidationError) -> tuple[str, str]:
+def describe_validation(exc: ValidationError) -> tuple[str, str]:
     errors = exc.errors(include_url=False, include_input=False)
     if errors and errors[0]["type"] in ("json_invalid", "json_type"):
         return "not_json", f"not a JSON object: {errors[0]['msg']}"
@@ -101,7 +101,7 @@ class EventParser:
         try:
             event = model.__pydantic_validator__.validate_json(value)  # model_validate_json minus a wrapper
         except ValidationError as exc:
-            return Rejection(*_describe(exc))
+            return Rejection(*describe_validation(exc))
         ts = event.ts.timestamp()
         if ts < MIN_TS:
             return Rejection("bad_timestamp", f"ts {event.ts.isoformat()} is before 1990: send unix seconds or ISO-8601")

@@ -12,10 +12,18 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from recstream.models.catalogue.items import ItemRecord
-from recstream.stream.ingest.events import Id, _describe
+from recstream.stream.ingest.events import Id, describe_validation
 from recstream.stream.ingest.rejections import Rejection
 
 Category = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -64,7 +72,7 @@ def parse_item(key: bytes | None, value: bytes | None, max_bytes: int = 16 * 102
     try:
         item = ItemEvent.__pydantic_validator__.validate_json(value)
     except ValidationError as exc:
-        return Rejection(*_describe(exc))
+        return Rejection(*describe_validation(exc))
     if key != item.item_id.encode():
         shown = "no key" if key is None else f"key {key[:64]!r}"
         return Rejection("key_mismatch", f"message has {shown} but item_id {item.item_id!r}: produce with "

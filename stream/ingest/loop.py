@@ -124,7 +124,7 @@ class IngestLoop:
         self._generation = 0
         #: held while a batch is applied and committed: a revocation waits for it
         self._applying = asyncio.Lock()
-        consumer.subscribe([topics.behaviour, topics.feedback], listener=_Rebalance(self))
+        consumer.subscribe([topics.behaviour, topics.feedback, topics.items], listener=_Rebalance(self))
 
     async def probe_broker(self, timeout_s: float) -> bool:
         """Ask the brokers for the end offsets of this worker's partitions (the whole cluster's metadata

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from recstream.models.catalogue.items import ItemRecord
 from recstream.models.data.interaction import Feedback, InteractionColumns
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.stream.ingest.dedupe import RecentIds
@@ -43,6 +44,7 @@ class PipelineStats:
     duplicates: int = 0
     learned: int = 0
     feedback_stored: int = 0
+    items_stored: int = 0
     dead_lettered: Counter[str] = field(default_factory=Counter)
     batches: int = 0
     #: Cumulative seconds per stage: where a slow worker spends its time.
@@ -52,7 +54,7 @@ class PipelineStats:
 
     def as_dict(self) -> dict:
         return {"consumed": self.consumed, "stored": self.stored, "duplicates": self.duplicates,
-                "learned": self.learned, "feedback_stored": self.feedback_stored,
+                "learned": self.learned, "feedback_stored": self.feedback_stored, "items_stored": self.items_stored,
                 "dead_lettered": dict(self.dead_lettered), "batches": self.batches,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
@@ -68,7 +70,8 @@ class Pipeline:
                  learn_chunk: int = 200, dedupe_window: int = 1_000_000,
                  observe: Callable[[float], None] | None = None,
                  before_learn: Callable[[InteractionColumns], None] | None = None,
-                 learn_feedback: bool = True) -> None:
+                 learn_feedback: bool = True,
+                 store_items: Callable[[list[ItemRecord]], int] | None = None) -> None:
         self.preparer = preparer
         self.recommender = recommender
         self.dead_letters = dead_letters
@@ -81,6 +84,8 @@ class Pipeline:
         self.before_learn = before_learn
         #: reactions to served lists are learned (clicks as positives, ignored impressions as negatives)
         self.learn_feedback = learn_feedback
+        #: stores a batch's catalogue updates, in order (every worker's catalogue feed applies them to serving)
+        self.store_items = store_items
         self._applying = False
         self._pending_swap: Callable[[], None] | None = None
 
@@ -126,6 +131,8 @@ class Pipeline:
         started = time.perf_counter()
         if prepared.rejected:
             await self.dead_letters.send_many([(records[i], why) for i, why in prepared.rejected])
+        if prepared.items and self.store_items is not None:
+            self.stats.items_stored += await asyncio.to_thread(self.store_items, prepared.items)
         sent = time.perf_counter()
         behaviour = prepared.behaviour
         ids = behaviour.event_ids

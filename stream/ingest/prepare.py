@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from recstream.models.catalogue.items import ItemRecord
 from recstream.models.data.interaction import Feedback, Interaction, InteractionColumns
 from recstream.models.store.db import create_db_engine
 from recstream.models.store.events import EventStore
 from recstream.stream.ingest.events import EventParser
+from recstream.stream.ingest.item_events import parse_item
 from recstream.stream.ingest.records import Record
 from recstream.stream.ingest.rejections import Rejection
 from recstream.stream.ingest.runtime import tune_for_throughput
@@ -41,6 +43,9 @@ class Prepared:
     store_s: float
     #: the valid feedback events, in batch order (the learner learns them after the batch's behaviour)
     feedback: list[Feedback] = field(default_factory=list)
+    #: the valid catalogue updates, in batch order: stored by the pipeline, in order (two helpers may store
+    #: neighbouring batches in either order, which only events can afford)
+    items: list[ItemRecord] = field(default_factory=list)
 
 
 class Preparer:
@@ -62,9 +67,16 @@ class Preparer:
         behaviour: list[Interaction] = []
         feedback: list[Feedback] = []
         rejected: list[tuple[int, Rejection]] = []
-        feedback_topic, parser = self.topics.feedback, self.parser
+        items: list[ItemRecord] = []
+        feedback_topic, items_topic, parser = self.topics.feedback, self.topics.items, self.parser
         for i, (topic, key, value) in enumerate(zip(topics, keys, values)):
-            if topic == feedback_topic:
+            if topic == items_topic:
+                item = parse_item(key, value, parser.max_bytes)
+                if isinstance(item, Rejection):
+                    rejected.append((i, item))
+                else:
+                    items.append(item)
+            elif topic == feedback_topic:
                 fb = parser.feedback(key, value)
                 if isinstance(fb, Rejection):
                     rejected.append((i, fb))
@@ -80,7 +92,7 @@ class Preparer:
         stored = len(self.store.add_interactions(behaviour)) if behaviour else 0
         feedback_stored = len(self.store.add_feedback(feedback)) if feedback else 0
         return Prepared(InteractionColumns.of(behaviour), rejected, stored, feedback_stored, parsed - started,
-                        time.perf_counter() - parsed, feedback)
+                        time.perf_counter() - parsed, feedback, items)
 
     async def start(self) -> None:
         """Nothing to start: it runs in the worker's own process."""

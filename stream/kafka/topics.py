@@ -20,10 +20,16 @@ class Topics(NamedTuple):
     behaviour: str
     feedback: str
     dead_letter: str
+    items: str
 
     @classmethod
     def of(cls, kafka: KafkaSettings) -> Topics:
-        return cls(kafka.topic_behaviour, kafka.topic_feedback, kafka.topic_dead_letter)
+        return cls(kafka.topic_behaviour, kafka.topic_feedback, kafka.topic_dead_letter, kafka.topic_items)
+
+    def configs(self, name: str) -> dict[str, str]:
+        """Topic configuration recstream creates `name` with: the catalogue is compacted (the latest update per
+        item is kept for ever: a worker started a year later still learns every item's state from it)."""
+        return {"cleanup.policy": "compact"} if name == self.items else {}
 
 
 class KafkaUnavailable(RecstreamError):
@@ -32,7 +38,7 @@ class KafkaUnavailable(RecstreamError):
 
 def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0,
                   security: Mapping[str, Any] | None = None) -> None:
-    """Create the three topics when missing. Keyed by user_id, so more partitions = more workers can share.
+    """Create the four topics when missing. Keyed by user_id, so more partitions = more workers can share.
     `security`: KafkaSettings.client_options() for a secured cluster."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -47,7 +53,8 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: fl
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
-        wanted = [NewTopic(name, partitions, 1) for name in topics if name not in existing]
+        wanted = [NewTopic(name, partitions, 1, topic_configs=topics.configs(name)) for name in topics
+                  if name not in existing]
         if wanted:
             try:
                 admin.create_topics(wanted)

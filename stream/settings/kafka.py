@@ -18,6 +18,8 @@ class KafkaSettings(Component):
     topic_behaviour: str = Field("recstream.behaviour", description="topic of user-behaviour events")
     topic_feedback: str = Field("recstream.feedback", description="topic of feedback on served recommendations")
     topic_dead_letter: str = Field("recstream.dead-letter", description="where invalid input goes, with reasons")
+    topic_items: str = Field("recstream.items", description="topic of catalogue updates, keyed by item_id "
+                                                           "(created compacted)")
     topic_partitions: int = Field(4, ge=1, description="partitions when recstream creates the topics")
     group_id: str = Field("recstream-worker", description="consumer group of the stream workers")
     #: The embedded broker's group join waits about half of this: keep it low in dev and tests.

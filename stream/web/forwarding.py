@@ -23,13 +23,16 @@ class Forwarder:
         self._session: aiohttp.ClientSession | None = None
         self._warned: set[str] = set()
 
-    async def forward(self, owner: WorkerInfo, path_qs: str) -> Reply | None:
-        """The owner's answer, verbatim, or None when it cannot be reached in time (answered here instead)."""
+    async def forward(self, owner: WorkerInfo, path_qs: str, body: bytes | None = None) -> Reply | None:
+        """The owner's answer, verbatim, or None when it cannot be reached in time (answered here instead). With
+        a `body`, the request is POSTed (filters too long for a URL)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        method, headers = ("POST", {FORWARDED_BY: self.source, "Content-Type": "application/json"}) if body \
+            is not None else ("GET", {FORWARDED_BY: self.source})
         try:
-            async with self._session.get(owner.url + path_qs, headers={FORWARDED_BY: self.source}) as resp:
-                body, status = await resp.read(), resp.status
+            async with self._session.request(method, owner.url + path_qs, data=body, headers=headers) as resp:
+                answer, status = await resp.read(), resp.status
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             if owner.source not in self._warned:  # once per owner: a dead worker would otherwise log every request
                 self._warned.add(owner.source)
@@ -37,4 +40,4 @@ class Forwarder:
                             "group rebalances", owner.source, owner.url, exc or type(exc).__name__)
             return None
         self._warned.discard(owner.source)
-        return Reply(status, body)
+        return Reply(status, answer)

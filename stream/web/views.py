@@ -20,12 +20,12 @@ from recstream.monitors.metrics import CONTENT_TYPE
 from recstream.stream.web.auth import read_refusal, refusal
 from recstream.stream.web.banner import with_banner
 from recstream.stream.web.forwarding import FORWARDED_BY, Forwarder
-from recstream.stream.web.params import BadRequest, bool_param, int_param
+from recstream.stream.web.params import BadRequest, int_param
+from recstream.stream.web.recommend_request import RecommendationRequest
 from recstream.stream.web.reply import Reply, Request
 from recstream.stream.worker import health
 from recstream.stream.worker.state import WorkerState
 
-MAX_K = 200
 #: Fields a mutating request may carry, and their JSON types (`to` is a version name or id).
 BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool,),
                                             "kind": (str,)}
@@ -37,7 +37,8 @@ async def blocking(fn: Callable[[], Any]) -> Any:
 
 class WorkerViews:
     #: (path, method, view): what `bind()` serves
-    ROUTES = (("/recommendations/{user_id}", "GET", "recommendations"), ("/healthz", "GET", "healthz"),
+    ROUTES = (("/recommendations/{user_id}", "GET", "recommendations"),
+              ("/recommendations/{user_id}", "POST", "recommendations"), ("/healthz", "GET", "healthz"),
               ("/readyz", "GET", "readyz"),
               ("/metrics", "GET", "metrics"), ("/models", "GET", "models"), ("/models/runs", "GET", "runs"),
               ("/models/rollback", "POST", "rollback"), ("/models/retrain", "POST", "retrain"),
@@ -50,9 +51,10 @@ class WorkerViews:
         self.forwarder = Forwarder(state.source, self.serving.forward_timeout_s)
 
     async def recommendations(self, request: Request, user_id: str) -> Reply:
+        posted = getattr(request, "method", "GET") == "POST"
+        body = await request.read() if posted else None
         try:
-            k = int_param(request.query.get("k"), "k", 10, 1, MAX_K)
-            exclude = bool_param(request.query.get("exclude_seen"), "exclude_seen", True)
+            ask = RecommendationRequest.from_body(body) if posted else RecommendationRequest.from_query(request.query)
         except BadRequest as exc:
             return Reply.error(str(exc), 400)
         if len(user_id) > 256:
@@ -63,12 +65,12 @@ class WorkerViews:
             await self._learn_owners()
         owner = None if forwarded else router.owner_of(user_id)
         if owner is not None:
-            answered = await self.forwarder.forward(owner, request.path_qs)
+            answered = await self.forwarder.forward(owner, request.path_qs, body)
             if answered is not None:
                 self.state.router.forwarded += 1
                 return answered
         with self.state.metrics.request_seconds.time():
-            answer = self.state.recommend(user_id, k, exclude)
+            answer = self.state.recommend(user_id, ask.k, ask.exclude_seen, ask.filters, ask.explain)
         answer["served_by"] = self.state.source
         return Reply.json(answer)
 

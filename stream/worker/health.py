@@ -37,6 +37,9 @@ def readiness(state: WorkerState) -> tuple[bool, str]:
     loop = state.ingest_loop
     if loop is None or loop.rebalances == 0:
         return False, "joining the consumer group (its state is restored at the first assignment)"
+    feed = state.catalogue_feed
+    if feed is not None and not feed.caught_up:
+        return False, "reading the catalogue (items topic): an unavailable item must never be served"
     if state.router.assigned:
         return True, f"consuming partitions {list(state.router.assigned)}"
     if state.router.covered():
@@ -58,6 +61,7 @@ def health(state: WorkerState) -> dict:
             "drift": state.drift_summary,
             "online_checkpoint": ckpt.name if ckpt else None,
             "item_feed": {**state.item_feed.state(), "learned": r.peer_events_learned} if state.item_feed else None,
+            "catalogue": state.catalogue_feed.state() if state.catalogue_feed else state.catalogue.state(),
             "worker": state.source, "partitions": list(state.router.assigned),
             "broker": {"up": loop.broker_up, "failed_probes": loop.broker_errors} if loop else None,
             "database": state.database.state(),

@@ -12,14 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.checkpoint import OnlineCheckpoint
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.blend import blend
 from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
+from recstream.models.serving.explain import explain
 from recstream.models.serving.explore import POOL, explore
+from recstream.models.serving.filters import Filters, deny_mask
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, require_current_schema
+from recstream.models.store.items import ItemStore
 from recstream.models.store.registry import ModelVersion, Registry
 from recstream.monitors.metrics import WorkerMetrics
 from recstream.stream.ingest.pipeline import DeadLetterSink, Pipeline
@@ -35,10 +39,12 @@ from recstream.stream.worker.directory import Directory
 from recstream.stream.worker.routing import Router
 
 if TYPE_CHECKING:
+    from recstream.stream.ingest.catalogue_feed import CatalogueFeed
     from recstream.stream.ingest.item_feed import ItemFeed
     from recstream.stream.ingest.loop import IngestLoop
 
 log = logging.getLogger("recstream.worker")
+NO_FILTERS = Filters()
 
 
 def worker_source(settings: Settings) -> str:
@@ -69,6 +75,9 @@ class WorkerState:
     ingest_loop: IngestLoop | None = None
     #: other workers' events, learned item-side (None: RECSTREAM_SHARE_ITEMS=false)
     item_feed: ItemFeed | None = None
+    #: the shop's catalogue (availability, categories), applied from the items topic by `catalogue_feed`
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    catalogue_feed: CatalogueFeed | None = None
     metrics: WorkerMetrics = field(init=False)
     database: DatabaseProbe = field(init=False)
     judge: ServedJudge = field(init=False)
@@ -113,7 +122,8 @@ class WorkerState:
         self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.ingest.learn_chunk,
                                  dedupe_window=s.ingest.dedupe_window,
                                  observe=self.metrics.learn_batch_seconds.observe,
-                                 before_learn=self._judge_served, learn_feedback=s.ingest.learn_feedback)
+                                 before_learn=self._judge_served, learn_feedback=s.ingest.learn_feedback,
+                                 store_items=ItemStore(self.registry.engine).upsert)
         if self._restored_recent is not None:
             self.pipeline.recent, self._restored_recent = self._restored_recent, None
         return self.pipeline
@@ -164,16 +174,24 @@ class WorkerState:
     def online_version(self) -> str:
         return f"online:{self.recommender.config.algorithm}"
 
-    def recommend(self, user_id: str, k: int, exclude_seen: bool = True) -> dict:
+    def recommend(self, user_id: str, k: int, exclude_seen: bool = True, filters: Filters = NO_FILTERS,
+                  why: bool = False) -> dict:
         deep = self.deep.choose(user_id)  # held for the whole request: a swap meanwhile does not touch it
         share = self.settings.serving.explore_share
         exploring = share > 0 and self.recommender.is_personal(user_id)
+        deny = deny_mask(self.recommender, self.catalogue, filters)
         rec, used_deep = blend(self.recommender, deep, user_id, k * POOL if exploring else k, exclude_seen,
-                               self.deep_weight)
+                               self.deep_weight, deny)
         if exploring:
             rec = explore(rec, k, share, self._explore_rng)
-        return recommendation_answer(user_id, rec, deep, used_deep, self.online_version,
-                                     deep is not None and deep is self.deep.canary, self.recommender.events_learned)
+        answer = recommendation_answer(user_id, rec, deep, used_deep, self.online_version,
+                                       deep is not None and deep is self.deep.canary, self.recommender.events_learned)
+        if why:  # ?explain=true
+            told = explain(self.recommender, user_id, rec.items, deep, self.deep_weight, used_deep, filters)
+            for item, reason in zip(answer["items"], told.pop("items")):
+                item["why"] = reason
+            answer["explanation"] = told
+        return answer
 
     def health(self) -> dict:
         return health.health(self)

@@ -120,3 +120,64 @@ def test_the_worker_judges_what_it_serves_and_reports_it(views):
     assert h["deep_weight"] == 0.5  # no deep version yet: nothing to tune, the configured share
     metrics = call(views.metrics(FakeRequest())).body.decode()
     assert "recstream_served_recall_at_10" in metrics and "recstream_deep_weight 0.5" in metrics
+
+
+def served(views, user="u1", method="GET", body=None, **query):
+    request = FakeRequest(query={k: str(v) for k, v in query.items()},
+                          body=json.dumps(body).encode() if body is not None else b"")
+    request.method = method
+    reply = call(views.recommendations(request, user))
+    return reply.status, reply.data()
+
+
+def test_unavailable_and_deleted_items_are_never_served_and_categories_filter_with_k_items_still(views):
+    from recstream.models.catalogue.items import ItemRecord
+
+    _, first = served(views, k=5)
+    top = [i["item_id"] for i in first["items"]]
+    views.state.catalogue.apply([ItemRecord(top[0], available=False), ItemRecord(top[1], deleted=True)])
+    _, after = served(views, k=5)
+    shown = [i["item_id"] for i in after["items"]]
+    assert len(shown) == 5 and top[0] not in shown and top[1] not in shown
+    _, anyway = served(views, k=5, available_only="false")
+    assert top[0] in [i["item_id"] for i in anyway["items"]] and top[1] not in [i["item_id"] for i in anyway["items"]]
+    shoes = [i for i in views.state.recommender.item_ids if i not in top][:8]
+    views.state.catalogue.apply([ItemRecord(i, categories=("shoes",)) for i in shoes])
+    status, only = served(views, k=5, category="shoes,hats")
+    assert status == 200 and len(only["items"]) == 5 and {i["item_id"] for i in only["items"]} <= set(shoes)
+    _, fewer = served(views, k=20, category="shoes", exclude=",".join(shoes[:2]), exclude_seen="false")
+    assert {i["item_id"] for i in fewer["items"]} == set(shoes[2:])  # every eligible one, no more
+
+
+def test_exclusions_by_query_or_body_and_bad_filters_say_what_to_send(views):
+    _, first = served(views, k=3)
+    top = [i["item_id"] for i in first["items"]]
+    _, query = served(views, k=3, exclude=",".join(top))
+    status, posted = served(views, method="POST", body={"k": 3, "exclude": top})
+    assert status == 200 and not set(top) & {i["item_id"] for i in posted["items"]}
+    assert [i["item_id"] for i in query["items"]] == [i["item_id"] for i in posted["items"]]
+    for method, body, query, message in (
+            ("GET", None, {"exclude": ",".join(f"i{n}" for n in range(501))}, "exclude takes at most 500 values"),
+            ("GET", None, {"category": "x" * 300}, "at most 256 characters"),
+            ("GET", None, {"available_only": "perhaps"}, "available_only must be true or false"),
+            ("POST", {"k": 3, "colour": "red"}, {}, "unknown field(s) colour"),
+            ("POST", {"k": "3"}, {}, "k must be an integer between 1 and 200"),
+            ("POST", {"exclude": [1, 2]}, {}, "exclude must be a list of strings"),
+            ("POST", [1], {}, "the body must be a JSON object")):
+        status, answer = served(views, method=method, body=body, **query)
+        assert status == 400 and message in answer["error"], (body, query, answer)
+
+
+def test_an_explanation_names_the_score_parts_the_recent_items_behind_them_and_the_rules(views):
+    status, answer = served(views, k=3, explain="true", category="")
+    assert status == 200
+    why = answer["items"][0]["why"]
+    assert set(why["online"]) == {"factors", "popularity", "cooccurrence", "feedback"}
+    assert abs(why["online_total"] - answer["items"][0]["score"]) < 1e-3  # the parts add up to the score
+    recent = set(views.state.recommender.recent_items("u1", 10))
+    assert any(why["with_your_items"] for why in (i["why"] for i in answer["items"]))
+    assert all(set(i["why"]["with_your_items"]) <= recent for i in answer["items"])
+    assert answer["explanation"]["ranked_by"] == "online model"
+    assert answer["explanation"]["rules"][:2] == ["available only", "deleted never"]
+    _, plain = served(views, k=3)
+    assert "why" not in plain["items"][0] and "explanation" not in plain
