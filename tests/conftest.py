@@ -137,6 +137,7 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
                "RECSTREAM_TOPIC_BEHAVIOUR": f"behaviour-{suffix}",
                "RECSTREAM_TOPIC_FEEDBACK": f"feedback-{suffix}",
                "RECSTREAM_TOPIC_DEAD_LETTER": f"dead-letter-{suffix}",
+               "RECSTREAM_TOPIC_ITEMS": f"items-{suffix}",
                "RECSTREAM_GROUP_ID": f"group-{suffix}",
                "RECSTREAM_WEB_PORT": str(free_port()),
                "RECSTREAM_SESSION_TIMEOUT_S": "6",

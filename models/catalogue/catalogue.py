@@ -37,8 +37,10 @@ class Catalogue:
     def apply(self, records: Iterable[ItemRecord]) -> int:
         """Upsert or delete each record, in order (the topic's order per item). Returns how many."""
         n = 0
-        for rec in records:
-            self._forget(self.items.get(rec.item_id))
+        for update in records:
+            old = self.items.get(update.item_id)
+            rec = update.over(old)
+            self._forget(old)
             self.items[rec.item_id] = rec
             if rec.deleted:
                 self._deleted.add(rec.item_id)

@@ -16,11 +16,13 @@ class ItemStore:
         self.engine = engine
 
     def upsert(self, records: Sequence[ItemRecord]) -> int:
-        """Store each item's latest record (the last of `records` per item wins: they come in topic order).
-        Delete-then-insert in one transaction: the same statements on SQLite and PostgreSQL."""
-        latest = {r.item_id: r for r in records}
-        if not latest:
+        """Apply `records` (in topic order) over what is stored: each item's fields an update leaves out keep
+        their stored values. Delete-then-insert in one transaction: the same statements on SQLite and PostgreSQL."""
+        if not records:
             return 0
+        latest = self.get_many({r.item_id for r in records if r.present is not None})
+        for r in records:
+            latest[r.item_id] = r.over(latest.get(r.item_id))
         now = time.time()
         rows = [{"item_id": r.item_id, "available": r.available, "categories": list(r.categories),
                  "created_at": r.created_at, "attributes": r.attributes, "deleted": r.deleted, "updated_at": now}
@@ -36,6 +38,15 @@ class ItemStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(items).where(items.c.item_id == item_id)).first()
         return None if row is None else _record(row)
+
+    def get_many(self, ids: set[str]) -> dict[str, ItemRecord]:
+        out: dict[str, ItemRecord] = {}
+        wanted = sorted(ids)
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                for row in conn.execute(select(items).where(items.c.item_id.in_(wanted[i:i + 500]))):
+                    out[row.item_id] = _record(row)
+        return out
 
     def all(self) -> list[ItemRecord]:
         with self.engine.connect() as conn:

@@ -11,6 +11,7 @@ import click
 from recstream.stream.app.client import api_get
 from recstream.stream.cli.common import Cli, bootstrap_opt, db_opt, load_settings
 from recstream.stream.cli.drift import drift
+from recstream.stream.cli.items import items
 from recstream.stream.cli.models import models
 from recstream.stream.cli.schema import schema
 
@@ -214,6 +215,7 @@ def demo(events: int, keep: bool) -> None:
 main.add_command(models)
 main.add_command(drift)
 main.add_command(schema)
+main.add_command(items)
 
 
 if __name__ == "__main__":  # pragma: no cover

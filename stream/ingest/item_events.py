@@ -52,9 +52,11 @@ class ItemEvent(BaseModel):
         return v if v is None or v.tzinfo else v.replace(tzinfo=timezone.utc)
 
     def to_record(self) -> ItemRecord:
+        """An update of the fields the message names (a delete replaces the whole item)."""
+        named = self.model_fields_set - {"item_id", "schema_version"}
         return ItemRecord(self.item_id, self.available and not self.deleted, tuple(dict.fromkeys(self.categories)),
                           self.created_at.timestamp() if self.created_at else None, dict(self.attributes),
-                          self.deleted)
+                          self.deleted, None if self.deleted else frozenset(named))
 
 
 def parse_item(key: bytes | None, value: bytes | None, max_bytes: int = 16 * 1024) -> ItemRecord | Rejection:

@@ -36,3 +36,12 @@ def test_masks_follow_new_item_rows_and_a_swapped_numbering():
     assert rows(cat.not_servable(other), other) == ["x"]
     mask = cat.not_servable(other)
     assert not mask.flags.writeable  # shared between requests: callers combine, never write
+
+
+def test_an_update_changes_only_the_fields_it_names_and_a_delete_resets_the_item():
+    cat = Catalogue()
+    cat.apply([ItemRecord("a", categories=("books",), attributes={"title": "A"})])
+    cat.apply([ItemRecord("a", available=False, present=frozenset({"available"}))])
+    assert cat.get("a") == ItemRecord("a", False, ("books",), None, {"title": "A"})
+    cat.apply([ItemRecord("a", deleted=True), ItemRecord("a", available=True, present=frozenset({"available"}))])
+    assert cat.get("a") == ItemRecord("a", True)  # back after a delete: nothing of the old item survives

@@ -13,3 +13,10 @@ def test_upserts_keep_the_latest_record_per_item_and_deletes_as_tombstones(engin
     assert store.get("a") == ItemRecord("a", False, ("x", "y"), 1.5e9, {}, False)
     assert store.get("b").deleted and store.get("nope") is None
     assert {r.item_id for r in store.all()} == {"a", "b"}
+
+
+def test_a_partial_update_keeps_the_stored_fields_it_does_not_name(engine):
+    store = ItemStore(engine)
+    store.upsert([ItemRecord("a", categories=("x",), attributes={"title": "A"})])
+    store.upsert([ItemRecord("a", available=False, present=frozenset({"available"}))])
+    assert store.get("a") == ItemRecord("a", False, ("x",), None, {"title": "A"})
