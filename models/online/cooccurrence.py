@@ -124,15 +124,15 @@ class CoOccurrence:
             parts[j] = out[np.minimum(rows, len(out) - 1)] * (rows < len(out))
         return window, parts
 
-    def companions(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        """(item rows, scores) of the items most often positive with item `row` in users' recent windows,
-        normalised by each companion's own popularity as in a user's score (best first)."""
+    def companions(self, row: int, exponent: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """(item rows, scores) of the items most often positive with item `row` in users' recent windows, each
+        count divided by the companion's own count to the `exponent` (0.5 as in a user's score; best first)."""
         if row >= len(self.item_count):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         nbr = self.nbr[row]
         keep = nbr >= 0
         rows = nbr[keep].astype(np.int64)
-        scores = (self.cnt[row][keep] - self.err[row][keep]) / np.sqrt(np.maximum(self.item_count[rows], 1.0))
+        scores = (self.cnt[row][keep] - self.err[row][keep]) / np.maximum(self.item_count[rows], 1.0) ** exponent
         order = [o for o in np.argsort(-scores, kind="stable") if scores[o] > 0]
         return rows[order], scores[order]
 

@@ -39,6 +39,7 @@ class WorkerViews:
     #: (path, method, view): what `bind()` serves
     ROUTES = (("/recommendations/{user_id}", "GET", "recommendations"),
               ("/recommendations/{user_id}", "POST", "recommendations"), ("/healthz", "GET", "healthz"),
+              ("/items/{item_id}/similar", "GET", "similar_items"), ("/items/{item_id}", "GET", "item"),
               ("/readyz", "GET", "readyz"),
               ("/metrics", "GET", "metrics"), ("/models", "GET", "models"), ("/models/runs", "GET", "runs"),
               ("/models/rollback", "POST", "rollback"), ("/models/retrain", "POST", "retrain"),
@@ -80,6 +81,26 @@ class WorkerViews:
         # A failure is the heartbeat service's to report and retry; this request is answered locally meanwhile.
         with contextlib.suppress(Exception):
             await self.state.router.refresh()
+
+    async def similar_items(self, request: Request, item_id: str) -> Reply:
+        """GET /items/{id}/similar?k=&category=&available_only=: "more like this" from any worker (item-side
+        knowledge is shared by the item feed), with the catalogue's rules and the caller's filters."""
+        try:
+            ask = RecommendationRequest.from_query(request.query)
+        except BadRequest as exc:
+            return Reply.error(str(exc), 400)
+        if self.state.recommender.item_row(item_id) is None:
+            return Reply.error(f"no item {item_id!r} has been seen in events yet, so nothing is known to be like it", 404)
+        return Reply.json(self.state.similar(item_id, ask.k, ask.filters))
+
+    async def item(self, request: Request, item_id: str) -> Reply:
+        """GET /items/{id}: the catalogue's record and what the online model knows of the item."""
+        record = self.state.catalogue.get(item_id)
+        row = self.state.recommender.item_row(item_id)
+        if record is None and row is None:
+            return Reply.error(f"no item {item_id!r}: neither in the catalogue nor in any event", 404)
+        return Reply.json({"item_id": item_id, "catalogue": record.as_dict() if record else None,
+                           "seen_in_events": row is not None, "served_by": self.state.source})
 
     async def healthz(self, request: Request) -> Reply:
         return Reply.json(self.state.health())

@@ -21,6 +21,7 @@ from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
 from recstream.models.serving.explain import explain
 from recstream.models.serving.explore import POOL, explore
 from recstream.models.serving.filters import Filters, deny_mask
+from recstream.models.serving.similar import similar
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, require_current_schema
 from recstream.models.store.items import ItemStore
@@ -192,6 +193,11 @@ class WorkerState:
                 item["why"] = reason
             answer["explanation"] = told
         return answer
+
+    def similar(self, item_id: str, k: int, filters: Filters = NO_FILTERS) -> dict:
+        rec = similar(self.recommender, item_id, k, deny_mask(self.recommender, self.catalogue, filters))
+        return {"item_id": item_id, "items": [{"item_id": i, "score": round(s, 6)} for i, s in zip(rec.items, rec.scores)],
+                "rules": filters.rules(), "served_by": self.source}
 
     def health(self) -> dict:
         return health.health(self)

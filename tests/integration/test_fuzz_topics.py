@@ -36,6 +36,17 @@ junk = st.one_of(
 )
 
 
+item_junk = st.one_of(
+    st.binary(max_size=400),
+    st.dictionaries(st.text(max_size=12), scalars, max_size=8).map(lambda d: json.dumps(d).encode()),
+    st.sampled_from([
+        {"available": "no"}, {"categories": "shoes"}, {"categories": [1]}, {"attributes": {"a": [1]}},
+        {"created_at": "soon"}, {"price": 3}, {"item_id": ""}, {"deleted": 1},
+    ]).map(lambda broken: json.dumps({"item_id": "i1", "available": True, **broken}).encode()),
+    st.integers(17 * 1024, 64 * 1024).map(lambda n: b'{"item_id": "i1", "attributes": {"p": "' + b"x" * n + b'"}}'),
+)
+
+
 def test_arbitrary_input_is_dead_lettered_and_every_valid_event_processed(worker_factory):
     w = worker_factory()
     bootstrap, topic = w.env["RECSTREAM_BOOTSTRAP"], w.env["RECSTREAM_TOPIC_BEHAVIOUR"]
@@ -75,3 +86,30 @@ def test_arbitrary_input_is_dead_lettered_and_every_valid_event_processed(worker
     letters = read_dead_letters(bootstrap, w.env["RECSTREAM_TOPIC_DEAD_LETTER"], limit=100_000, timeout_s=5)
     assert len(letters) == sent["junk"]
     assert all(d["code"] in CODES and d["reason"] and d["source_topic"] == topic for d in letters)
+
+    # The items topic, the same way: bad messages dead-lettered, every valid update applied.
+    items_topic, valid_items = w.env["RECSTREAM_TOPIC_ITEMS"], set()
+    item_junk_sent = [0]
+
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.one_of(item_junk, st.none()), min_size=1, max_size=30))
+    def throw_items(batch: list[bytes | None]) -> None:
+        for payload in batch:
+            if payload is None:
+                item = f"it-{next(ids)}"
+                p.send(items_topic, key=item.encode(), value=json.dumps(
+                    {"item_id": item, "available": len(valid_items) % 2 == 0, "categories": ["c"]}).encode())
+                valid_items.add(item)
+            else:
+                p.send(items_topic, key=b"i1", value=payload)
+                item_junk_sent[0] += 1
+        p.flush()
+        w.wait(lambda h: h["catalogue"]["items"] >= len(valid_items)
+               and sum(h["pipeline"]["dead_lettered"].values()) >= sent["junk"] + item_junk_sent[0],
+               timeout=60, what=f"{len(valid_items)} items applied and {item_junk_sent[0]} item dead letters")
+
+    throw_items()
+    h = w.health()
+    assert w.process.poll() is None and h["catalogue"]["items"] == len(valid_items)
+    assert sum(h["pipeline"]["dead_lettered"].values()) == sent["junk"] + item_junk_sent[0]
+    assert h["pipeline"]["items_stored"] >= len(valid_items)

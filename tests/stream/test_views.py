@@ -181,3 +181,23 @@ def test_an_explanation_names_the_score_parts_the_recent_items_behind_them_and_t
     assert answer["explanation"]["rules"][:2] == ["available only", "deleted never"]
     _, plain = served(views, k=3)
     assert "why" not in plain["items"][0] and "explanation" not in plain
+
+
+def test_similar_items_follow_co_occurrence_obey_the_catalogue_and_unknown_items_are_404(views):
+    from recstream.models.catalogue.items import ItemRecord
+
+    rec = views.state.recommender
+    item = rec.recent_items("u1", 1)[0]
+    reply = call(views.similar_items(FakeRequest(query={"k": "5"}), item))
+    items = [i["item_id"] for i in reply.data()["items"]]
+    assert reply.status == 200 and len(items) == 5 and item not in items
+    companions = [rec.item_ids[r] for r in rec.cooccurrence.companions(rec.item_row(item), 0.1)[0]]
+    assert items[:3] == companions[:3]  # the strongest companions first
+    views.state.catalogue.apply([ItemRecord(items[0], available=False)])
+    again = [i["item_id"] for i in call(views.similar_items(FakeRequest(query={"k": "5"}), item)).data()["items"]]
+    assert items[0] not in again and len(again) == 5
+    assert call(views.similar_items(FakeRequest(), "never-seen")).status == 404
+    assert call(views.similar_items(FakeRequest(query={"k": "0"}), item)).status == 400
+    shown = call(views.item(FakeRequest(), items[0])).data()
+    assert shown["catalogue"]["available"] is False and shown["seen_in_events"]
+    assert call(views.item(FakeRequest(), "never-seen")).status == 404
