@@ -21,8 +21,8 @@ from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
 from recstream.models.serving.explain import explain
 from recstream.models.serving.explore import POOL, explore
 from recstream.models.serving.filters import Filters, deny_mask
-from recstream.models.serving.similar import similar
 from recstream.models.serving.hotswap import DeepSlot
+from recstream.models.serving.similar import similar
 from recstream.models.store.db import create_db_engine, require_current_schema
 from recstream.models.store.items import ItemStore
 from recstream.models.store.registry import ModelVersion, Registry

@@ -1,0 +1,72 @@
+"""What request filters cost: a recommendation's latency with no filter, with the catalogue hiding 90% of 10,000
+items, with a category filter that keeps 10%, and with 500 excluded ids — the worker's own code path (mask, blend,
+top k), in process, on the same model and users.
+
+    python bench/filters.py [--items 10000] [--requests 3000]
+
+Prints one JSON object: p50/p99 per case and each case's p50 over the unfiltered one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from recstream.models.catalogue.catalogue import Catalogue
+from recstream.models.catalogue.items import ItemRecord
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.online.config import OnlineConfig
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.blend import blend
+from recstream.models.serving.filters import Filters, deny_mask
+
+
+def timed(online: OnlineRecommender, catalogue: Catalogue, users: list[str], filters: Filters, k: int) -> dict:
+    seconds, lengths = [], []
+    for u in users:
+        t = time.perf_counter()
+        rec, _ = blend(online, None, u, k, True, 0.0, deny_mask(online, catalogue, filters))
+        seconds.append(time.perf_counter() - t)
+        lengths.append(len(rec.items))
+    ms = np.array(seconds) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3),
+            "full_lists": float(np.mean(np.array(lengths) == k))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--items", type=int, default=10_000)
+    ap.add_argument("--users", type=int, default=5_000)
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--requests", type=int, default=3_000)
+    ap.add_argument("--k", type=int, default=10)
+    args = ap.parse_args()
+    online = OnlineRecommender(OnlineConfig())
+    online.learn(list(generate(SyntheticSpec(users=args.users, items=args.items, events=args.events, seed=3))))
+    ids = list(online.item_ids)
+    rng = np.random.default_rng(0)
+    users = [f"u{i}" for i in rng.integers(0, args.users, args.requests)]
+    keep = set(rng.choice(len(ids), len(ids) // 10, replace=False).tolist())
+    cases = {"no filter": (Catalogue(), Filters())}
+    hidden = Catalogue()
+    hidden.apply([ItemRecord(i, available=r in keep) for r, i in enumerate(ids)])
+    cases["catalogue hides 90% (unavailable)"] = (hidden, Filters())
+    tagged = Catalogue()
+    tagged.apply([ItemRecord(i, categories=("kept",) if r in keep else ("other",)) for r, i in enumerate(ids)])
+    cases["category filter keeps 10%"] = (tagged, Filters(categories=("kept",)))
+    cases["500 excluded ids"] = (Catalogue(), Filters(exclude=tuple(rng.choice(ids, 500, replace=False).tolist())))
+    for catalogue, filters in cases.values():  # warm: masks built, caches filled
+        timed(online, catalogue, users[:50], filters, args.k)
+    out = {name: timed(online, c, users, f, args.k) for name, (c, f) in cases.items()}
+    base = out["no filter"]["p50_ms"]
+    for v in out.values():
+        v["p50_over_no_filter"] = round(v["p50_ms"] / base, 2)
+    print(json.dumps({"bench": "filters", "items": online.n_items, "requests": args.requests, "k": args.k,
+                      "cases": out}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
