@@ -51,13 +51,22 @@ class SyntheticSpec:
             raise ValueError(f"shift_at must be within [0, events={self.events}], got {self.shift_at}")
 
 
+def _item_genre(rng: np.random.Generator, spec: SyntheticSpec) -> np.ndarray:
+    return rng.integers(0, spec.genres, size=spec.items)  # the stream's first draw
+
+
+def item_genres(spec: SyntheticSpec) -> dict[str, int]:
+    """Each item's genre in the (non-session) stream `spec` generates: the synthetic catalogue."""
+    return {f"i{n}": int(g) for n, g in enumerate(_item_genre(np.random.default_rng(spec.seed), spec))}
+
+
 def generate(spec: SyntheticSpec, block: int = 1_000) -> Iterator[Interaction]:
     """Yield `spec.events` interactions in event-time order (deterministic for a given spec)."""
     if spec.sessions:
         yield from _sessions(spec)
         return
     rng = np.random.default_rng(spec.seed)
-    item_genre = rng.integers(0, spec.genres, size=spec.items)
+    item_genre = _item_genre(rng, spec)
     genre_items = [np.flatnonzero(item_genre == g) for g in range(spec.genres)]
     genre_items = [g if len(g) else np.array([0]) for g in genre_items]
     # Each user likes 2-3 genres much more than the rest.

@@ -17,7 +17,7 @@ import click
 from kafka import KafkaProducer
 
 from recstream.models.data.interaction import Interaction
-from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.data.synthetic import SyntheticSpec, generate, item_genres
 from recstream.models.retrain.run import RetrainResult, retrain
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.stream.app.client import api_get
@@ -26,6 +26,10 @@ from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 from recstream.stream.kafka.produce import event_json, produce
 from recstream.stream.kafka.topics import Topics, ensure_topics
 from recstream.stream.settings import Settings
+
+#: names for the synthetic stream's genres (the demo catalogue's categories)
+GENRES = ("drama", "comedy", "thriller", "documentary", "animation", "romance", "sci-fi", "horror", "western",
+          "musical", "crime", "fantasy")
 
 WORK = Path("var/demo")
 
@@ -161,8 +165,34 @@ class Demo:
         click.echo(f"   dead-lettered: {json.dumps(h['pipeline']['dead_lettered'])}  "
                    f"(inspect: RECSTREAM_BOOTSTRAP={k.bootstrap} recstream dead-letters)")
 
+    def catalogue(self) -> None:
+        _title("6. a catalogue (genres as categories): filters, an item sold out, why an item is shown, similar items")
+        spec, path = SyntheticSpec(events=self.events), WORK / "catalogue.jsonl"
+        path.write_text("".join(json.dumps({"item_id": i, "categories": [GENRES[g % len(GENRES)]],
+                                            "attributes": {"title": f"Item {i[1:]}"}}) + "\n"
+                                for i, g in item_genres(spec).items()))
+        self.cli("items", "import", str(path))
+        _wait("the catalogue", lambda: self.get("/healthz")["catalogue"]["items"] >= spec.items)
+        _show("u1, everything", self.get("/recommendations/u1?k=5"))
+        _show(f"u1, {GENRES[1]} only", self.get(f"/recommendations/u1?k=5&category={GENRES[1]}"))
+        top = self.get("/recommendations/u1?k=5")["items"][0]["item_id"]
+        producer = KafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap)
+        producer.send(self.settings.kafka.topic_items, key=top.encode(),
+                      value=json.dumps({"item_id": top, "available": False}).encode())
+        producer.flush()
+        producer.close()
+        sent = time.monotonic()
+        _wait(f"{top} to leave the list", lambda: top not in [i["item_id"] for i in
+                                                              self.get("/recommendations/u1?k=5")["items"]])
+        click.echo(f"   {top} sold out: gone from u1's list {time.monotonic() - sent:.2f} s after the update")
+        why = self.get("/recommendations/u1?k=1&explain=true")
+        click.echo(f"   why {why['items'][0]['item_id']}: {json.dumps(why['items'][0]['why'])}")
+        click.echo(f"   rules: {', '.join(why['explanation']['rules'])}")
+        similar = self.get(f"/items/{why['items'][0]['item_id']}/similar?k=5")
+        click.echo(f"   similar to {similar['item_id']}: {' '.join(i['item_id'] for i in similar['items'])}")
+
     def first_deep_version(self) -> RetrainResult:
-        _title("6. retrain the deep model from the event store; the worker hot-swaps it in")
+        _title("7. retrain the deep model from the event store; the worker hot-swaps it in")
         first = retrain(self.engine(), self.settings.retrain_config(), trigger="manual", requested_by="demo",
                         reason="demo: first deep version", progress=False)
         _report(first)
@@ -173,7 +203,7 @@ class Demo:
         return first
 
     def promote_and_roll_back(self, first: RetrainResult) -> None:
-        _title("7. a second, warm-started version; an operator promotes it, then rolls it back")
+        _title("8. a second, warm-started version; an operator promotes it, then rolls it back")
         second = retrain(self.engine(), replace(self.settings.retrain_config(), auto_promote=False),
                          trigger="manual", requested_by="demo", reason="demo: warm start", progress=False)
         _report(second)
@@ -190,7 +220,7 @@ class Demo:
     def drift(self) -> None:
         """Replay two windows of a stream whose users' favourite genres rotate, compare each with the live
         model's training data, and let the second drifted report queue a retrain that the scheduler's job runs."""
-        _title("8. tastes shift: drift reports catch it and queue a retrain, which the scheduler runs")
+        _title("9. tastes shift: drift reports catch it and queue a retrain, which the scheduler runs")
         from recstream.monitors.drift.reports import list_reports
 
         window, k = self.settings.drift.window_events, self.settings.kafka
@@ -238,6 +268,7 @@ def run_demo(events: int = 30_000, keep: bool = False) -> None:
         demo.replay()
         demo.personalise()
         demo.dead_letters()
+        demo.catalogue()
         first = demo.first_deep_version()
         demo.promote_and_roll_back(first)
         demo.drift()
