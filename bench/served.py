@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from tqdm import tqdm
 
+from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.data.files import read_interactions
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.errors import RecstreamError
@@ -52,6 +53,10 @@ def main() -> None:
     ap.add_argument("--no-share-items", action="store_true", help="each worker learns items from its own "
                     "partitions only (RECSTREAM_SHARE_ITEMS=false)")
     ap.add_argument("--chunk", type=int, default=10)
+    ap.add_argument("--new-item-share", type=float, default=0.0, help="slots of a personal list for new items "
+                    "(RECSTREAM_NEW_ITEM_SHARE; each item is new from its first event)")
+    ap.add_argument("--new-item-age-s", type=float, default=NewItemPolicy.age_s)
+    ap.add_argument("--new-item-max-events", type=float, default=NewItemPolicy.max_events)
     ap.add_argument("--deep-weight", type=float, help="serve this fixed deep share instead of tuning it from the "
                     "stream as a worker does (RECSTREAM_DEEP_WEIGHT_TUNED=false)")
     args = ap.parse_args()
@@ -71,6 +76,8 @@ def main() -> None:
         cfg = replace(cfg, deep_weight=args.deep_weight)
     if args.no_deep:
         cfg = replace(cfg, retrain=None)
+    if args.new_item_share:
+        cfg = replace(cfg, new_items=NewItemPolicy(args.new_item_share, args.new_item_age_s, args.new_item_max_events))
     t = time.perf_counter()
     runs = {}
     for n in workers:

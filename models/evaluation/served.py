@@ -26,12 +26,14 @@ from recstream.models.evaluation.ease import Ease
 from recstream.models.evaluation.recovery import recovery
 from recstream.models.evaluation.topn import TopN
 from recstream.models.online.config import OnlineConfig
-from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.catalogue.policy import NewItemPolicy
+from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import retrain
 from recstream.models.serving.blend import blend
 from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
-from recstream.models.serving.hotswap import DeepSlot
+from recstream.models.serving.hotswap import DeepSlot, LoadedModel
+from recstream.models.serving.new_items import new_item_rows, with_new_items
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.events import EventStore
 from recstream.models.store.registry import Registry
@@ -59,6 +61,8 @@ class ServedConfig:
     share_items: bool = True
     ease_lambdas: tuple[float, ...] = (100.0, 300.0, 1000.0)
     ease_refit_every: int = 2_000
+    #: slots for new items (models/serving/new_items.py); each item enters the catalogue at its first event
+    new_items: NewItemPolicy = field(default_factory=NewItemPolicy)
 
 
 def worker_of(user: str, workers: int, partitions: int) -> int:
@@ -88,6 +92,10 @@ class ServedReplay:
         self.retrains: list[dict] = []
         self._pending: list[Interaction] = []
         self._owner: dict[str, int] = {}
+        #: item -> when it entered the catalogue (its first event); items in served lists (coverage)
+        self.created_at: dict[str, float] = {}
+        self.served_items: set[str] = set()
+        self._fresh: dict[int, tuple[int, np.ndarray]] = {}
 
     def worker(self, user: str) -> int:
         w = self._owner.get(user)
@@ -108,13 +116,28 @@ class ServedReplay:
         deep = self.slot.choose(user)
         pop = np.log1p(online.popularity.scores(online.n_items))
         online.seen.mask(pop, user)
-        out = {"served": blend(online, deep, user, K, True, self.deep_weight(user))[0].items,
+        served = blend(online, deep, user, K, True, self.deep_weight(user))[0]
+        out = {"served": self.with_new_items(served, online, deep, user).items,
                "online": online.recommend(user, K).items,
                "deep": blend(online, deep, user, K, True, 1.0)[0].items,
                "popularity": online.top_k(pop, K, "popular").items}
         for lam, items in self.ease.top(user, K, self.interacted.get(user, set())).items():
             out[f"ease_{lam:g}"] = items
         return out
+
+    def with_new_items(self, served: Recommendation, online: OnlineRecommender, deep: LoadedModel | None,
+                       user: str) -> Recommendation:
+        policy = self.cfg.new_items
+        if policy.share > 0 and served.source == "personal":
+            w = self.worker(user)
+            if self._fresh.get(w, (None,))[0] != online.events_learned:
+                self._fresh[w] = (online.events_learned, new_item_rows(online, self.created_at, policy))
+            fresh = self._fresh[w][1]
+            if fresh.any():
+                new = blend(online, deep, user, K, True, self.deep_weight(user), ~fresh)[0]
+                served = with_new_items(served, new, K, policy.share)
+        self.served_items.update(served.items)
+        return served
 
     def deep_weight(self, user: str) -> float:
         if self.served_judges is None:
@@ -165,6 +188,8 @@ class ServedReplay:
                               "seconds": round(time.perf_counter() - t, 1), "error": r.error})
 
     def run(self, events: Sequence[Interaction], progress: Callable[[int], None] | None = None) -> None:
+        for e in events:
+            self.created_at.setdefault(e.item_id, e.ts)
         every = self.cfg.retrain_every or max(len(events) // 10, 1)
         next_retrain = every
         for start in range(0, len(events), self.cfg.chunk):
@@ -196,6 +221,8 @@ class ServedReplay:
             "retrains": {**{o: sum(r["outcome"] == o for r in self.retrains)
                             for o in ("promoted", "rejected", "failed")}, "runs": self.retrains},
             "workers": self.cfg.workers,
+            "catalogue_coverage": round(len(self.served_items) / max(len(self.created_at), 1), 4),
+            "new_item_share": self.cfg.new_items.share,
         }
         if shift_at is not None:
             out["recovery_after_shift"] = recovery(self.curve, shift_at, n_events)

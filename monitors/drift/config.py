@@ -34,7 +34,7 @@ class DriftConfig:
     #: most of the wall clock the scheduler spends making reports: after a report of t seconds the next waits at
     #: least t * (1 / busy_share - 1). Concurrent work slows a worker on the same host even at the lowest CPU
     #: priority (bench/drift.py: a nice-19 busy loop cost ingestion 20-25%), so the cap is on time, not priority.
-    busy_share: float = 0.2
+    busy_share: float = 0.1
     #: model-output probes older than this (recorded time) are deleted by each run
     outputs_retention_s: float = 30 * 86_400.0
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr
 
+from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.stream.settings.base import Component
+
+N = NewItemPolicy
 
 
 class ServingSettings(Component):
@@ -26,6 +29,12 @@ class ServingSettings(Component):
     # Measured with bench/closed_loop.py (see README, "Learning from feedback"): off by default.
     explore_share: float = Field(0.0, ge=0, le=1, description="share of the slots of a personal list given to "
                                                               "items drawn from just below the cut (exploration)")
+    new_item_share: float = Field(N.share, ge=0, le=1, description="share of the slots of a personal list given "
+                                  "to new items (catalogue created_at recent, little data)")
+    new_item_age_s: float = Field(N.age_s, gt=0, description="an item is new while its created_at is this close "
+                                  "to the newest event time")
+    new_item_max_events: float = Field(N.max_events, ge=0, description="an item is new while it has at most this "
+                                       "many (decayed) positive events")
     model_poll_s: float = Field(0.25, gt=0, description="how often workers check the registry for a new version")
     operator_token: SecretStr | None = Field(
         None, description="bearer token for mutating HTTP endpoints (promote, rollback, retrain); unset = refused")
@@ -34,6 +43,9 @@ class ServingSettings(Component):
         False, validation_alias=AliasChoices("read_token_required", "RECSTREAM_READ_TOKEN_REQUIRED",
                                              "RECSTREAM_METRICS_TOKEN_REQUIRED"),
         description="operator read endpoints (GET /metrics, /drift/*, /models*) need the operator token too")
+
+    def new_items(self) -> NewItemPolicy:
+        return NewItemPolicy(self.new_item_share, self.new_item_age_s, self.new_item_max_events)
 
 
 class CanarySettings(Component):
