@@ -201,3 +201,22 @@ def test_similar_items_follow_co_occurrence_obey_the_catalogue_and_unknown_items
     shown = call(views.item(FakeRequest(), items[0])).data()
     assert shown["catalogue"]["available"] is False and shown["seen_in_events"]
     assert call(views.item(FakeRequest(), "never-seen")).status == 404
+
+
+def test_new_items_take_their_share_of_a_personal_list(views):
+    from recstream.models.catalogue.items import ItemRecord
+    from recstream.stream.settings import Settings
+
+    state = views.state
+    _, before = served(views, k=10)
+    listed = [i["item_id"] for i in before["items"]]
+    rarest = [state.recommender.item_ids[r] for r in state.recommender.popularity.scores(state.recommender.n_items)
+              .argsort()[:5]]
+    now = state.recommender.popularity.now
+    state.catalogue.apply([ItemRecord(i, created_at=now - 3600) for i in rarest])
+    state.settings = Settings.build(database_url=state.settings.database_url, new_item_share=0.3,
+                                    new_item_max_events=1e9)
+    _, after = served(views, k=10)
+    items = [i["item_id"] for i in after["items"]]
+    assert len(items) == 10 and items[:7] == [i for i in listed if i not in rarest][:7]
+    assert set(items[7:]) <= set(rarest) and len(set(items[7:])) == 3  # the last 3 slots: new items
