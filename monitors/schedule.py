@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from recstream.models.errors import DatabaseLost, TrainingBusy
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import RetrainResult, retrain
-from recstream.models.serving.abtest import canary_decision, outcomes
+from recstream.models.serving.abtest import canary_report
 from recstream.models.store.registry import Registry
 from recstream.models.store.runs import RunQueue
 from recstream.monitors.drift.config import DriftConfig
@@ -95,19 +95,15 @@ class CanaryJudge:
 
     def judge(self) -> str:
         registry = Registry(self.engine)
-        serving = registry.serving("deep")
-        live, canary = serving.get("live"), serving.get("canary")
-        if live is None or canary is None:
+        report = canary_report(registry, self.min_impressions)
+        if report is None or report["live"] is None:
             return "wait"
-        # Only feedback since the canary started counts: older traffic saw other versions.
-        since = canary.promoted_at or max(a["at"] for a in registry.audit(canary.id, limit=1))
-        stats = outcomes(self.engine, since=since)
-        decision, why = canary_decision(stats.get(live.name), stats.get(canary.name), self.min_impressions)
+        decision, why = report["decision"], report["why"]
         if decision == "promote":
-            registry.promote(canary.id, actor="canary-judge", reason=why)
+            registry.promote(report["canary"], actor="canary-judge", reason=why)
         elif decision == "rollback":
             registry.end_canary(actor="canary-judge", reason=why)
-        log.info("canary %s: %s (%s)", canary.name, decision, why)
+        log.info("canary %s: %s (%s)", report["canary"], decision, why)
         return decision
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.data.interaction import Interaction
 from recstream.models.data.keys import user_partition
 from recstream.models.data.positive import is_positive
@@ -26,7 +27,6 @@ from recstream.models.evaluation.ease import Ease
 from recstream.models.evaluation.recovery import recovery
 from recstream.models.evaluation.topn import TopN
 from recstream.models.online.config import OnlineConfig
-from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import retrain

@@ -218,7 +218,8 @@ def _release(registry: Registry, cfg: RetrainConfig, result: RetrainResult, pass
     if not cfg.auto_promote:
         return replace(result, outcome="candidate")
     if cfg.canary_share > 0 and has_live:
-        version = registry.start_canary(version.id, actor="trainer", reason=f"passed the gate: {why}")
+        version = registry.start_canary(version.id, share=cfg.canary_share, actor="trainer",
+                                        reason=f"passed the gate: {why}")
         return replace(result, outcome="canary", version=version)
     version = registry.promote(version.id, actor="trainer", reason=f"passed the gate: {why}")
     return replace(result, outcome="promoted", version=version)

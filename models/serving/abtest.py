@@ -8,10 +8,12 @@ and otherwise left running until both have enough impressions to tell.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from recstream.models.stats import wilson_interval
+from recstream.models.store.registry import Registry
 from recstream.models.store.schema import feedback
 
 POSITIVE_ACTIONS = ("click", "purchase")
@@ -68,3 +70,20 @@ def canary_decision(live: VersionOutcome | None, canary: VersionOutcome | None,
     if chi < llo:
         return "rollback", summary
     return "wait", summary + " (intervals overlap)"
+
+
+def canary_report(registry: Registry, min_impressions: int = 1000, kind: str = "deep") -> dict[str, Any] | None:
+    """The running canary of `kind` against live: its share of users, each one's outcomes since the canary
+    started (older traffic saw other versions), and the decision they support. None when no canary runs."""
+    serving = registry.serving(kind)
+    live, canary = serving.get("live"), serving.get("canary")
+    if canary is None:
+        return None
+    started = next((a["at"] for a in registry.audit(canary.id) if a["to_status"] == "canary"
+                    and a["from_status"] != "canary"), canary.created_at)
+    stats = outcomes(registry.engine, since=started)
+    decision, why = canary_decision(stats.get(live.name) if live else None, stats.get(canary.name), min_impressions)
+    names = [v.name for v in (live, canary) if v is not None]
+    return {"canary": canary.name, "live": live.name if live else None, "share": canary.canary_share,
+            "since": started, "outcomes": {n: stats[n].as_dict() for n in names if n in stats},
+            "decision": decision, "why": why}

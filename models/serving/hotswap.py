@@ -101,7 +101,8 @@ class DeepSlot:
     def __init__(self, registry: Registry, key: bytes | ArtefactKeys | None = None, canary_share: float = 0.0) -> None:
         self.registry = registry
         self.key = key
-        self.canary_share = canary_share
+        #: the share of users the canary is served to: the registry's (the operator's choice), else this default
+        self.canary_share = self.default_share = canary_share
         self.live: LoadedModel | None = None
         self.canary: LoadedModel | None = None
         self._cache: OrderedDict[tuple[int, str], LoadedModel] = OrderedDict()
@@ -138,6 +139,9 @@ class DeepSlot:
                 changed = True
                 self.swaps += 1
                 log.info("%s deep model is now %s", status, want.name)
+            canary = serving.get("canary")
+            share = canary.canary_share if canary is not None else None
+            self.canary_share = self.default_share if share is None else share
             return changed
 
     def _load(self, version: ModelVersion) -> LoadedModel | None:

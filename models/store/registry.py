@@ -51,6 +51,12 @@ class ModelVersion:
         """How responses, feedback events and operators refer to this version, e.g. ``deep-7``."""
         return f"{self.kind}-{self.id}"
 
+    @property
+    def canary_share(self) -> float | None:
+        """The share of users a canary is served to (set when the canary started, changeable while it runs)."""
+        share = (self.params or {}).get("canary_share")
+        return None if share is None else float(share)
+
     @classmethod
     def from_row(cls, row: Row[Any]) -> ModelVersion:
         return cls(**row._asdict())
@@ -130,9 +136,28 @@ class Registry:
         """Make `ref` the live version of its kind; the one it replaces is retired."""
         return self._make_serving(ref, "live", actor=actor, reason=reason)
 
-    def start_canary(self, ref: str | int, *, actor: str, reason: str) -> ModelVersion:
-        """Serve `ref` to the canary share of users; a previous canary of the kind is retired."""
-        return self._make_serving(ref, "canary", actor=actor, reason=reason)
+    def start_canary(self, ref: str | int, *, share: float, actor: str, reason: str) -> ModelVersion:
+        """Serve `ref` to `share` of users (sticky by user id; every worker reads the share from here); a previous
+        canary of the kind is retired."""
+        _require_share(share)
+        return self._make_serving(ref, "canary", actor=actor, reason=reason, share=share)
+
+    def set_canary_share(self, share: float, *, actor: str, reason: str, kind: str = "deep") -> ModelVersion:
+        """Change the running canary's share of users (workers follow within a poll)."""
+        _require_share(share)
+        _require_reason(reason)
+        with self.engine.begin() as conn:
+            canary = conn.execute(select(model_versions).where(
+                model_versions.c.kind == kind, model_versions.c.status == "canary").with_for_update()).first()
+            if canary is None:
+                raise RegistryError(f"no {kind} version is in canary: start one with `recstream models promote "
+                                    "VERSION --canary SHARE`")
+            old = (canary.params or {}).get("canary_share")
+            conn.execute(update(model_versions).where(model_versions.c.id == canary.id).values(
+                params={**(canary.params or {}), "canary_share": share}))
+            self._audit(conn, canary.id, "canary", "canary", actor, f"canary share {old} -> {share}: {reason}",
+                        time.time())
+        return self.get(canary.id)
 
     def rollback(self, *, actor: str, reason: str, to: str | int | None = None,
                  kind: str = "deep") -> ModelVersion:
@@ -184,7 +209,8 @@ class Registry:
             self._set(conn, canary.id, "canary", "rolled_back", actor, reason, time.time())
         return self.get(canary.id)
 
-    def _make_serving(self, ref: str | int, status: str, *, actor: str, reason: str) -> ModelVersion:
+    def _make_serving(self, ref: str | int, status: str, *, actor: str, reason: str,
+                      share: float | None = None) -> ModelVersion:
         _require_reason(reason)
         vid = parse_version(ref)
         try:
@@ -200,6 +226,9 @@ class Registry:
                     self._set(conn, current.id, status, "retired", actor, f"replaced by {target.kind}-{vid}: {reason}",
                               now)
                 self._set(conn, vid, target.status, status, actor, reason, now, promoted=status == "live")
+                if share is not None:
+                    conn.execute(update(model_versions).where(model_versions.c.id == vid).values(
+                        params={**(target.params or {}), "canary_share": share}))
         except IntegrityError:
             raise RegistryError(f"another operator changed the {status} version at the same moment; "
                                 "check `recstream models list` and try again") from None
@@ -244,6 +273,12 @@ class Registry:
     def _audit(conn: Connection, vid: int, old: str | None, new: str, actor: str, reason: str, now: float) -> None:
         conn.execute(insert(model_audit).values(version_id=vid, from_status=old, to_status=new, actor=actor[:128],
                                                 reason=reason, at=now))
+
+
+def _require_share(share: float) -> None:
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 < share <= 1:
+        raise RegistryError(f"a canary needs a share of users above 0 and at most 1, got {share!r}: with 0 it would "
+                            "serve nobody (e.g. --canary 0.1 for 10% of users)")
 
 
 def _require_kind(kind: str) -> None:

@@ -46,23 +46,48 @@ def models_list(database_url: str | None, as_json: bool) -> None:
 @click.argument("version")
 @db_opt
 def models_show(version: str, database_url: str | None) -> None:
-    """One version in full, with its audit trail."""
+    """One version in full, with its audit trail (and, for the running canary, its A/B figures against live)."""
+    from recstream.models.serving.abtest import canary_report
+
     reg = open_registry(database_url)
-    click.echo(json.dumps({**reg.get(version).as_dict(), "audit": reg.audit(version)}, indent=2, default=str))
+    v = reg.get(version)
+    shown = {**v.as_dict(), "audit": reg.audit(version)}
+    if v.status == "canary":
+        shown["canary"] = canary_report(reg, load_settings(database_url=database_url).canary.min_impressions, v.kind)
+    click.echo(json.dumps(shown, indent=2, default=str))
 
 
 @models.command("promote")
 @click.argument("version")
 @click.option("--reason", required=True, help="why (recorded in the audit log)")
-@click.option("--canary", is_flag=True, help="serve it to RECSTREAM_CANARY_SHARE of users instead of everyone")
+@click.option("--canary", "canary", type=float, is_flag=False, flag_value=-1.0, default=None, metavar="SHARE",
+              help="serve it to this share of users (sticky by user, 0 < SHARE <= 1) instead of everyone")
 @click.option("--actor", default=None, help="who (default: your login name)")
 @db_opt
-def models_promote(version: str, reason: str, canary: bool, actor: str | None, database_url: str | None) -> None:
-    """Make VERSION live (or canary). Every worker serves it within about a second."""
+def models_promote(version: str, reason: str, canary: float | None, actor: str | None,
+                   database_url: str | None) -> None:
+    """Make VERSION live (or canary to a share of users). Every worker serves it within about a second."""
     reg, who = open_registry(database_url), actor_name(actor)
+    if canary == -1.0:
+        raise click.UsageError("--canary needs the share of users to serve it to, e.g. --canary 0.1")
     _verify(reg.get(version))
-    v = (reg.start_canary if canary else reg.promote)(version, actor=who, reason=reason)
-    click.echo(f"{v.name} is {v.status}")
+    if canary is None:
+        v = reg.promote(version, actor=who, reason=reason)
+        click.echo(f"{v.name} is {v.status}")
+        return
+    v = reg.start_canary(version, share=canary, actor=who, reason=reason)
+    click.echo(f"{v.name} is canary for {v.canary_share:.0%} of users (every worker within about a second)")
+
+
+@models.command("canary-share")
+@click.argument("share", type=float)
+@click.option("--reason", required=True, help="why (recorded in the audit log)")
+@click.option("--actor", default=None, help="who (default: your login name)")
+@db_opt
+def models_canary_share(share: float, reason: str, actor: str | None, database_url: str | None) -> None:
+    """Change the running canary's share of users."""
+    v = open_registry(database_url).set_canary_share(share, actor=actor_name(actor), reason=reason)
+    click.echo(f"{v.name} is canary for {v.canary_share:.0%} of users")
 
 
 @models.command("rollback")
@@ -148,17 +173,16 @@ def models_rotate_keys(actor: str | None, database_url: str | None) -> None:
 @db_opt
 def models_feedback(database_url: str | None) -> None:
     """Click rate per served version (from feedback events), and what it says about the canary."""
-    from recstream.models.serving.abtest import canary_decision, outcomes
+    from recstream.models.serving.abtest import canary_report, outcomes
 
     reg = open_registry(database_url)
     stats = outcomes(reg.engine)
     for o in sorted(stats.values(), key=lambda o: o.version):
         click.echo(json.dumps(o.as_dict()))
-    serving = reg.serving("deep")
-    if "live" in serving and "canary" in serving:
-        decision, why = canary_decision(stats.get(serving["live"].name), stats.get(serving["canary"].name),
-                                        load_settings(database_url=database_url).canary.min_impressions)
-        click.echo(f"canary: {decision} — {why}")
+    report = canary_report(reg, load_settings(database_url=database_url).canary.min_impressions)
+    if report is not None and report["live"] is not None:
+        click.echo(f"canary {report['canary']} ({report['share']:.0%} of users): {report['decision']} — "
+                   f"{report['why']}")
 
 
 @models.command("runs")

@@ -27,7 +27,7 @@ from recstream.stream.worker import health
 from recstream.stream.worker.state import WorkerState
 
 #: Fields a mutating request may carry, and their JSON types (`to` is a version name or id).
-BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool,),
+BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool, int, float), "share": (int, float),
                                             "kind": (str,)}
 
 
@@ -43,6 +43,7 @@ class WorkerViews:
               ("/readyz", "GET", "readyz"),
               ("/metrics", "GET", "metrics"), ("/models", "GET", "models"), ("/models/runs", "GET", "runs"),
               ("/models/rollback", "POST", "rollback"), ("/models/retrain", "POST", "retrain"),
+              ("/models/canary", "POST", "canary_share"),
               ("/models/{ref}/promote", "POST", "promote"), ("/models/{ref}", "GET", "show"),
               ("/drift/reports", "GET", "drift_reports"), ("/drift/reports/{ref}", "GET", "drift_report"))
 
@@ -161,11 +162,22 @@ class WorkerViews:
         registry = self.state.registry
 
         def promote(body: dict, actor: str) -> dict:
-            reason = body.get("reason", "")
-            if body.get("canary"):
-                return registry.start_canary(ref, actor=actor, reason=reason).as_dict()
+            reason, canary = body.get("reason", ""), body.get("canary")
+            if canary is True:  # the share this worker was started with, if it has one
+                canary = self.state.settings.canary.share or 0
+            if canary is not None and canary is not False:
+                return registry.start_canary(ref, share=canary, actor=actor, reason=reason).as_dict()
             return registry.promote(ref, actor=actor, reason=reason).as_dict()
         return await self._mutate(request, promote)
+
+    async def canary_share(self, request: Request) -> Reply:
+        """POST /models/canary {"share": 0.2, "reason": ...}: change the running canary's share of users."""
+        registry = self.state.registry
+
+        def change(body: dict, actor: str) -> dict:
+            return registry.set_canary_share(body.get("share"), actor=actor, reason=body.get("reason", ""),
+                                             kind=body.get("kind", "deep")).as_dict()
+        return await self._mutate(request, change)
 
     async def drift_reports(self, request: Request) -> Reply:
         if (denied := read_refusal(request, self.serving)) is not None:

@@ -83,6 +83,22 @@ def test_retrain_promote_and_rollback_on_a_running_worker(worker_factory, s3_pre
     stored = {v["name"]: v["artefact"] for v in json.loads(recstream("models", "list", "--json", env=w.env).stdout)}
     assert stored["deep-1"].startswith(s3_prefix + "/deep-run") and stored["deep-1"].endswith(".pt"), stored
 
+    # A canary to a share of users the operator chooses (kept in the registry: the worker follows it), changeable.
+    bare = recstream("models", "promote", "deep-2", "--canary", "--reason", "try", env=w.env)
+    assert bare.returncode == 2 and "--canary needs the share of users" in bare.stderr
+    status, body = post(f"{w.api}/models/deep-2/promote", {"reason": "try", "canary": 0}, TOKEN)
+    assert status == 409 and "serve nobody" in body["error"]
+    canary = recstream("models", "promote", "deep-2", "--canary", "0.2", "--reason", "try it", env=w.env)
+    assert canary.returncode == 0 and "canary for 20% of users" in canary.stdout, canary.stderr
+    users = [f"u{i}" for i in range(300)]
+    time.sleep(1.0)
+    assert 0.12 < sum(served_version(w.api, u) == "deep-2" for u in users) / len(users) < 0.28
+    assert post(f"{w.api}/models/canary", {"share": 0.5, "reason": "widen"}, TOKEN)[0] == 200
+    time.sleep(1.0)
+    assert 0.40 < sum(served_version(w.api, u) == "deep-2" for u in users) / len(users) < 0.60
+    shown = json.loads(recstream("models", "show", "deep-2", env=w.env).stdout)
+    assert shown["canary"]["share"] == 0.5 and shown["canary"]["live"] == "deep-1"
+
     # Retrain requests over HTTP are queued for the scheduler.
     status, body = post(f"{w.api}/models/retrain", {"reason": "drift"}, TOKEN)
     assert status == 202 and body["queued"]

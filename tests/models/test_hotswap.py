@@ -92,7 +92,7 @@ def test_canary_assignment_is_sticky_and_near_the_share():
 def test_canary_users_get_the_canary(reg, tmp_path):
     v1, v2 = release(reg, tmp_path, "a"), release(reg, tmp_path, "b")
     reg.promote(v1.id, actor="t", reason="x")
-    reg.start_canary(v2.id, actor="t", reason="x")
+    reg.start_canary(v2.id, share=0.5, actor="t", reason="x")
     slot = DeepSlot(reg, canary_share=0.5)
     slot.poll()
     for u in (f"u{i}" for i in range(50)):
@@ -136,3 +136,27 @@ def test_deep_rows_follow_each_learner_s_own_item_numbering():
     assert loaded.rows_for(second).tolist() == [3, PAD, 1]
     first.learn([Interaction("e9", "v", "c", "click", None, 9.0)])  # the catalogue grows: the new row is mapped
     assert loaded.rows_for(first).tolist() == [1, 2, PAD, 3] and loaded.rows_for(second).tolist() == [3, PAD, 1]
+
+
+def test_the_canary_share_is_the_operators_from_the_registry_changeable_and_never_zero(reg, tmp_path):
+    import pytest
+
+    from recstream.models.errors import RegistryError
+
+    v1, v2 = release(reg, tmp_path, "a"), release(reg, tmp_path, "b")
+    reg.promote(v1.id, actor="t", reason="x")
+    with pytest.raises(RegistryError, match="with 0 it would serve nobody"):
+        reg.start_canary(v2.id, share=0, actor="t", reason="x")
+    reg.start_canary(v2.id, share=0.2, actor="alice", reason="try it")
+    slot = DeepSlot(reg)  # started with the default share 0: the registry's share wins
+    slot.poll()
+    users = [f"u{i}" for i in range(5_000)]
+    served = np.mean([slot.choose(u).version.id == v2.id for u in users])
+    assert 0.17 < served < 0.23
+    reg.set_canary_share(0.5, actor="alice", reason="looks fine")
+    slot.poll()
+    assert 0.46 < np.mean([slot.choose(u).version.id == v2.id for u in users]) < 0.54
+    assert reg.audit(v2.id)[0]["reason"] == "canary share 0.2 -> 0.5: looks fine"
+    reg.end_canary(actor="alice", reason="done")
+    with pytest.raises(RegistryError, match="no deep version is in canary"):
+        reg.set_canary_share(0.3, actor="alice", reason="x")

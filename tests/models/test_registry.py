@@ -88,7 +88,7 @@ def test_canary_is_separate_from_live(engine):
     reg = Registry(engine)
     v1, v2 = _register(reg), _register(reg)
     reg.promote(v1.id, actor="ops", reason="x")
-    reg.start_canary(v2.id, actor="ops", reason="try it")
+    reg.start_canary(v2.id, share=0.1, actor="ops", reason="try it")
     assert {k: v.id for k, v in reg.serving().items()} == {"live": v1.id, "canary": v2.id}
     reg.end_canary(actor="ops", reason="worse click rate")
     assert set(reg.serving()) == {"live"} and reg.get(v2.id).status == "rolled_back"

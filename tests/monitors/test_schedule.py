@@ -45,7 +45,7 @@ def test_canary_judge_promotes_a_canary_with_a_clearly_better_click_rate(engine)
     reg = Registry(engine)
     v1, v2 = (reg.register("deep", artefact="/a.pt", sha256="0" * 64) for _ in range(2))
     reg.promote(v1.id, actor="t", reason="x")
-    reg.start_canary(v2.id, actor="t", reason="x")
+    reg.start_canary(v2.id, share=0.5, actor="t", reason="x")
     judge = CanaryJudge(engine, min_impressions=500)
     assert judge.judge() == "wait"  # no feedback yet
     now = time.time()
@@ -68,7 +68,7 @@ def test_the_scheduler_runs_drift_reports_beside_training_and_survives_a_failing
 
     EventStore(engine).add_interactions(list(generate(SyntheticSpec(users=200, items=300, events=4_000))))
     cfg = RetrainConfig(deep=DeepConfig(dim=8, epochs=1), artefact_dir=tmp_path, auto_promote=False)
-    drift = DriftJob(engine, DriftConfig(window_events=2_000, report_dir=tmp_path / "drift"))
+    drift = DriftJob(engine, DriftConfig(window_events=2_000, report_dir=tmp_path / "drift", busy_share=1.0))
     sched = build_scheduler(RetrainJobs(engine, cfg), interval_s=None, cron=None, poll_s=5, drift=drift,
                             drift_every_s=0.2, scheduler=BackgroundScheduler(timezone="UTC"))
     assert sched.get_job("drift-report").executor == "drift"  # not queued behind a training
