@@ -143,6 +143,20 @@ class WorkerMetrics:
         return generate_latest(self.registry)
 
 
+def quantile_ms(histogram: Histogram, q: float) -> float | None:
+    """The `q` quantile of a histogram in milliseconds, read off its cumulative buckets (the upper bound of the
+    bucket it falls in, as Prometheus' histogram_quantile does without interpolation); None before any sample."""
+    buckets = [(float(s.labels["le"]), s.value) for m in histogram.collect() for s in m.samples
+               if s.name.endswith("_bucket")]
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return None
+    for bound, count in buckets:
+        if count >= q * total:
+            return bound * 1000 if bound != float("inf") else None
+    return None
+
+
 def parse(text: str) -> dict[str, Any]:
     """Sample name (with labels) -> value, for tests and benchmarks reading /metrics."""
     from prometheus_client.parser import text_string_to_metric_families

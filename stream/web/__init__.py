@@ -1,4 +1,4 @@
-"""The HTTP API as a class of views over the worker's state, with its parameters, operator access and
-forwarding."""
+"""The HTTP API as a class of views over the worker's state, with its parameters, operator access, forwarding,
+and the operator console's pages."""
 
-__all__ = ["views", "reply", "params", "auth", "forwarding", "banner"]
+__all__ = ["views", "reply", "params", "recommend_request", "auth", "forwarding", "banner", "console"]
