@@ -53,6 +53,8 @@ def main() -> None:
     ap.add_argument("--no-share-items", action="store_true", help="each worker learns items from its own "
                     "partitions only (RECSTREAM_SHARE_ITEMS=false)")
     ap.add_argument("--chunk", type=int, default=10)
+    ap.add_argument("--cooccurrence-half-life", type=float, help="positives over which companion counts halve "
+                    "(RECSTREAM_ONLINE_COOCCURRENCE_HALF_LIFE; default: never)")
     ap.add_argument("--new-item-share", type=float, default=0.0, help="slots of a personal list for new items "
                     "(RECSTREAM_NEW_ITEM_SHARE; each item is new from its first event)")
     ap.add_argument("--new-item-age-s", type=float, default=NewItemPolicy.age_s)
@@ -76,6 +78,8 @@ def main() -> None:
         cfg = replace(cfg, deep_weight=args.deep_weight)
     if args.no_deep:
         cfg = replace(cfg, retrain=None)
+    if args.cooccurrence_half_life:
+        cfg = replace(cfg, online=replace(cfg.online, cooccurrence_half_life=args.cooccurrence_half_life))
     if args.new_item_share:
         cfg = replace(cfg, new_items=NewItemPolicy(args.new_item_share, args.new_item_age_s, args.new_item_max_events))
     t = time.perf_counter()

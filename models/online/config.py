@@ -46,6 +46,10 @@ class OnlineConfig:
     cooccurrence_window: int = 10
     cooccurrence_decay: float = 0.8
     cooccurrence_neighbours: int = 64
+    #: Companion counts halve every this many positive events (None: they never fade). A trade-off, so off by
+    #: default (bench/served.py): 30k brings the synthetic stream back within 5% of its level 4.6% of the stream
+    #: after a preference shift (5.2% without) but costs sessions 3% of their recall (10k: 4.2%, -8%).
+    cooccurrence_half_life: float | None = None
     popularity_half_life_s: float = 365 * 24 * 3600.0
     #: Target learned for each implicit event type; ratings map to 1 (>= rating_threshold) or 0.
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))

@@ -27,9 +27,13 @@ class CoOccurrence:
     """Companion counts per item, and each user's window of recent positive items (rows of the item numbering
     the owner uses). Learning and scoring are compiled loops (kernels.py)."""
 
-    def __init__(self, window: int = 10, neighbours: int = 64, decay: float = 0.8) -> None:
+    def __init__(self, window: int = 10, neighbours: int = 64, decay: float = 0.8,
+                 half_life: float | None = None) -> None:
         check_cooccurrence(window, neighbours, decay)
         self.window, self.neighbours, self.decay = window, neighbours, decay
+        #: companion counts halve every this many positives (None: never), aged in steps of a quarter of it
+        self.half_life = half_life
+        self._unaged = 0.0
         #: user id -> row of `recent`
         self.user_row: dict[str, int] = {}
         self.recent = np.zeros((1024, window), dtype=np.int32)
@@ -87,8 +91,25 @@ class CoOccurrence:
         user_rows = self._user_rows(users)
         from recstream.models.online import kernels  # loaded with the learner (see chunk_sgd._loss_code)
 
+        positive = np.asarray(positive, dtype=np.bool_)
         kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.item_count,
-                              user_rows, items, np.asarray(positive, dtype=np.bool_))
+                              user_rows, items, positive)
+        self._age(int(positive.sum()))
+
+    def _age(self, positives: int) -> None:
+        """Fade every count by 2^-(positives / half_life), a quarter half-life at a time (one pass each)."""
+        half_life = getattr(self, "half_life", None)  # (checkpoints from before it existed)
+        if not half_life:
+            return
+        self._unaged = getattr(self, "_unaged", 0.0) + positives
+        step = half_life / 4
+        if self._unaged < step:
+            return
+        factor = 0.5 ** (self._unaged / half_life)
+        self._unaged = 0.0
+        for a in (self.cnt, self.err):
+            a *= np.float32(factor)
+        self.item_count *= factor
 
     def window_of(self, user_id: str) -> np.ndarray:
         """The user's recent positive item rows, oldest first (empty for a user with none)."""
@@ -141,4 +162,5 @@ def cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:
     """The co-occurrence counts `cfg` asks for (None when its weight is 0: no counting, no cost)."""
     if cfg.cooccurrence_weight <= 0:
         return None
-    return CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay)
+    return CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay,
+                        cfg.cooccurrence_half_life)

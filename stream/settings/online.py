@@ -28,6 +28,8 @@ class OnlineSettings(Component):
                                      description="latest positive items a user's score looks at")
     cooccurrence_neighbours: int = Field(D.cooccurrence_neighbours, ge=1, le=4096,
                                          description="companions kept per item")
+    cooccurrence_half_life: float | None = Field(D.cooccurrence_half_life, gt=0, description="positive events "
+                                                 "over which companion counts halve (unset = never)")
     popularity_half_life_s: float = Field(D.popularity_half_life_s, gt=0)
     exposure_window_s: float = Field(D.exposure_window_s, ge=0, description="an impression not clicked within "
                                      "this many seconds (event time) is an exposure negative")
@@ -44,6 +46,7 @@ class OnlineSettings(Component):
                             cooccurrence_weight=self.cooccurrence_weight,
                             cooccurrence_window=self.cooccurrence_window,
                             cooccurrence_neighbours=self.cooccurrence_neighbours,
+                            cooccurrence_half_life=self.cooccurrence_half_life,
                             popularity_half_life_s=self.popularity_half_life_s,
                             prequential_sample=self.prequential_sample,
                             exposure_window_s=self.exposure_window_s, ignored_penalty=self.ignored_penalty,

@@ -238,3 +238,15 @@ def test_warm_up_compiles_what_learning_and_serving_call():
     rec.learn([Interaction(f"e{k}", f"u{k % 9}", f"i{k % 31}", "click", None, 1.7e9 + k) for k in range(300)])
     rec.recommend("u1", 5)
     assert (len(kernels.cooccur_learn.signatures), len(kernels.cooccur_scores.signatures)) == before
+
+
+def test_companion_counts_fade_with_a_half_life_and_never_without_one():
+    from recstream.models.online.cooccurrence import CoOccurrence
+
+    fading, keeping = CoOccurrence(window=2, half_life=8), CoOccurrence(window=2)
+    for co in (fading, keeping):
+        co.learn(["u"] * 8, [0, 1] * 4, [True] * 8)  # 8 positives: one half-life
+    assert keeping.cnt.sum() > 0 and (fading.nbr == keeping.nbr).all()
+    assert np.allclose(fading.cnt, keeping.cnt * 0.5) and np.allclose(fading.item_count, keeping.item_count * 0.5)
+    fading.learn(["u"], [0], [True])  # less than a quarter half-life more: not aged yet
+    assert fading._unaged == 1
