@@ -9,7 +9,7 @@ or a tombstone (the key with no value, as on a compacted topic). Anything else i
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -49,7 +49,7 @@ class ItemEvent(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _utc(cls, v: datetime | None) -> datetime | None:
-        return v if v is None or v.tzinfo else v.replace(tzinfo=timezone.utc)
+        return v if v is None or v.tzinfo else v.replace(tzinfo=UTC)
 
     def to_record(self) -> ItemRecord:
         """An update of the fields the message names (a delete replaces the whole item)."""

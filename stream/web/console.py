@@ -49,16 +49,16 @@ def overview(h: dict, latency_ms: tuple[float | None, float | None]) -> str:
     rate = (p.get("consumed", 0) / h["uptime_s"]) if h.get("uptime_s") else None
     lag = h.get("lag_total")
     cards = [
-        ("Versions served", f"deep live <b>{esc(deep.get('live'))}</b><br>canary <b>{esc(deep.get('canary'))}</b>"
-                            f" to {esc(_pct(deep.get('canary_share')) if deep.get('canary') else '-')}<br>"
-                            f"online {esc(h.get('online_checkpoint'))}"),
-        ("Throughput", f"<span class=big>{esc(_num(rate))}</span> events/s since start<br>"
-                       f"{esc(h.get('events_learned'))} learned, lag {esc(lag)}"),
-        ("Served quality", f"Recall@10 served <b>{esc(h.get('served_recall_at_10'))}</b><br>online model "
-                           f"{esc(h.get('prequential_recall_at_10'))}<br>deep share {esc(h.get('deep_weight'))}"),
+        ("Versions served", (f"deep live <b>{esc(deep.get('live'))}</b><br>canary <b>{esc(deep.get('canary'))}</b>"
+                             f" to {esc(_pct(deep.get('canary_share')) if deep.get('canary') else '-')}<br>"
+                             f"online {esc(h.get('online_checkpoint'))}")),
+        ("Throughput", (f"<span class=big>{esc(_num(rate))}</span> events/s since start<br>"
+                        f"{esc(h.get('events_learned'))} learned, lag {esc(lag)}")),
+        ("Served quality", (f"Recall@10 served <b>{esc(h.get('served_recall_at_10'))}</b><br>online model "
+                            f"{esc(h.get('prequential_recall_at_10'))}<br>deep share {esc(h.get('deep_weight'))}")),
         ("Requests", f"p50 {esc(_num(latency_ms[0]))} ms, p99 {esc(_num(latency_ms[1]))} ms"),
-        ("Health", f"broker {_up((h.get('broker') or {}).get('up'))}, database "
-                   f"{_up((h.get('database') or {}).get('up'))}"),
+        ("Health", (f"broker {_up((h.get('broker') or {}).get('up'))}, database "
+                    f"{_up((h.get('database') or {}).get('up'))}")),
         ("Catalogue", ", ".join(f"{esc(k)} {esc(v)}" for k, v in (h.get("catalogue") or {}).items()
                                 if k in ("items", "unavailable", "deleted", "caught_up"))),
     ]
