@@ -1,5 +1,5 @@
-"""Model files at rest (storage.py: a directory or object storage): written atomically, identified by sha256, optionally signed with HMAC-SHA256 and
-encrypted with AES-256-GCM (encryption.py).
+"""Model files at rest (storage.py: a directory or object storage): written atomically, identified by sha256,
+optionally signed with HMAC-SHA256 and encrypted with AES-256-GCM (encryption.py).
 
 A worker only ever loads bytes whose digest (and signature, when a key is configured) match the registry, so a
 file changed on disk after registration is refused rather than served. Digest and signature cover the bytes on

@@ -33,7 +33,7 @@ from recstream.models.retrain.run import retrain
 from recstream.models.serving.blend import blend
 from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
 from recstream.models.serving.hotswap import DeepSlot, LoadedModel
-from recstream.models.serving.new_items import new_item_rows, with_new_items
+from recstream.models.serving.new_items import NewItemSlots
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.events import EventStore
 from recstream.models.store.registry import Registry
@@ -95,7 +95,7 @@ class ServedReplay:
         #: item -> when it entered the catalogue (its first event); items in served lists (coverage)
         self.created_at: dict[str, float] = {}
         self.served_items: set[str] = set()
-        self._fresh: dict[int, tuple[int, np.ndarray]] = {}
+        self._new_items = [NewItemSlots() for _ in range(cfg.workers)]
 
     def worker(self, user: str) -> int:
         w = self._owner.get(user)
@@ -127,15 +127,9 @@ class ServedReplay:
 
     def with_new_items(self, served: Recommendation, online: OnlineRecommender, deep: LoadedModel | None,
                        user: str) -> Recommendation:
-        policy = self.cfg.new_items
-        if policy.share > 0 and served.source == "personal":
-            w = self.worker(user)
-            if self._fresh.get(w, (None,))[0] != online.events_learned:
-                self._fresh[w] = (online.events_learned, new_item_rows(online, self.created_at, policy))
-            fresh = self._fresh[w][1]
-            if fresh.any():
-                new = blend(online, deep, user, K, True, self.deep_weight(user), ~fresh)[0]
-                served = with_new_items(served, new, K, policy.share)
+        served = self._new_items[self.worker(user)].serve(
+            served, self.cfg.new_items, key=(online.events_learned, online.n_items), created_at=lambda: self.created_at, online=online,
+            deep=deep, user_id=user, k=K, exclude_seen=True, deep_weight=self.deep_weight(user))
         self.served_items.update(served.items)
         return served
 

@@ -46,7 +46,7 @@ class OnlineCheckpoint:
 
     @classmethod
     def loads(cls, data: bytes, where: str) -> OnlineCheckpoint:
-        payload = legacy.loads(data)
+        payload = legacy.loads(data)  # a pickle: loaded only after read_verified() matched the registry's digest
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ArtefactError(f"online checkpoint {where} has an unknown format; restore a newer recstream "
                                 "or roll the online model back to a checkpoint this version wrote")

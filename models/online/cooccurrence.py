@@ -96,16 +96,19 @@ class CoOccurrence:
                               user_rows, items, positive)
         self._age(int(positive.sum()))
 
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("half_life", None)  # checkpoints from before counts could fade
+        state.setdefault("_unaged", 0.0)
+        self.__dict__.update(state)
+
     def _age(self, positives: int) -> None:
         """Fade every count by 2^-(positives / half_life), a quarter half-life at a time (one pass each)."""
-        half_life = getattr(self, "half_life", None)  # (checkpoints from before it existed)
-        if not half_life:
+        if not self.half_life:
             return
-        self._unaged = getattr(self, "_unaged", 0.0) + positives
-        step = half_life / 4
-        if self._unaged < step:
+        self._unaged += positives
+        if self._unaged < self.half_life / 4:
             return
-        factor = 0.5 ** (self._unaged / half_life)
+        factor = 0.5 ** (self._unaged / self.half_life)
         self._unaged = 0.0
         for a in (self.cnt, self.err):
             a *= np.float32(factor)
@@ -138,7 +141,7 @@ class CoOccurrence:
         from recstream.models.online import kernels
 
         out = np.zeros(len(self.item_count))
-        for j, src in enumerate(window):
+        for j in range(len(window)):
             out[:] = 0.0
             age = np.array([self.decay ** (len(window) - 1 - j)])
             kernels.cooccur_scores(out, window[j:j + 1], age, self.nbr, self.cnt, self.err, self.item_count, scale)

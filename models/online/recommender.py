@@ -307,11 +307,11 @@ class OnlineRecommender:
     def score_parts(self, user_id: str, rows: np.ndarray) -> dict[str, np.ndarray]:
         """The parts of this model's score of item `rows` for `user_id` (their sum is what `scores` ranks by):
         factors (dot product and item bias), popularity, co-occurrence, feedback (ignored showings)."""
-        n = self.n_items
+        n, vec = self.n_items, self._user_vector(user_id)
         pop = self._popularity_term(n)[rows]
-        if self._user_vector(user_id) is None:
+        if vec is None:
             return {"popularity": pop}  # a cold user is ranked by popularity alone
-        parts = {"factors": self._factors[rows] @ self._user_vector(user_id) + self._biases[rows],
+        parts = {"factors": self._factors[rows] @ vec + self._biases[rows],
                  "popularity": self.config.popularity_blend * pop}
         for name, add in (("cooccurrence", self._add_cooccurrence), ("feedback", self.feedback.demote)):
             full = np.zeros(n)

@@ -82,7 +82,9 @@ def retrain(engine: Engine, cfg: RetrainConfig, *, trigger: str, requested_by: s
 
 
 def _first_line(exc: DBAPIError) -> str:
-    return f"{type(exc.orig).__name__}: {str(exc.orig).strip().splitlines()[0][:200] if str(exc.orig).strip() else ''}"
+    """The driver's error, on one line (its messages run on with connection details)."""
+    text = str(exc.orig).strip()
+    return f"{type(exc.orig).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
 
 def _recorded(engine: Engine, queue: RunQueue, cfg: RetrainConfig, run_id: int, progress: bool) -> RetrainResult:

@@ -9,11 +9,16 @@ of the list is as it would be. `bench/served.py --new-item-share` reports what i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
+from recstream.models.serving.blend import blend
+from recstream.models.serving.hotswap import LoadedModel
 
 
 def new_item_rows(online: OnlineRecommender, created_at: dict[str, float], policy: NewItemPolicy) -> np.ndarray:
@@ -41,7 +46,34 @@ def with_new_items(ranked: Recommendation, new: Recommendation, k: int, share: f
     slots = min(round(share * k), len(new.items))
     if slots <= 0:
         return Recommendation(ranked.items[:k], ranked.scores[:k], ranked.source)
-    picked = [(i, s) for i, s in zip(new.items, new.scores) if i not in set(ranked.items[:k - slots])][:slots]
-    kept = [(i, s) for i, s in zip(ranked.items, ranked.scores) if i not in {p for p, _ in picked}][:k - len(picked)]
+    listed = set(ranked.items[:k - slots])
+    picked = [(i, s) for i, s in zip(new.items, new.scores) if i not in listed][:slots]
+    taken = {i for i, _ in picked}
+    kept = [(i, s) for i, s in zip(ranked.items, ranked.scores) if i not in taken][:k - len(picked)]
     both = kept + picked
     return Recommendation([i for i, _ in both], [s for _, s in both], ranked.source)
+
+
+class NewItemSlots:
+    """Gives a personal list its new-item slots (what a worker serves, and what the served replay judges). Which
+    rows are new is worked out once per `key` (a batch learned, a catalogue change), not per request; the key
+    must change with the model's item count too (the item feed adds rows without learning events)."""
+
+    def __init__(self) -> None:
+        self._key: Any = None
+        self._fresh = np.zeros(0, dtype=bool)
+
+    def serve(self, served: Recommendation, policy: NewItemPolicy, *, key: Any,
+              created_at: Callable[[], dict[str, float]], online: OnlineRecommender, deep: LoadedModel | None,
+              user_id: str, k: int, exclude_seen: bool, deep_weight: float,
+              deny: np.ndarray | None = None) -> Recommendation:
+        """`served` with `policy.share` of its slots for the user's best new items (under the same `deny`)."""
+        if policy.share <= 0 or served.source != "personal":
+            return served
+        if key != self._key:
+            self._key, self._fresh = key, new_item_rows(online, created_at(), policy)
+        if not self._fresh.any():
+            return served
+        others = ~self._fresh if deny is None else deny | ~self._fresh[:len(deny)]
+        new, _ = blend(online, deep, user_id, k, exclude_seen, deep_weight, others)
+        return with_new_items(served, new, k, policy.share)

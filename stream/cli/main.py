@@ -86,7 +86,7 @@ def db_current(database_url: str | None) -> None:
 @bootstrap_opt
 @click.option("--partitions", type=click.IntRange(1, 10_000), help="partitions of new topics")
 def topics(bootstrap: str | None, partitions: int | None) -> None:
-    """Create the behaviour, feedback and dead-letter topics if missing."""
+    """Create the behaviour, feedback, dead-letter and items topics if missing."""
     from recstream.stream.kafka.access import check_access
     from recstream.stream.kafka.topics import Topics, ensure_topics
 
@@ -131,9 +131,9 @@ def produce(path: str | None, fmt: str, synthetic: bool, events: int, users: int
     from recstream.stream.kafka.produce import produce as send
 
     s = load_settings(bootstrap=bootstrap)
-    check_access(s.kafka)
     if synthetic == (path is not None):
         raise click.UsageError("give either PATH or --synthetic")
+    check_access(s.kafka)
     if synthetic:
         try:
             spec = SyntheticSpec(users=users, items=items, genres=min(12, items), seed=seed,

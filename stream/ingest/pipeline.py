@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -102,19 +102,22 @@ class Pipeline:
         if swap is not None:
             swap()
 
+    def _unseen(self, keys: Sequence[Hashable]) -> list[int] | None:
+        """Positions of the keys not learned before, each at its first place in the batch (redelivered or
+        repeated ids are learned once); None when every key is new, the usual batch, so nothing is copied."""
+        new = self.recent.add_new(keys)
+        if len(new) == len(keys):
+            return None
+        first: dict[Hashable, int] = {}
+        for k, key in enumerate(keys):
+            first.setdefault(key, k)
+        return [first[key] for key in new]
+
     def _new_feedback(self, feedback: list[Feedback]) -> list[Feedback]:
         """Feedback not learned before: a redelivered or re-sent one would count a click twice. Its ids share the
         checkpointed memory with behaviour ids as ("feedback", id): the two topics may reuse each other's ids."""
-        keys = [("feedback", fb.event_id) for fb in feedback]
-        new = set(self.recent.add_new(keys))
-        if len(new) == len(keys):
-            return feedback
-        first = []  # each new id at its first place in the batch
-        for fb, key in zip(feedback, keys):
-            if key in new:
-                new.discard(key)
-                first.append(fb)
-        return first
+        keep = self._unseen([("feedback", fb.event_id) for fb in feedback])
+        return feedback if keep is None else [feedback[k] for k in keep]
 
     async def prepare(self, records: Sequence[Record]) -> Prepared:
         return await self.preparer.prepare(records)
@@ -135,15 +138,8 @@ class Pipeline:
             self.stats.items_stored += await asyncio.to_thread(self.store_items, prepared.items)
         sent = time.perf_counter()
         behaviour = prepared.behaviour
-        ids = behaviour.event_ids
-        new = self.recent.add_new(ids)
-        if len(new) == len(ids):
-            fresh = behaviour
-        else:  # redelivered or repeated ids: learn each once, at its first place in the batch
-            first: dict[str, int] = {}
-            for k, event_id in enumerate(ids):
-                first.setdefault(event_id, k)
-            fresh = behaviour.take([first[event_id] for event_id in new])
+        keep = self._unseen(behaviour.event_ids)
+        fresh = behaviour if keep is None else behaviour.take(keep)
         if len(fresh) and self.learn_feedback and self.recommender.feedback.taught:  # clicks feedback taught
             fresh = fresh.take(self.recommender.feedback.drop_repeats(fresh.user_ids, fresh.item_ids))
         for i in range(0, len(fresh), self.learn_chunk):

@@ -15,14 +15,14 @@ import numpy as np
 from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.checkpoint import OnlineCheckpoint
-from recstream.models.online.recommender import OnlineRecommender, Recommendation
+from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.blend import blend
 from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
 from recstream.models.serving.explain import explain
 from recstream.models.serving.explore import POOL, explore
 from recstream.models.serving.filters import Filters, deny_mask
 from recstream.models.serving.hotswap import DeepSlot
-from recstream.models.serving.new_items import catalogue_created_at, new_item_rows, with_new_items
+from recstream.models.serving.new_items import NewItemSlots, catalogue_created_at
 from recstream.models.serving.similar import similar
 from recstream.models.store.db import create_db_engine, require_current_schema
 from recstream.models.store.items import ItemStore
@@ -90,7 +90,7 @@ class WorkerState:
         sv = self.settings.serving
         self.judge = ServedJudge(BlendTuner(sv.deep_weight), sv.served_judge_sample, sv.served_judge_max_per_s)
         self._explore_rng = np.random.default_rng()
-        self._new_rows: tuple[Any, np.ndarray] = (None, np.zeros(0, dtype=bool))
+        self._new_items = NewItemSlots()
         #: a restored window of learned ids, waiting for the pipeline (restored before attach())
         self._restored_recent: Any = None
 
@@ -187,7 +187,11 @@ class WorkerState:
                                self.deep_weight, deny)
         if exploring:
             rec = explore(rec, k, share, self._explore_rng)
-        rec = self._new_items_in(rec, user_id, k, exclude_seen, deep, deny)
+        online = self.recommender
+        rec = self._new_items.serve(
+            rec, self.settings.serving.new_items(), key=(self.catalogue.applied, online.events_learned, online.n_items),
+            created_at=lambda: catalogue_created_at(self.catalogue), online=online, deep=deep, user_id=user_id, k=k,
+            exclude_seen=exclude_seen, deep_weight=self.deep_weight, deny=deny)
         answer = recommendation_answer(user_id, rec, deep, used_deep, self.online_version,
                                        deep is not None and deep is self.deep.canary, self.recommender.events_learned)
         if why:  # ?explain=true
@@ -196,22 +200,6 @@ class WorkerState:
                 item["why"] = reason
             answer["explanation"] = told
         return answer
-
-    def _new_items_in(self, rec: Recommendation, user_id: str, k: int, exclude_seen: bool, deep: Any,
-                      deny: np.ndarray | None) -> Recommendation:
-        """RECSTREAM_NEW_ITEM_SHARE of a personal list's slots for new items (models/serving/new_items.py)."""
-        policy = self.settings.serving.new_items()
-        if policy.share <= 0 or rec.source != "personal":
-            return rec
-        key = (self.catalogue.applied, self.recommender.events_learned, self.recommender.n_items)
-        if self._new_rows[0] != key:  # once per batch or catalogue change, not per request
-            self._new_rows = (key, new_item_rows(self.recommender, catalogue_created_at(self.catalogue), policy))
-        fresh = self._new_rows[1]
-        if not fresh.any():
-            return rec
-        others = ~fresh if deny is None else deny | ~fresh[:len(deny)]
-        new, _ = blend(self.recommender, deep, user_id, k, exclude_seen, self.deep_weight, others)
-        return with_new_items(rec, new, k, policy.share)
 
     def similar(self, item_id: str, k: int, filters: Filters = NO_FILTERS) -> dict:
         rec = similar(self.recommender, item_id, k, deny_mask(self.recommender, self.catalogue, filters))
