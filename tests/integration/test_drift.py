@@ -2,13 +2,10 @@
 report is browsable over HTTP (and renders in headless Chromium), and /metrics tells operators what happens."""
 
 import json
-import os
-import shutil
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -16,14 +13,11 @@ from kafka import KafkaProducer
 from recstream.monitors.metrics import parse
 from recstream.stream.app.client import api_get
 
+from .browser import ARTIFACTS, chromium
 from .test_cli import recstream
 from .test_models import TOKEN
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-#: Where the test run leaves the screenshot of the drift report page (ignored by git).
-ARTIFACTS = Path(os.environ.get("RECSTREAM_TEST_ARTIFACTS", ROOT / "var" / "test-artifacts"))
 
 
 def fetch(url: str, token: str | None = None) -> tuple[int, str, bytes]:
@@ -102,11 +96,7 @@ def test_a_shift_in_a_live_stream_is_reported_browsable_and_measured(worker_fact
     assert m["recstream_drift_detected"] == 1 and m["recstream_drift_share"] == pytest.approx(report["drift_share"])
 
     # The page people open: rendered by a real browser, content checked, screenshot kept.
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        if os.environ.get("RECSTREAM_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is not installed (apt-get install chromium); CI requires it")
-        pytest.skip("chromium is not installed: `apt-get install chromium` to check the rendered report")
+    browser = chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "drift-report.png"
     shot.unlink(missing_ok=True)
