@@ -107,9 +107,11 @@ def artefact_dir(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(tmp_path / "artefacts") if request.param == "local" else request.getfixturevalue("s3_prefix")
 
 
-@pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as b:
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A broker of this test's own (0.3 s to start): no test inherits another's topics, groups or a broker state
+    that an earlier test left bad (CI once saw every later group join hang on one shared broker)."""
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as b:
         yield b
 
 
@@ -152,8 +154,9 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
     yield start
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
-        for w in started:
-            tail = w.log.read_text(errors="replace")[-4000:]
-            print(f"\n--- {w.log.name} (last 4,000 characters) ---\n{tail}")
+        for log in [w.log for w in started] + [broker.log_path]:
+            if log is not None and log.exists():
+                tail = log.read_text(errors="replace")[-4000:]
+                print(f"\n--- {log.name} (last 4,000 characters) ---\n{tail}")
     for w in started:
         w.stop()
