@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import uuid
 from collections.abc import Iterator
@@ -158,5 +159,9 @@ def worker_factory(broker: EmbeddedBroker, tmp_path: Path,  # type: ignore[no-un
             if log is not None and log.exists():
                 tail = log.read_text(errors="replace")[-4000:]
                 print(f"\n--- {log.name} (last 4,000 characters) ---\n{tail}")
+    # All at once: stopped one by one, each later worker would first take over the partitions of the one before.
+    for w in started:
+        if w.process.poll() is None:
+            w.process.send_signal(signal.SIGTERM)
     for w in started:
         w.stop()

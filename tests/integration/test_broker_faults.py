@@ -68,6 +68,7 @@ def test_a_broker_outage_longer_than_the_session_timeout_loses_nothing(worker_fa
         assert metrics["recstream_events_learned_total"] == 5000
         assert sum(v for k, v in metrics.items() if k.startswith("recstream_consumer_lag{")) == 0
         assert h["pipeline"]["dead_lettered"] == {}
+        w.stop()  # before its broker goes: a worker stopping without one waits out its 15 s shutdown timeout
 
 
 @pytest.fixture
@@ -128,5 +129,6 @@ def test_a_broker_restart_loses_nothing_and_workers_and_producers_reconnect(work
         assert sum(v for k, v in metrics.items() if k.startswith("recstream_consumer_lag{")) == 0
         assert h["pipeline"]["dead_lettered"] == {}
         p.close()
+        w.stop()  # before its broker goes (see above)
     finally:
         broker.stop()
