@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=10)
     ap.add_argument("--cooccurrence-half-life", type=float, help="positives over which companion counts halve "
                     "(RECSTREAM_ONLINE_COOCCURRENCE_HALF_LIFE; default: never)")
+    ap.add_argument("--shift-fade", type=float, help="multiply companion counts by this when a taste shift is "
+                    "noticed (RECSTREAM_ONLINE_COOCCURRENCE_SHIFT_FADE)")
     ap.add_argument("--new-item-share", type=float, default=0.0, help="slots of a personal list for new items "
                     "(RECSTREAM_NEW_ITEM_SHARE; each item is new from its first event)")
     ap.add_argument("--new-item-age-s", type=float, default=NewItemPolicy.age_s)
@@ -80,6 +82,8 @@ def main() -> None:
         cfg = replace(cfg, retrain=None)
     if args.cooccurrence_half_life:
         cfg = replace(cfg, online=replace(cfg.online, cooccurrence_half_life=args.cooccurrence_half_life))
+    if args.shift_fade is not None:
+        cfg = replace(cfg, online=replace(cfg.online, cooccurrence_shift_fade=args.shift_fade))
     if args.new_item_share:
         cfg = replace(cfg, new_items=NewItemPolicy(args.new_item_share, args.new_item_age_s, args.new_item_max_events))
     t = time.perf_counter()

@@ -143,15 +143,21 @@ class WorkerMetrics:
         return generate_latest(self.registry)
 
 
-def quantile_ms(histogram: Histogram, q: float) -> float | None:
-    """The `q` quantile of a histogram in milliseconds, read off its cumulative buckets (the upper bound of the
-    bucket it falls in, as Prometheus' histogram_quantile does without interpolation); None before any sample."""
-    buckets = [(float(s.labels["le"]), s.value) for m in histogram.collect() for s in m.samples
-               if s.name.endswith("_bucket")]
-    total = buckets[-1][1] if buckets else 0
+def buckets(histogram: Histogram) -> list[tuple[float, float]]:
+    """(upper bound in seconds, cumulative count) of each bucket, +Inf last."""
+    return [(float(s.labels["le"]), s.value) for m in histogram.collect() for s in m.samples
+            if s.name.endswith("_bucket")]
+
+
+def quantile_ms(histogram: Histogram | list[tuple[float, float]], q: float) -> float | None:
+    """The `q` quantile of a histogram (or of its `buckets`, e.g. the difference of two readings) in
+    milliseconds, read off the cumulative buckets (the upper bound of the bucket it falls in, as Prometheus'
+    histogram_quantile does without interpolation); None without samples."""
+    cumulative = histogram if isinstance(histogram, list) else buckets(histogram)
+    total = cumulative[-1][1] if cumulative else 0
     if not total:
         return None
-    for bound, count in buckets:
+    for bound, count in cumulative:
         if count >= q * total:
             return bound * 1000 if bound != float("inf") else None
     return None

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.schema import metadata
 from recstream.stream.app.launcher import WorkerProcess, ingesting, start_worker
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 
@@ -58,7 +59,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield url
     engine = create_engine(url)
     with engine.begin() as c:
-        c.execute(text("DROP TABLE IF EXISTS items, workers, drift_reports, model_outputs, interactions, feedback, model_audit, training_runs, training_lock, model_versions, alembic_version CASCADE"))
+        tables = ", ".join([t.name for t in metadata.sorted_tables] + ["alembic_version"])  # every table there is
+        c.execute(text(f"DROP TABLE IF EXISTS {tables} CASCADE"))
     engine.dispose()
 
 

@@ -217,6 +217,8 @@ class ServedReplay:
             "workers": self.cfg.workers,
             "catalogue_coverage": round(len(self.served_items) / max(len(self.created_at), 1), 4),
             "new_item_share": self.cfg.new_items.share,
+            #: taste shifts each learner noticed (each faded its co-occurrence counts once)
+            "shifts_noticed": [learner.cooccurrence.shifts if learner.cooccurrence else 0 for learner in self.learners],
         }
         if shift_at is not None:
             out["recovery_after_shift"] = recovery(self.curve, shift_at, n_events)

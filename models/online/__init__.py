@@ -2,6 +2,6 @@
 prequential probes, what each user has seen, what feedback teaches it, checkpoints, and the replay that judges it."""
 
 __all__ = [
-    "config", "recommender", "targets", "negatives", "chunk_sgd", "kernels", "cooccurrence", "popularity",
+    "config", "recommender", "targets", "negatives", "chunk_sgd", "kernels", "cooccurrence", "shift", "popularity",
     "prequential", "seen", "feedback", "checkpoint", "legacy", "replay",
 ]

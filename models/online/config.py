@@ -50,6 +50,9 @@ class OnlineConfig:
     #: default (bench/served.py): 30k brings the synthetic stream back within 5% of its level 4.6% of the stream
     #: after a preference shift (5.2% without) but costs sessions 3% of their recall (10k: 4.2%, -8%).
     cooccurrence_half_life: float | None = None
+    #: When the share of new pairs that counts already knew drops (a taste shift, shift.py), every companion count
+    #: is multiplied by this once (None: not watched).
+    cooccurrence_shift_fade: float | None = None
     popularity_half_life_s: float = 365 * 24 * 3600.0
     #: Target learned for each implicit event type; ratings map to 1 (>= rating_threshold) or 0.
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
@@ -85,6 +88,8 @@ class OnlineConfig:
         if self.cooccurrence_weight < 0:
             raise ValueError(f"cooccurrence_weight must be >= 0 (0 = off), got {self.cooccurrence_weight}")
         check_cooccurrence(self.cooccurrence_window, self.cooccurrence_neighbours, self.cooccurrence_decay)
+        if self.cooccurrence_shift_fade is not None and not 0.0 <= self.cooccurrence_shift_fade < 1.0:
+            raise ValueError(f"cooccurrence_shift_fade must be within [0, 1) (None: off), got {self.cooccurrence_shift_fade}")
         if min(self.exposure_window_s, self.ignored_penalty, self.ignored_for_s, self.feedback_dedupe_s) < 0:
             raise ValueError("exposure_window_s, ignored_penalty, ignored_for_s and feedback_dedupe_s must be >= 0")
         if self.n_factors < 1:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from recstream.models.online.config import OnlineConfig, check_cooccurrence
+from recstream.models.online.shift import ShiftWatch
 
 _NO_WINDOW = np.zeros(0, dtype=np.int32)
 
@@ -28,12 +29,15 @@ class CoOccurrence:
     the owner uses). Learning and scoring are compiled loops (kernels.py)."""
 
     def __init__(self, window: int = 10, neighbours: int = 64, decay: float = 0.8,
-                 half_life: float | None = None) -> None:
+                 half_life: float | None = None, shift_fade: float | None = None) -> None:
         check_cooccurrence(window, neighbours, decay)
         self.window, self.neighbours, self.decay = window, neighbours, decay
         #: companion counts halve every this many positives (None: never), aged in steps of a quarter of it
         self.half_life = half_life
         self._unaged = 0.0
+        #: counts are multiplied by this when tastes shift (shift.py; None: not watched)
+        self.shift_fade = shift_fade
+        self.shift_watch = ShiftWatch() if shift_fade is not None else None
         #: user id -> row of `recent`
         self.user_row: dict[str, int] = {}
         self.recent = np.zeros((1024, window), dtype=np.int32)
@@ -92,14 +96,23 @@ class CoOccurrence:
         from recstream.models.online import kernels  # loaded with the learner (see chunk_sgd._loss_code)
 
         positive = np.asarray(positive, dtype=np.bool_)
-        kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.item_count,
-                              user_rows, items, positive)
+        paired, known = kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err,
+                                              self.item_count, user_rows, items, positive)
+        if self.shift_watch is not None and self.shift_watch.observe(paired, known):
+            self._fade(self.shift_fade)
         self._age(int(positive.sum()))
 
     def __setstate__(self, state: dict) -> None:
         state.setdefault("half_life", None)  # checkpoints from before counts could fade
         state.setdefault("_unaged", 0.0)
+        state.setdefault("shift_fade", None)
+        state.setdefault("shift_watch", None)
         self.__dict__.update(state)
+
+    @property
+    def shifts(self) -> int:
+        """Taste shifts noticed so far (each faded the counts once)."""
+        return self.shift_watch.shifts if self.shift_watch is not None else 0
 
     def _age(self, positives: int) -> None:
         """Fade every count by 2^-(positives / half_life), a quarter half-life at a time (one pass each)."""
@@ -110,6 +123,9 @@ class CoOccurrence:
             return
         factor = 0.5 ** (self._unaged / self.half_life)
         self._unaged = 0.0
+        self._fade(factor)
+
+    def _fade(self, factor: float) -> None:
         for a in (self.cnt, self.err):
             a *= np.float32(factor)
         self.item_count *= factor
@@ -166,4 +182,4 @@ def cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:
     if cfg.cooccurrence_weight <= 0:
         return None
     return CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay,
-                        cfg.cooccurrence_half_life)
+                        cfg.cooccurrence_half_life, cfg.cooccurrence_shift_fade)

@@ -162,11 +162,15 @@ def _count_companion(nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray, row: int
 
 @njit(cache=True, nogil=True)
 def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray,
-                  item_count: np.ndarray, users: np.ndarray, items: np.ndarray, positive: np.ndarray) -> None:
+                  item_count: np.ndarray, users: np.ndarray, items: np.ndarray, positive: np.ndarray) -> tuple[int, int]:
     """For every positive (users[j], items[j]) in order: count the item, pair it both ways with each item of the
     user's window (`recent[user, :recent_len[user]]`, oldest first), then make it the window's newest entry. An
-    item already in the window only moves to its end: repeats (view, then click, then purchase) pair once."""
+    item already in the window only moves to its end: repeats (view, then click, then purchase) pair once.
+
+    Returns (new pairs with a user's newest item, how many of them were already its companions): a rate that
+    falls at once when tastes shift (shift.py watches it)."""
     window = recent.shape[1]
+    paired, known = 0, 0
     for j in range(users.shape[0]):
         if not positive[j]:
             continue
@@ -179,6 +183,13 @@ def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, c
                 at = p
                 break
         if at < 0:
+            if n > 0:
+                paired += 1
+                newest = recent[u, n - 1]
+                for s in range(nbr.shape[1]):
+                    if nbr[newest, s] == i:
+                        known += 1
+                        break
             for p in range(n):
                 other = recent[u, p]
                 _count_companion(nbr, cnt, err, i, other)
@@ -192,6 +203,7 @@ def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, c
         for p in range(at, recent_len[u] - 1):
             recent[u, p] = recent[u, p + 1]
         recent[u, recent_len[u] - 1] = i
+    return paired, known
 
 
 @njit(cache=True, nogil=True)

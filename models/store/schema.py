@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Double,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -215,4 +217,47 @@ items = Table(
     Column("attributes", JSON, nullable=False),
     Column("deleted", Boolean, nullable=False),
     Column("updated_at", Double, nullable=False),
+)
+
+# ---- the operator console ----------------------------------------------------------------------------------
+#: Every dead letter a worker sent, for the console (the topic stays the record to fix and replay from): one row
+#: per source offset, the newest RECSTREAM_CONSOLE_DEAD_LETTERS_KEPT kept.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("source_topic", String(255), nullable=False),
+    Column("source_partition", Integer, nullable=False),
+    Column("source_offset", BigInteger, nullable=False),
+    Column("failed_at", Double, nullable=False),
+    #: the message's key and the start of its value, as text (the topic has the bytes)
+    Column("key", Text, nullable=True),
+    Column("value_head", Text, nullable=True),
+    UniqueConstraint("source_topic", "source_partition", "source_offset", name="uq_dead_letters_source"),
+    Index("ix_dead_letters_code", "code"),
+)
+
+#: What each worker reported every RECSTREAM_CONSOLE_SAMPLE_S: the console's charts, the same whichever worker
+#: draws them and kept across restarts (RECSTREAM_CONSOLE_HISTORY_S of it).
+worker_samples = Table(
+    "worker_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(128), nullable=False),
+    Column("at", Double, nullable=False),
+    #: totals since the worker started (rates come from differences)
+    Column("consumed", BigInteger, nullable=False),
+    Column("learned", BigInteger, nullable=False),
+    Column("dead_lettered", BigInteger, nullable=False),
+    Column("lag", BigInteger, nullable=True),
+    Column("served_recall", Double, nullable=True),
+    Column("online_recall", Double, nullable=True),
+    #: request latency over the sample's interval
+    Column("p50_ms", Double, nullable=True),
+    Column("p99_ms", Double, nullable=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("deep_live", String(64), nullable=True),
+    Index("ix_worker_samples_at", "at"),
 )

@@ -29,9 +29,9 @@ class ReportNotFound(LookupError):
     pass
 
 
-def list_reports(engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
-    """Newest first, without the per-column detail."""
-    cols = [c for c in drift_reports.c if c.name != "columns"]
+def list_reports(engine: Engine, limit: int = 50, columns: bool = False) -> list[dict[str, Any]]:
+    """Newest first, with the per-column detail only when `columns`."""
+    cols = [c for c in drift_reports.c if columns or c.name != "columns"]
     with engine.connect() as conn:
         return [r._asdict() for r in conn.execute(select(*cols).order_by(desc(drift_reports.c.id)).limit(limit))]
 

@@ -13,21 +13,24 @@ from faust.web import View
 from recstream.stream.app.ingest import IngestService
 from recstream.stream.app.services import worker_services
 from recstream.stream.settings import KafkaSettings, Settings
+from recstream.stream.web.console.views import ConsoleViews
 from recstream.stream.web.views import WorkerViews
 from recstream.stream.worker.state import WorkerState
 
 log = logging.getLogger("recstream.worker")
 
 
-def bind(app: faust.App, views: WorkerViews) -> None:
-    """Serve each of `views`' routes on Faust's web server (aiohttp): one page per path, a method per route."""
+def bind(app: faust.App, *view_sets: Any) -> None:
+    """Serve the routes of each of `view_sets` (WorkerViews, ConsoleViews) on Faust's web server (aiohttp): one
+    page per path, a method per route."""
     pages: dict[str, dict[str, Any]] = {}
-    for path, method, name in views.ROUTES:
+    for views, (path, method, name) in ((v, r) for v in view_sets for r in v.ROUTES):
         handler = getattr(views, name)
 
         async def serve(self: View, request: Any, _handler: Any = handler, **params: str) -> Any:
             reply = await _handler(request, **params)
-            return self.bytes(reply.body, content_type=reply.content_type, status=reply.status)
+            return self.bytes(reply.body, content_type=reply.content_type, status=reply.status,
+                              headers=dict(reply.headers) if reply.headers else None)
 
         pages.setdefault(path, {})[method.lower()] = serve
     for n, (path, methods) in enumerate(pages.items()):
@@ -60,7 +63,7 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         # Faust's own consumer has nothing to read here; the hot path is IngestLoop.
         topic_allow_declare=True,
     )
-    bind(app, WorkerViews(state))
+    bind(app, WorkerViews(state), ConsoleViews(state))
     ingest = IngestService(state)
     app.task(ingest.run)
     for service in worker_services(state):

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from recstream.models.store.dead_letters import DeadLetterLog
+from recstream.models.store.history import History
 from recstream.monitors.drift.reports import latest_summary, store_probes
+from recstream.stream.worker.samples import Sampler
 from recstream.stream.worker.state import WorkerState
 
 log = logging.getLogger("recstream.worker")
@@ -85,6 +89,17 @@ def worker_services(state: WorkerState) -> list[Service]:
         committed that is not stored, and serving goes on from memory)."""
         await in_thread(state.database.probe)
 
+    sampler, engine = Sampler(), state.registry.engine
+
+    def keep_history() -> None:
+        """The console's charts get this worker's sample; what is older than the console keeps goes."""
+        History(engine).record(sampler.sample(state))
+        History(engine).prune(before=time.time() - s.console.history_s)
+        DeadLetterLog(engine).prune(keep=s.console.dead_letters_kept)
+
+    async def record_sample() -> None:
+        await in_thread(keep_history)
+
     heartbeat_s = s.serving.worker_heartbeat_s
     return [
         Service("model registry poll", s.serving.model_poll_s, follow_registry,
@@ -93,4 +108,5 @@ def worker_services(state: WorkerState) -> list[Service]:
         Service("broker probe", heartbeat_s, probe_broker, "the broker's state is unknown meanwhile"),
         Service("database probe", heartbeat_s, probe_database, "the database's state is unknown meanwhile"),
         Service("model-output probes", s.drift.probe_flush_s, record_outputs, "monitoring only: serving goes on"),
+        Service("console history", s.console.sample_s, record_sample, "the console's charts miss these samples"),
     ]

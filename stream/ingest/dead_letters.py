@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from recstream.models.store.dead_letters import DeadLetter, DeadLetterLog
 from recstream.stream.ingest.records import Record
 from recstream.stream.ingest.rejections import Rejection
 
@@ -42,6 +43,22 @@ class KafkaDeadLetters:
                                             headers=dead_letter_headers(rec, rej))
                    for rec, rej in items]
         await asyncio.gather(*futures)
+
+
+class KeptDeadLetters:
+    """Another sink's dead letters, also kept as rows for the console (models/store/dead_letters.py). The rows
+    go first: if the database is away the batch waits like any other (nothing sent twice to the topic meanwhile),
+    and a batch sent again after a failed send adds no second row."""
+
+    def __init__(self, sink: Any, log: DeadLetterLog) -> None:
+        self.sink, self.log = sink, log
+
+    async def send_many(self, items: Sequence[tuple[Record, Rejection]]) -> None:
+        now = time.time()
+        rows = [DeadLetter.of(rej.code, rej.detail, rec.topic, rec.partition, rec.offset, now, rec.key, rec.value)
+                for rec, rej in items]
+        await asyncio.to_thread(self.log.add, rows)
+        await self.sink.send_many(items)
 
 
 def read_dead_letters(bootstrap: str, topic: str, limit: int = 20, timeout_s: float = 3.0,

@@ -31,11 +31,11 @@ from recstream.stream.settings.retrain import (
     SchedulerSettings,
     TuneSettings,
 )
-from recstream.stream.settings.serving import CanarySettings, ServingSettings
+from recstream.stream.settings.serving import CanarySettings, ConsoleSettings, ServingSettings
 
 __all__ = ["Settings", "Component", "KafkaSettings", "IngestSettings", "ServingSettings", "CanarySettings",
            "OnlineSettings", "DeepSettings", "RetrainSettings", "QuantizeSettings", "TuneSettings",
-           "SchedulerSettings", "DriftSettings", "ArtefactSettings"]
+           "SchedulerSettings", "DriftSettings", "ArtefactSettings", "ConsoleSettings"]
 
 
 class Settings(Component):
@@ -47,6 +47,7 @@ class Settings(Component):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     canary: CanarySettings = Field(default_factory=CanarySettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     # where state is kept
     database_url: str = Field("sqlite:///var/recstream.db", description="SQLAlchemy URL of the event store")
     artefacts: ArtefactSettings = Field(default_factory=ArtefactSettings)

@@ -54,3 +54,14 @@ class CanarySettings(Component):
     share: float = Field(0.0, ge=0, le=1, description="share of users (sticky) served the canary version")
     auto: bool = Field(False, description="the scheduler promotes/rolls back the canary on click rates")
     min_impressions: int = Field(1000, ge=1, description="impressions per version before a canary decision")
+
+
+class ConsoleSettings(Component):
+    """What the operator console keeps, in the database every worker shares (README: "Operator console")."""
+
+    model_config = Component.model_config | {"env_prefix": "RECSTREAM_CONSOLE_"}
+
+    sample_s: float = Field(10.0, gt=0, description="how often each worker records a sample for the charts")
+    history_s: float = Field(7 * 86_400.0, gt=0, description="how long samples are kept")
+    dead_letters_kept: int = Field(100_000, ge=1, description="newest dead letters kept as rows for the console "
+                                   "(the dead-letter topic keeps them all)")

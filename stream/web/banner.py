@@ -18,6 +18,6 @@ def with_banner(page: str, row: dict) -> str:
         f'current: {row["cur_rows"]} events, {_when(row["cur_start"])} to {_when(row["cur_end"])}; '
         f'reference ({html.escape(row["reference"])}): {row["ref_rows"]} events, {_when(row["ref_start"])} to '
         f'{_when(row["ref_end"])}<br>action: {html.escape(row.get("action") or "-")} · '
-        f'<a href="/drift/reports/{row["id"]}.json">JSON</a> · <a href="/drift/reports">all reports</a></div>')
+        f'<a href="/drift/reports/{row["id"]}.json">JSON</a> · <a href="/console/drift">all reports</a></div>')
     head, sep, rest = page.partition("<body>")
     return head + sep + banner + rest if sep else banner + page

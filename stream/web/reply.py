@@ -23,6 +23,8 @@ class Reply:
     status: int
     body: bytes
     content_type: str = "application/json"
+    #: further response headers (a cookie, a redirect's Location, the console's security policy)
+    headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> Reply:
@@ -33,8 +35,13 @@ class Reply:
         return cls.json({"error": message}, status)
 
     @classmethod
-    def html(cls, text: str) -> Reply:
-        return cls(200, text.encode(), "text/html")
+    def html(cls, text: str, status: int = 200, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+        return cls(status, text.encode(), "text/html", headers)
+
+    @classmethod
+    def redirect(cls, location: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+        """303 See Other: after a form's POST, the browser GETs `location` (a reload does not post again)."""
+        return cls(303, b"", "text/plain", (("Location", location), *headers))
 
     def data(self) -> Any:
         """The JSON body, decoded (for tests and forwarding checks)."""

@@ -16,8 +16,7 @@ from typing import Any
 from recstream.models.errors import RegistryError, VersionNotFound
 from recstream.models.store.runs import RunQueue
 from recstream.monitors.drift.reports import ReportNotFound, get_report, list_reports, report_bytes
-from recstream.monitors.metrics import CONTENT_TYPE, quantile_ms
-from recstream.stream.web import console
+from recstream.monitors.metrics import CONTENT_TYPE
 from recstream.stream.web.auth import read_refusal, refusal
 from recstream.stream.web.banner import with_banner
 from recstream.stream.web.forwarding import FORWARDED_BY, Forwarder
@@ -41,7 +40,6 @@ class WorkerViews:
     ROUTES = (("/recommendations/{user_id}", "GET", "recommendations"),
               ("/recommendations/{user_id}", "POST", "recommendations"), ("/healthz", "GET", "healthz"),
               ("/items/{item_id}/similar", "GET", "similar_items"), ("/items/{item_id}", "GET", "item"),
-              ("/console", "GET", "console"), ("/console/versions", "GET", "console_versions"),
               ("/readyz", "GET", "readyz"),
               ("/metrics", "GET", "metrics"), ("/models", "GET", "models"), ("/models/runs", "GET", "runs"),
               ("/models/rollback", "POST", "rollback"), ("/models/retrain", "POST", "retrain"),
@@ -104,28 +102,6 @@ class WorkerViews:
             return Reply.error(f"no item {item_id!r}: neither in the catalogue nor in any event", 404)
         return Reply.json({"item_id": item_id, "catalogue": record.as_dict() if record else None,
                            "seen_in_events": row is not None, "served_by": self.state.source})
-
-    async def console(self, request: Request) -> Reply:
-        """The operator console's overview (stream/web/console.py); read access as the other operator views."""
-        if (denied := read_refusal(request, self.serving)) is not None:
-            return denied
-        seconds, pipeline = self.state.metrics.request_seconds, self.state.pipeline
-        h = {**self.state.health(), "lag_total": sum(pipeline.stats.lag.values()) if pipeline else None}
-        return Reply.html(console.overview(h, (quantile_ms(seconds, 0.5), quantile_ms(seconds, 0.99))))
-
-    async def console_versions(self, request: Request) -> Reply:
-        if (denied := read_refusal(request, self.serving)) is not None:
-            return denied
-
-        def read() -> tuple[list, dict]:
-            registry = self.state.registry
-            rows = registry.list(limit=500)
-            latest: dict[int, dict] = {}
-            for entry in registry.audit(limit=5000):  # newest first: the first seen per version is its latest
-                latest.setdefault(entry["version_id"], entry)
-            return rows, latest
-
-        return Reply.html(console.versions(*await blocking(read)))
 
     async def healthz(self, request: Request) -> Reply:
         return Reply.json(self.state.health())

@@ -25,9 +25,11 @@ from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.serving.new_items import NewItemSlots, catalogue_created_at
 from recstream.models.serving.similar import similar
 from recstream.models.store.db import create_db_engine, require_current_schema
+from recstream.models.store.dead_letters import DeadLetterLog
 from recstream.models.store.items import ItemStore
 from recstream.models.store.registry import ModelVersion, Registry
 from recstream.monitors.metrics import WorkerMetrics
+from recstream.stream.ingest.dead_letters import KeptDeadLetters
 from recstream.stream.ingest.pipeline import DeadLetterSink, Pipeline
 from recstream.stream.ingest.prepare import Preparer, PreparerProcess
 from recstream.stream.ingest.runtime import tune_for_throughput
@@ -122,7 +124,8 @@ class WorkerState:
         s = self.settings
         parts = (s.database_url, self.topics, s.ingest)
         preparer = PreparerProcess(*parts) if s.ingest.prepare_in_process else Preparer.create(*parts)
-        self.pipeline = Pipeline(preparer, self.recommender, dead_letters, learn_chunk=s.ingest.learn_chunk,
+        kept = KeptDeadLetters(dead_letters, DeadLetterLog(self.registry.engine))
+        self.pipeline = Pipeline(preparer, self.recommender, kept, learn_chunk=s.ingest.learn_chunk,
                                  dedupe_window=s.ingest.dedupe_window,
                                  observe=self.metrics.learn_batch_seconds.observe,
                                  before_learn=self._judge_served, learn_feedback=s.ingest.learn_feedback,

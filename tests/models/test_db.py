@@ -29,3 +29,13 @@ def test_unmigrated_database_is_refused_until_upgraded(db_url):
     assert current_revision(engine) == head_revision()
     require_current_schema(engine)
     upgrade(engine)  # idempotent
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_describes(engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from recstream.models.store.schema import metadata
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
