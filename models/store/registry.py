@@ -13,7 +13,7 @@ Every transition writes an audit row with the actor and the reason, in the same 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,10 +89,13 @@ class Registry:
         with self.engine.connect() as conn:
             return ModelVersion.from_row(self._row(conn, parse_version(ref)))
 
-    def list(self, kind: str | None = None, limit: int = 50) -> list[ModelVersion]:
+    def list(self, kind: str | None = None, limit: int = 50, before: int | None = None) -> list[ModelVersion]:
+        """Newest first; with `before`, only versions older than that id (the next page)."""
         q = select(model_versions).order_by(desc(model_versions.c.id)).limit(limit)
         if kind is not None:
             q = q.where(model_versions.c.kind == kind)
+        if before is not None:
+            q = q.where(model_versions.c.id < before)
         with self.engine.connect() as conn:
             return [ModelVersion.from_row(r) for r in conn.execute(q)]
 
@@ -112,6 +115,17 @@ class Registry:
             q = q.where(model_audit.c.version_id == parse_version(ref))
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(q)]
+
+    def trails(self, ids: Sequence[int], per_version: int = 3) -> dict[int, list[dict[str, Any]]]:
+        """The newest `per_version` audit entries of each version in `ids` (newest first)."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        q = select(model_audit).where(model_audit.c.version_id.in_(list(ids))).order_by(desc(model_audit.c.id))
+        with self.engine.connect() as conn:
+            for r in conn.execute(q):
+                entries = out.setdefault(r.version_id, [])
+                if len(entries) < per_version:
+                    entries.append(r._asdict())
+        return out
 
     # ---- changing ----------------------------------------------------------------------------------------
     def register(self, kind: str, *, status: str = "candidate", artefact: str | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -113,7 +114,9 @@ class Demo:
                "RECSTREAM_WEB_PORT": str(free_port()), "RECSTREAM_SESSION_TIMEOUT_S": "6",
                # every positive scored, uncapped: the demo's drift report judges the model outputs too
                "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S": "1e9",
-               "RECSTREAM_ARTEFACT_DIR": str(WORK / "artefacts"), "RECSTREAM_DRIFT_REPORT_DIR": str(WORK / "drift")}
+               "RECSTREAM_ARTEFACT_DIR": str(WORK / "artefacts"), "RECSTREAM_DRIFT_REPORT_DIR": str(WORK / "drift"),
+               # a throwaway token of this demo's own: the console can sign in (shown once, on this terminal)
+               "RECSTREAM_OPERATOR_TOKEN": secrets.token_urlsafe(12)}
         os.environ.update(env)  # this process's own Settings and `recstream` commands read the same
         settings = Settings()
         upgrade(create_db_engine(settings.database_url))
@@ -124,7 +127,7 @@ class Demo:
     def start_worker(self) -> None:
         _title("2. stream worker (recstream worker)")
         self.worker = start_worker(self.env, WORK / "worker.log")
-        click.echo(f"   API at {self.api}")
+        click.echo(f"   API at {self.api}; operator console at {self.api}/console")
 
     def replay(self) -> None:
         _title(f"3. replay {self.events} synthetic events (users with drifting genre tastes)")
@@ -273,6 +276,8 @@ def run_demo(events: int = 30_000, keep: bool = False) -> None:
         demo.promote_and_roll_back(first)
         demo.drift()
         click.secho("demo complete.", bold=True, fg="green")
+        click.echo(f"operator console: {demo.api}/console (sign in with this demo's token "
+                   f"{demo.env['RECSTREAM_OPERATOR_TOKEN']}){'' if keep else '; `recstream demo --keep` leaves it up'}")
         if keep and demo.worker is not None:
             click.echo(f"worker API {demo.api}; broker {demo.broker.bootstrap}. Ctrl-C to stop.")
             demo.worker.process.wait()

@@ -30,6 +30,9 @@ class OnlineSettings(Component):
                                          description="companions kept per item")
     cooccurrence_half_life: float | None = Field(D.cooccurrence_half_life, gt=0, description="positive events "
                                                  "over which companion counts halve (unset = never)")
+    cooccurrence_shift_fade: float = Field(D.cooccurrence_shift_fade if D.cooccurrence_shift_fade is not None else 1.0,
+                                           ge=0, le=1, description="companion counts are multiplied by this when "
+                                           "a taste shift is noticed (1 = not watched)")
     popularity_half_life_s: float = Field(D.popularity_half_life_s, gt=0)
     exposure_window_s: float = Field(D.exposure_window_s, ge=0, description="an impression not clicked within "
                                      "this many seconds (event time) is an exposure negative")
@@ -47,6 +50,7 @@ class OnlineSettings(Component):
                             cooccurrence_window=self.cooccurrence_window,
                             cooccurrence_neighbours=self.cooccurrence_neighbours,
                             cooccurrence_half_life=self.cooccurrence_half_life,
+                            cooccurrence_shift_fade=self.cooccurrence_shift_fade if self.cooccurrence_shift_fade < 1 else None,
                             popularity_half_life_s=self.popularity_half_life_s,
                             prequential_sample=self.prequential_sample,
                             exposure_window_s=self.exposure_window_s, ignored_penalty=self.ignored_penalty,

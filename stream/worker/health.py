@@ -54,6 +54,7 @@ def health(state: WorkerState) -> dict:
             "items": r.n_items, "events_learned": r.events_learned,
             "prequential_recall_at_10": None if r.prequential.recall_at_10 is None else round(r.prequential.recall_at_10, 4),
             "prequential_trials": r.prequential.trials,
+            "taste_shifts_noticed": r.cooccurrence.shifts if r.cooccurrence else 0,
             "served_recall_at_10": None if state.judge.recall_at_10 is None else round(state.judge.recall_at_10, 4),
             "served_trials": state.judge.trials,
             "feedback": r.feedback.state() if state.settings.ingest.learn_feedback else None, "deep_weight": state.deep_weight,

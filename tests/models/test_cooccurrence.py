@@ -250,3 +250,34 @@ def test_companion_counts_fade_with_a_half_life_and_never_without_one():
     assert np.allclose(fading.cnt, keeping.cnt * 0.5) and np.allclose(fading.item_count, keeping.item_count * 0.5)
     fading.learn(["u"], [0], [True])  # less than a quarter half-life more: not aged yet
     assert fading._unaged == 1
+
+
+def test_a_drop_in_how_often_new_pairs_were_already_companions_is_a_shift_and_a_rise_is_not():
+    import numpy as np
+
+    from recstream.models.online.shift import ShiftWatch
+
+    rng = np.random.default_rng(0)
+    watch = ShiftWatch()
+    for level in (0.5, 0.8):  # stationary, then the counts catching up: no shift
+        assert not any(watch.observe(20, int(rng.binomial(20, level))) for _ in range(150))
+    found = [watch.observe(20, int(rng.binomial(20, 0.3))) for _ in range(150)]
+    assert sum(found) == 1 and found.index(True) < 20 and watch.shifts == 1
+
+
+def test_a_taste_shift_fades_the_companion_counts_once_and_a_stationary_stream_never():
+    from recstream.models.data.synthetic import SyntheticSpec, generate
+    from recstream.models.online.config import OnlineConfig
+    from recstream.models.online.recommender import OnlineRecommender
+
+    for shift_at, shifts in ((20_000, 1), (None, 0)):
+        learner = OnlineRecommender(OnlineConfig(prequential_sample=0))
+        events = list(generate(SyntheticSpec(events=40_000, seed=7, shift_at=shift_at)))
+        total = []
+        for i in range(0, len(events), 10):
+            learner.learn(events[i:i + 10])
+            total.append(float(learner.cooccurrence.cnt.sum()))
+        assert learner.cooccurrence.shifts == shifts
+        if shifts:
+            drops = [k for k in range(1, len(total)) if total[k] < 0.5 * total[k - 1]]
+            assert len(drops) == 1 and 20_000 < drops[0] * 10 < 24_000  # faded once, soon after the shift

@@ -15,14 +15,13 @@ from recstream.stream.settings import Settings
 from recstream.stream.web.console.session import COOKIE, Sessions
 from recstream.stream.web.console.views import ConsoleViews
 
-from .test_views import TOKEN, FakeRequest
-from .test_views import views as views  # noqa: F401 - the worker-state fixture, shared
+from .conftest import TOKEN, FakeRequest
 
 SCRIPT = "<script>document.title='owned'</script>"
 
 
 @pytest.fixture
-def console(views):  # noqa: F811
+def console(views):
     views.state.pipeline = None
     return ConsoleViews(views.state)
 
@@ -66,7 +65,8 @@ def test_every_page_renders_what_the_workers_know_escaped_and_under_a_no_script_
                                       dead_lettered=i, requests=i, lag=5, served_recall=0.2, p50_ms=1.0, p99_ms=3.0))
     console.state.metrics.request_seconds.observe(0.004)
     pages = {path: call(getattr(console, view)(FakeRequest()))
-             for path, _, view in console.ROUTES if "{" not in path and _ == "GET" and "login" not in path}
+             for path, _, view in console.ROUTES if path.startswith("/console") and "{" not in path and _ == "GET"
+             and "login" not in path}
     assert set(pages) == {"/console", "/console/versions", "/console/runs", "/console/drift", "/console/dead-letters"}
     for path, reply in pages.items():
         body = reply.body.decode()
@@ -135,7 +135,7 @@ def test_a_change_needs_the_session_its_csrf_token_this_origin_and_a_confirmatio
     assert "requested by console:alice" in runs and "new catalogue" in runs
 
 
-def test_with_read_token_required_pages_want_a_session_or_the_bearer_token(views, tmp_path, monkeypatch):  # noqa: F811
+def test_with_read_token_required_pages_want_a_session_or_the_bearer_token(views, tmp_path, monkeypatch):
     monkeypatch.setenv("RECSTREAM_READ_TOKEN_REQUIRED", "true")
     views.state.settings = Settings.build(database_url=views.state.settings.database_url)
     console = ConsoleViews(views.state)
@@ -144,3 +144,15 @@ def test_with_read_token_required_pages_want_a_session_or_the_bearer_token(views
     cookie, _ = sign_in(console)
     assert call(console.versions(FakeRequest(headers={"Cookie": cookie}))).status == 200
     assert call(console.versions(FakeRequest(headers={"Authorization": f"Bearer {TOKEN}"}))).status == 200
+
+
+def test_the_versions_page_shows_the_newest_hundred_and_links_to_the_older_ones(console):
+    registry = console.state.registry
+    ids = [registry.register("deep", artefact=f"/{i}.pt", sha256="0" * 64).id for i in range(105)]
+    page = call(console.versions(FakeRequest())).body.decode()
+    assert f"deep-{ids[-1]}</b>" in page and f"deep-{ids[4]}</b>" not in page
+    assert f"/console/versions?before={ids[5]}" in page
+    older = call(console.versions(FakeRequest(query={"before": str(ids[5])}))).body.decode()
+    assert f"deep-{ids[4]}</b>" in older and "Older versions" not in older
+    assert call(console.versions(FakeRequest(query={"before": "x"}))).status == 400
+    assert "Done" not in call(console.versions(FakeRequest(query={"done": "<b>nope</b>"}))).body.decode()

@@ -36,7 +36,7 @@ class Backlog:
         self.group_committed = group_committed
         self.failing_commits = failing_commits
 
-    def subscribe(self, topics, listener) -> None:  # noqa: ANN001
+    def subscribe(self, topics, listener) -> None:
         pass
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict:
@@ -83,11 +83,11 @@ class SlowPipeline:
         self.consumer = consumer
         self.most_held = 0
 
-    async def prepare(self, records) -> Prepared:  # noqa: ANN001
+    async def prepare(self, records) -> Prepared:
         await asyncio.sleep(0.001)
         return Prepared(behaviour=InteractionColumns.of(()), rejected=[], stored=0, feedback_stored=0, parse_s=0.0, store_s=0.0)
 
-    async def apply(self, records, prepared) -> None:  # noqa: ANN001
+    async def apply(self, records, prepared) -> None:
         # Records handed out by the consumer and not yet committed are what the worker holds.
         held = self.consumer.handed_out - (self.consumer.group_committed or 0)
         self.most_held = max(self.most_held, held)
@@ -115,7 +115,7 @@ def test_a_backlog_far_larger_than_the_worker_is_read_a_bounded_number_of_batche
 
 
 class RejectAll:
-    async def prepare(self, records) -> Prepared:  # noqa: ANN001
+    async def prepare(self, records) -> Prepared:
         rejected = [(i, Rejection("not_json", "not JSON")) for i in range(len(records))]
         return Prepared(behaviour=InteractionColumns.of(()), rejected=rejected, stored=0, feedback_stored=0, parse_s=0.0,
                         store_s=0.0)
@@ -125,7 +125,7 @@ class DeadLetters:
     def __init__(self) -> None:
         self.sent: list[int] = []
 
-    async def send_many(self, items) -> None:  # noqa: ANN001
+    async def send_many(self, items) -> None:
         self.sent.extend(record.offset for record, _ in items)
 
 

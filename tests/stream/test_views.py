@@ -2,52 +2,14 @@
 
 import asyncio
 import json
-from dataclasses import dataclass, field
-
-import pytest
 
 from recstream.models.data.keys import user_partition
 from recstream.models.data.synthetic import SyntheticSpec, generate
-from recstream.models.online.recommender import OnlineRecommender
-from recstream.models.serving.hotswap import DeepSlot
-from recstream.models.store.db import create_db_engine, upgrade
-from recstream.models.store.registry import Registry
-from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import Settings
 from recstream.stream.web.forwarding import FORWARDED_BY
-from recstream.stream.web.views import WorkerViews
-from recstream.stream.worker.checkpoints import CheckpointKeeper
 from recstream.stream.worker.directory import WorkerInfo
-from recstream.stream.worker.routing import Router
-from recstream.stream.worker.state import WorkerState
 
-TOKEN = "s3cret"
-
-
-@dataclass
-class FakeRequest:
-    path_qs: str = "/"
-    query: dict = field(default_factory=dict)
-    headers: dict = field(default_factory=dict)
-    body: bytes = b""
-
-    async def read(self) -> bytes:
-        return self.body
-
-
-@pytest.fixture
-def views(tmp_path, monkeypatch):
-    monkeypatch.setenv("RECSTREAM_OPERATOR_TOKEN", TOKEN)
-    settings = Settings.build(database_url=f"sqlite:///{tmp_path / 'v.db'}", forward_timeout_s=0.5)
-    engine = create_db_engine(settings.database_url)
-    upgrade(engine)
-    registry = Registry(engine)
-    online = OnlineRecommender(settings.online.config())
-    online.learn(list(generate(SyntheticSpec(users=50, items=80, events=3_000, seed=2))))
-    state = WorkerState(settings, online, Topics.of(settings.kafka), DeepSlot(registry), Router("me"),
-                        CheckpointKeeper(registry, settings.ingest, settings.artefacts, "me"))
-    yield WorkerViews(state)
-    engine.dispose()
+from .conftest import TOKEN, FakeRequest
 
 
 def call(coro):
@@ -205,7 +167,6 @@ def test_similar_items_follow_co_occurrence_obey_the_catalogue_and_unknown_items
 
 def test_new_items_take_their_share_of_a_personal_list(views):
     from recstream.models.catalogue.items import ItemRecord
-    from recstream.stream.settings import Settings
 
     state = views.state
     _, before = served(views, k=10)

@@ -14,12 +14,16 @@ def _drifted_columns(columns: dict | None) -> str:
     return esc(", ".join(names) or "none")
 
 
+def _links(report_id: int) -> str:
+    return (f"<a href='/drift/reports/{esc(report_id)}'>report {esc(report_id)}</a> "
+            f"(<a href='/drift/reports/{esc(report_id)}.json'>JSON</a>)")
+
+
 def drift(reports: Sequence[dict], *, actor: str | None = None, csrf: str | None = None) -> str:
     """Reports newest first (with their `columns`)."""
     timeline = charts.line([(r["created_at"], r["drift_share"]) for r in reversed(reports)],
                            "share of drifted columns", "", 2)
-    rows = ((f"<a href='/drift/reports/{esc(r['id'])}'>report {esc(r['id'])}</a> "
-             f"(<a href='/drift/reports/{esc(r['id'])}.json'>JSON</a>)", esc(when(r["created_at"])),
+    rows = ((_links(r["id"]), esc(when(r["created_at"])),
              "<b class=bad>drift</b>" if r["drifted"] else "<span class=ok>no drift</span>",
              esc(f"{pct(r['drift_share'])} ({r['drifted_columns']}/{r['n_columns']})"), _drifted_columns(r.get("columns")),
              esc(f"{when(r.get('cur_start'))} – {when(r.get('cur_end'))} ({r['cur_rows']} rows)"),
@@ -44,6 +48,6 @@ def dead_letters(newest: Sequence[dict], counts: dict[str, int], code: str | Non
              f"<code>{esc(d['value_head'])}</code>") for d in newest)
     title = f"Newest{' ' + code if code else ''} ({len(newest)} shown; `recstream dead-letters` reads the topic)"
     body = table(["failed at", "code", "reason", "source (topic[partition] @ offset)", "key", "value (start)"], rows)
-    filt = f"<p><a href='/console/dead-letters'>all codes</a></p>" if code else ""
+    filt = "<p><a href='/console/dead-letters'>all codes</a></p>" if code else ""
     return page("Dead letters", section(f"By code ({num(total, 0)} kept)", by_code) + section(title, filt + body),
                 actor=actor, csrf=csrf)

@@ -54,8 +54,8 @@ def _canary(report: dict | None) -> str:
 
 
 def versions(rows: Sequence[Any], trails: dict[int, list[dict]], workers: Sequence[tuple[str, dict | None]],
-             canary: dict | None, notice: str | None = None, *, actor: str | None = None,
-             csrf: str | None = None) -> str:
+             canary: dict | None, notice: str | None = None, older: int | None = None, *,
+             actor: str | None = None, csrf: str | None = None) -> str:
     """`rows`: ModelVersions, newest first; `trails`: their newest audit entries (newest first); `workers`: each
     worker of the group and its deep serving state (None: it did not answer)."""
     def trail(v: Any) -> str:
@@ -71,8 +71,9 @@ def versions(rows: Sequence[Any], trails: dict[int, list[dict]], workers: Sequen
                   for v in rows))
     top = section("Done", esc(notice), "notice") if notice else ""
     hint = "" if csrf else "<p class=muted>Sign in with the operator token to promote, canary or roll back.</p>"
+    more = f"<p><a href='/console/versions?before={esc(older)}'>Older versions</a></p>" if older else ""
     return page("Versions", f"{top}{section('Served now, by worker', _serving(workers))}{_canary(canary)}"
-                f"{section('Every version', hint + body)}", actor=actor, csrf=csrf)
+                f"{section('Every version, newest first', hint + body + more)}", actor=actor, csrf=csrf)
 
 
 def runs(rows: Sequence[dict], notice: str | None = None, *, actor: str | None = None,

@@ -29,13 +29,14 @@ from recstream.stream.web.console.session import LIFETIME_S, Session, Sessions, 
 from recstream.stream.web.reply import Reply, Request
 from recstream.stream.worker.state import WorkerState
 
-SECURITY = (("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+SECURITY = (("Content-Security-Policy", ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                                         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")),
             ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"), ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"))
 #: how long the versions page waits for each other worker's answer about what it serves
 PEER_TIMEOUT_S = 0.5
 HOUR_S = 3600.0
+VERSIONS_PER_PAGE = 100
 ICON = (b"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><rect width='16' height='16' rx='3' "
         b"fill='#1d2330'/><path d='M3 11l3-4 3 2 4-5' stroke='#cfe0ff' stroke-width='2' fill='none'/></svg>")
 
@@ -99,22 +100,20 @@ class ConsoleViews:
         if denied:
             return denied
         registry, min_impressions = self.state.registry, self.state.settings.canary.min_impressions
+        before = request.query.get("before")
+        if before is not None and not before.isdigit():
+            return html(forms.refused(f"before is a version id (a number), got {before!r}", **self._who(session)), 400)
 
-        def read() -> tuple[list, dict, dict | None]:
-            rows = registry.list(limit=1000)
-            trails: dict[int, list[dict]] = {}
-            for entry in registry.audit(limit=5000):  # newest first
-                trails.setdefault(entry["version_id"], []).append(entry)
-            return rows, trails, canary_report(registry, min_impressions)
-
-        (rows, trails, canary), workers = await asyncio.gather(blocking(read), self._served_by_workers())
         done = request.query.get("done")
-        notice = None
-        if done:
-            entry = next((t[0] for v in rows if v.name == done for t in [trails.get(v.id)] if t), None)
-            notice = None if entry is None else (f"{done}: {entry['from_status']} → {entry['to_status']} by "
-                                                 f"{entry['actor']} ({entry['reason']})")
-        return html(versions.versions(rows, trails, workers, canary, notice, **self._who(session)))
+
+        def read() -> tuple[list, dict, dict | None, str | None]:
+            rows = registry.list(limit=VERSIONS_PER_PAGE, before=int(before) if before else None)
+            trails = registry.trails([v.id for v in rows], per_version=3)
+            return rows, trails, canary_report(registry, min_impressions), _latest_change(registry, done)
+
+        (rows, trails, canary, notice), workers = await asyncio.gather(blocking(read), self._served_by_workers())
+        older = rows[-1].id if len(rows) == VERSIONS_PER_PAGE else None
+        return html(versions.versions(rows, trails, workers, canary, notice, older, **self._who(session)))
 
     async def _served_by_workers(self) -> list[tuple[str, dict | None]]:
         """What each worker of the group serves now: this one from its state, the others from their /healthz."""
@@ -127,7 +126,7 @@ class ConsoleViews:
             try:
                 async with self._peers.get(w["url"] + "/healthz") as resp:
                     return w["source"], (await resp.json()).get("deep")
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            except (TimeoutError, aiohttp.ClientError, ValueError):
                 return w["source"], None
 
         answers = await asyncio.gather(*(ask(w) for w in others))
@@ -213,6 +212,21 @@ class ConsoleViews:
             return html(forms.refused(str(exc), **who, status_page="/console/versions"), 409)
         await blocking(self.state.deep.poll)  # served here at once; the other workers follow within a poll
         return Reply.redirect(back)
+
+
+def _latest_change(registry: Any, version: str | None) -> str | None:
+    """What the registry recorded last for `version` (the page an action returns to names it): read from the
+    audit log, never echoed from the URL."""
+    if not version:
+        return None
+    try:
+        entry = registry.audit(version, limit=1)
+    except RegistryError:
+        return None
+    if not entry:
+        return None
+    e = entry[0]
+    return f"{registry.get(version).name}: {e['from_status']} → {e['to_status']} by {e['actor']} ({e['reason']})"
 
 
 def _local(path: str | None) -> str:
