@@ -62,9 +62,15 @@ class History:
             return conn.execute(delete(worker_samples).where(worker_samples.c.at < before)).rowcount
 
     def series(self, since: float, until: float, buckets: int = 120) -> list[Point]:
-        """The chart from `since` to `until` in (at most) `buckets` points, oldest first."""
-        width = max(int((until - since) / buckets), 1)
+        """The chart from `since` (or the first sample after it: a young deployment gets finer buckets) to
+        `until` in (at most) `buckets` points, oldest first."""
         s = worker_samples.c
+        with self.engine.connect() as conn:
+            first = conn.execute(select(func.min(s.at)).where(s.at >= since, s.at <= until)).scalar()
+        if first is None:
+            return []
+        since = max(since, float(first))
+        width = max(int((until - since) / buckets), 1)
         bucket = (cast(s.at, Integer) // width).label("bucket")
         q = (select(s.source, bucket, func.max(s.at), func.max(s.consumed), func.max(s.dead_lettered),
                     func.max(s.lag), func.avg(s.served_recall), func.avg(s.p50_ms), func.max(s.p99_ms))
