@@ -28,7 +28,7 @@ from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.similar import POPULARITY_EXPONENT, similar
 from recstream.models.stats import wilson_interval
 
-EXPONENTS = (0.0, POPULARITY_EXPONENT, 0.25, 0.5)
+EXPONENTS = (0.0, 0.1, 0.25, 0.5)
 SERVED = f"recstream (popularity exponent {POPULARITY_EXPONENT})"
 
 
@@ -44,8 +44,7 @@ def ease_similar(ease: Ease, item: str, k: int) -> dict[float, list[str]]:
     return out
 
 
-def run(events: list, k: int, probe_every: int, warmup: int) -> dict:
-    cfg = OnlineConfig()
+def run(events: list, k: int, probe_every: int, warmup: int, cfg: OnlineConfig) -> dict:
     online, ease = OnlineRecommender(cfg), Ease()
     last: dict[str, str] = {}
     hits: dict[str, int] = {}
@@ -101,6 +100,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--probe-every", type=int, default=3, help="judge every Nth positive")
+    ap.add_argument("--pair-decay", type=float, help="RECSTREAM_ONLINE_SIMILAR_PAIR_DECAY (default: the learner's)")
     ap.add_argument("--warmup", type=int, default=2_000, help="positives learned before the first probe")
     args = ap.parse_args()
     if args.synthetic == (args.file is not None):
@@ -111,7 +111,8 @@ def main() -> None:
     else:
         name, events = args.file, read_interactions(args.file, args.format, args.limit)
     t = time.perf_counter()
-    out = run(events, args.k, args.probe_every, args.warmup)
+    cfg = OnlineConfig() if args.pair_decay is None else OnlineConfig(similar_pair_decay=args.pair_decay)
+    out = run(events, args.k, args.probe_every, args.warmup, cfg)
     print(json.dumps({"bench": "similar", "data": name, "events": len(events), "k": args.k,
                       "served": SERVED, **out, "seconds": round(time.perf_counter() - t, 1)},
                      indent=2))

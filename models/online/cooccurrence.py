@@ -3,7 +3,10 @@
 The factor model learns slowly what a user is like; a user's last few items say a lot about the next one (a
 session of rating war films, a basket being filled). Each positive event pairs its item with the user's last
 `window` positive items; each item keeps its `neighbours` most frequent companions (space-saving counts, so
-memory is fixed per item however the catalogue grows: 64 neighbours = 768 bytes an item). A user's score for
+memory is fixed per item however the catalogue grows: 64 neighbours = 1 KB an item). Beside each count, a
+`near` count weighs a pair by how close the two were in the user's window (near_decay^(steps apart - 1)):
+"more like this" reads it (bench/similar.py: the item right before the next one says most about it), while a
+user's score reads the plain counts (weighing pairs by closeness there cost MovieLens 4%, bench/served.py). A user's score for
 item c is `log1p(sum over window items w of decay**age(w) * companions(w, c) / sqrt(count(c)))`, added to the
 personal score by the recommender.
 
@@ -29,9 +32,10 @@ class CoOccurrence:
     the owner uses). Learning and scoring are compiled loops (kernels.py)."""
 
     def __init__(self, window: int = 10, neighbours: int = 64, decay: float = 0.8,
-                 half_life: float | None = None, shift_fade: float | None = None) -> None:
+                 half_life: float | None = None, shift_fade: float | None = None, near_decay: float = 0.5) -> None:
         check_cooccurrence(window, neighbours, decay)
         self.window, self.neighbours, self.decay = window, neighbours, decay
+        self.near_decay = near_decay
         #: companion counts halve every this many positives (None: never), aged in steps of a quarter of it
         self.half_life = half_life
         self._unaged = 0.0
@@ -46,6 +50,8 @@ class CoOccurrence:
         self.nbr = np.full((1024, neighbours), -1, dtype=np.int32)
         self.cnt = np.zeros((1024, neighbours), dtype=np.float32)
         self.err = np.zeros((1024, neighbours), dtype=np.float32)
+        #: per slot: the pair counts weighed by closeness (read by companions(), i.e. similar items)
+        self.near = np.zeros((1024, neighbours), dtype=np.float32)
         #: positive events per item
         self.item_count = np.zeros(1024, dtype=np.float64)
 
@@ -54,7 +60,7 @@ class CoOccurrence:
         state = self.__dict__.copy()
         used = np.flatnonzero(self.item_count)  # an item has companions only once it has been positive
         n = int(used[-1]) + 1 if len(used) else 0
-        for name in ("nbr", "cnt", "err", "item_count"):
+        for name in ("nbr", "cnt", "err", "near", "item_count"):
             state[name] = state[name][:n]
         state["recent"], state["recent_len"] = self.recent[:len(self.user_row)], self.recent_len[:len(self.user_row)]
         return state
@@ -68,6 +74,7 @@ class CoOccurrence:
         self.nbr = np.concatenate([self.nbr, np.full((extra, self.neighbours), -1, dtype=np.int32)])
         self.cnt = np.concatenate([self.cnt, np.zeros((extra, self.neighbours), dtype=np.float32)])
         self.err = np.concatenate([self.err, np.zeros((extra, self.neighbours), dtype=np.float32)])
+        self.near = np.concatenate([self.near, np.zeros((extra, self.neighbours), dtype=np.float32)])
         self.item_count = np.concatenate([self.item_count, np.zeros(extra)])
 
     def _user_rows(self, users: Sequence[str]) -> np.ndarray:
@@ -96,8 +103,8 @@ class CoOccurrence:
         from recstream.models.online import kernels  # loaded with the learner (see chunk_sgd._loss_code)
 
         positive = np.asarray(positive, dtype=np.bool_)
-        paired, known = kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err,
-                                              self.item_count, user_rows, items, positive)
+        paired, known = kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.near,
+                                              self.item_count, user_rows, items, positive, self.near_decay)
         if self.shift_watch is not None and self.shift_watch.observe(paired, known):
             self._fade(self.shift_fade)
         self._age(int(positive.sum()))
@@ -107,6 +114,9 @@ class CoOccurrence:
         state.setdefault("_unaged", 0.0)
         state.setdefault("shift_fade", None)
         state.setdefault("shift_watch", None)
+        if "near" not in state:  # before near counts: the plain ones (lower bounds) are the best start
+            state["near"] = state["cnt"] - state["err"]
+            state["near_decay"] = OnlineConfig.similar_pair_decay
         self.__dict__.update(state)
 
     @property
@@ -126,7 +136,7 @@ class CoOccurrence:
         self._fade(factor)
 
     def _fade(self, factor: float) -> None:
-        for a in (self.cnt, self.err):
+        for a in (self.cnt, self.err, self.near):
             a *= np.float32(factor)
         self.item_count *= factor
 
@@ -165,14 +175,14 @@ class CoOccurrence:
         return window, parts
 
     def companions(self, row: int, exponent: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-        """(item rows, scores) of the items most often positive with item `row` in users' recent windows, each
-        count divided by the companion's own count to the `exponent` (0.5 as in a user's score; best first)."""
+        """(item rows, scores) of the items most often positive close to item `row` in users' recent windows
+        (near counts), each divided by the companion's own count to the `exponent`; best first."""
         if row >= len(self.item_count):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         nbr = self.nbr[row]
         keep = nbr >= 0
         rows = nbr[keep].astype(np.int64)
-        scores = (self.cnt[row][keep] - self.err[row][keep]) / np.maximum(self.item_count[rows], 1.0) ** exponent
+        scores = self.near[row][keep] / np.maximum(self.item_count[rows], 1.0) ** exponent
         order = [o for o in np.argsort(-scores, kind="stable") if scores[o] > 0]
         return rows[order], scores[order]
 
@@ -182,4 +192,4 @@ def cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:
     if cfg.cooccurrence_weight <= 0:
         return None
     return CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay,
-                        cfg.cooccurrence_half_life, cfg.cooccurrence_shift_fade)
+                        cfg.cooccurrence_half_life, cfg.cooccurrence_shift_fade, cfg.similar_pair_decay)

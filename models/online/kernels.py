@@ -141,31 +141,36 @@ def probe_stats(scores: np.ndarray, targets: np.ndarray, popular: np.ndarray) ->
 
 
 @njit(cache=True, nogil=True)
-def _count_companion(nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray, row: int, key: int) -> None:
-    """Count `key` once more among `row`'s companions: space-saving (Metwally et al. 2005) over the row's
-    slots. A key without a slot takes the weakest one, inheriting its count as a possible overcount (`err`)."""
+def _count_companion(nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray, near: np.ndarray, row: int, key: int,
+                     w: float) -> None:
+    """Count `key` once more among `row`'s companions (and `w` more in `near`): space-saving (Metwally et al.
+    2005) over the row's slots. A key without a slot takes the weakest one, inheriting its count as a possible
+    overcount (`err`); its `near` count starts afresh (a lower bound, like cnt - err)."""
     keys, counts = nbr[row], cnt[row]
+    low, low_count = 0, np.inf
     k32 = np.int32(key)
-    low, low_count = 0, np.float32(np.inf)
     for s in range(keys.shape[0]):
         k = keys[s]
         if k == k32:
             counts[s] += 1.0
+            near[row, s] += w
             return
         if k < 0:  # slots fill from the left: the first free one means the key has none
-            keys[s], counts[s], err[row, s] = k32, 1.0, 0.0
+            keys[s], counts[s], err[row, s], near[row, s] = k32, 1.0, 0.0, w
             return
         if counts[s] < low_count:
             low, low_count = s, counts[s]
-    keys[low], counts[low], err[row, low] = k32, low_count + 1.0, low_count
+    keys[low], counts[low], err[row, low], near[row, low] = k32, low_count + 1.0, low_count, w
 
 
 @njit(cache=True, nogil=True)
 def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray,
-                  item_count: np.ndarray, users: np.ndarray, items: np.ndarray, positive: np.ndarray) -> tuple[int, int]:
+                  near: np.ndarray, item_count: np.ndarray, users: np.ndarray, items: np.ndarray,
+                  positive: np.ndarray, near_decay: float) -> tuple[int, int]:
     """For every positive (users[j], items[j]) in order: count the item, pair it both ways with each item of the
     user's window (`recent[user, :recent_len[user]]`, oldest first), then make it the window's newest entry. An
     item already in the window only moves to its end: repeats (view, then click, then purchase) pair once.
+    A pair counts 1 in `cnt` and near_decay^(steps apart - 1) in `near`.
 
     Returns (new pairs with a user's newest item, how many of them were already its companions): a rate that
     falls at once when tastes shift (shift.py watches it)."""
@@ -192,8 +197,9 @@ def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, c
                         break
             for p in range(n):
                 other = recent[u, p]
-                _count_companion(nbr, cnt, err, i, other)
-                _count_companion(nbr, cnt, err, other, i)
+                w = near_decay ** (n - 1 - p)
+                _count_companion(nbr, cnt, err, near, i, other, w)
+                _count_companion(nbr, cnt, err, near, other, i, w)
             if n == window:  # forget the oldest
                 at = 0
             else:
@@ -247,6 +253,6 @@ def warm_up() -> None:
     # The dtypes CoOccurrence passes: another would compile another version on a worker's first request.
     table, counts, window = np.full((1, 1), -1, dtype=np.int32), np.zeros((1, 1), dtype=np.float32), \
         np.zeros((1, 1), dtype=np.int32)
-    cooccur_learn(window, np.zeros(1, dtype=np.int32), table, counts, counts.copy(), np.zeros(1), rows, rows,
-                  np.ones(1, dtype=np.bool_))
+    cooccur_learn(window, np.zeros(1, dtype=np.int32), table, counts, counts.copy(), counts.copy(), np.zeros(1),
+                  rows, rows, np.ones(1, dtype=np.bool_), 0.5)
     cooccur_scores(zeros, window[0, :1], zeros, table, counts, counts.copy(), np.zeros(1), 1.0)

@@ -33,6 +33,8 @@ class OnlineSettings(Component):
     cooccurrence_shift_fade: float = Field(D.cooccurrence_shift_fade if D.cooccurrence_shift_fade is not None else 1.0,
                                            ge=0, le=1, description="companion counts are multiplied by this when "
                                            "a taste shift is noticed (1 = not watched)")
+    similar_pair_decay: float = Field(D.similar_pair_decay, gt=0, le=1, description="similar items weigh a pair of "
+                                      "a user's items this^(steps apart - 1)")
     popularity_half_life_s: float = Field(D.popularity_half_life_s, gt=0)
     exposure_window_s: float = Field(D.exposure_window_s, ge=0, description="an impression not clicked within "
                                      "this many seconds (event time) is an exposure negative")
@@ -50,6 +52,7 @@ class OnlineSettings(Component):
                             cooccurrence_window=self.cooccurrence_window,
                             cooccurrence_neighbours=self.cooccurrence_neighbours,
                             cooccurrence_half_life=self.cooccurrence_half_life,
+                            similar_pair_decay=self.similar_pair_decay,
                             cooccurrence_shift_fade=self.cooccurrence_shift_fade if self.cooccurrence_shift_fade < 1 else None,
                             popularity_half_life_s=self.popularity_half_life_s,
                             prequential_sample=self.prequential_sample,

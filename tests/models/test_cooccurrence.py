@@ -12,25 +12,27 @@ from recstream.models.online.cooccurrence import CoOccurrence
 from recstream.models.online.recommender import OnlineRecommender
 
 
-def reference(events, window: int, neighbours: int):
+def reference(events, window: int, neighbours: int, near_decay: float = 0.5):
     """The definition, in plain Python: per positive event, pair the item both ways with the user's window
-    (unless it is already there: then it only becomes the newest), space-saving slots per item."""
+    (unless it is already there: then it only becomes the newest), space-saving slots per item; each slot's
+    near count adds near_decay^k for a pair k steps apart less one, and starts afresh when its key changes."""
     slots: dict[int, list[list]] = {}
     recent: dict[str, list[int]] = {}
     count: Counter = Counter()
 
-    def add(row: int, key: int) -> None:
+    def add(row: int, key: int, w: float) -> None:
         entries = slots.setdefault(row, [])
         for entry in entries:
             if entry[0] == key:
                 entry[1] += 1
+                entry[3] += w
                 return
         if len(entries) < neighbours:
-            entries.append([key, 1, 0])
+            entries.append([key, 1, 0, w])
             return
         low = min(range(len(entries)), key=lambda s: entries[s][1])  # the first of the weakest
         c = entries[low][1]
-        entries[low] = [key, c + 1, c]
+        entries[low] = [key, c + 1, c, w]
 
     for user, item, positive in events:
         if not positive:
@@ -40,9 +42,9 @@ def reference(events, window: int, neighbours: int):
         if item in w:
             w.remove(item)
         else:
-            for other in w:
-                add(item, other)
-                add(other, item)
+            for p, other in enumerate(w):  # oldest first
+                add(item, other, near_decay ** (len(w) - 1 - p))
+                add(other, item, near_decay ** (len(w) - 1 - p))
             if len(w) == window:
                 w.pop(0)
         w.append(item)
@@ -57,28 +59,31 @@ def random_stream(n: int, users: int, items: int, seed: int):
             zip(rng.integers(0, users, size=n), item, rng.random(n) > 0.2)]
 
 
-def learned(events, window: int, neighbours: int, chunk: int = 37) -> CoOccurrence:
-    co = CoOccurrence(window=window, neighbours=neighbours)
+def learned(events, window: int, neighbours: int, chunk: int = 37, near_decay: float = 0.5) -> CoOccurrence:
+    co = CoOccurrence(window=window, neighbours=neighbours, near_decay=near_decay)
     for k in range(0, len(events), chunk):
         part = events[k:k + chunk]
         co.learn([u for u, _, _ in part], [i for _, i, _ in part], [p for _, _, p in part])
     return co
 
 
-@pytest.mark.parametrize("window,neighbours,users,items", [(3, 4, 40, 300), (10, 64, 40, 300), (1, 2, 40, 300),
-                                                            (4, 8, 3000, 2500)])  # past the initial capacities
-def test_compiled_counts_equal_the_definition(window, neighbours, users, items):
+@pytest.mark.parametrize("window,neighbours,users,items,near_decay",  # dyadic decays: float32 sums stay exact
+                         [(3, 4, 40, 300, 0.5), (10, 64, 40, 300, 0.5), (1, 2, 40, 300, 0.5),
+                          (4, 8, 3000, 2500, 0.5),  # past the initial capacities
+                          (10, 8, 40, 300, 1.0), (4, 64, 40, 300, 0.25)])
+def test_compiled_counts_equal_the_definition(window, neighbours, users, items, near_decay):
     events = random_stream(12_000, users=users, items=items, seed=window)
-    co = learned(events, window, neighbours)
-    slots, recent, count = reference(events, window, neighbours)
+    co = learned(events, window, neighbours, near_decay=near_decay)
+    slots, recent, count = reference(events, window, neighbours, near_decay)
     assert len(recent) > 1024 or users < 1024
     for row in range(items):
         want = slots.get(row, [])
-        got = [[int(k), float(c), float(e)] for k, c, e in zip(co.nbr[row], co.cnt[row], co.err[row]) if k >= 0]
-        assert got == [[k, float(c), float(e)] for k, c, e in want], row
+        got = [[int(k), float(c), float(e), float(n)]
+               for k, c, e, n in zip(co.nbr[row], co.cnt[row], co.err[row], co.near[row]) if k >= 0]
+        assert got == [[k, float(c), float(e), float(n)] for k, c, e, n in want], row
         assert co.item_count[row] == count[row]
-    for user, items in recent.items():
-        assert co.window_of(user).tolist() == items
+    for user, window in recent.items():
+        assert co.window_of(user).tolist() == window
 
 
 def test_counts_are_exact_while_every_companion_has_a_slot():
@@ -164,6 +169,34 @@ def test_a_users_latest_item_brings_its_companions_first():
     assert top[2.0][0] == "B" and top[0.0][0] == "C"
 
 
+def test_similar_items_read_counts_that_weigh_a_pair_by_how_close_it_was():
+    """Ten users buy C, three others, then A (C four steps before A); six buy A then B at once. Counting every
+    pair alike, C goes with A most; weighing pairs by closeness (what "more like this" reads), B does."""
+    users = [(f"far{u}", [0, 10 + 3 * u, 11 + 3 * u, 12 + 3 * u, 1]) for u in range(10)]  # 0 = C, 1 = A, 2 = B
+    users += [(f"near{u}", [1, 2]) for u in range(6)]
+    first = {}
+    for near_decay in (0.5, 1.0):
+        co = CoOccurrence(window=10, neighbours=64, near_decay=near_decay)
+        for user, items in users:
+            co.learn([user] * len(items), items, [True] * len(items))
+        first[near_decay] = co.companions(1, 0.0)[0][0]
+        assert co.cnt[1][co.nbr[1] == 0][0] == 10 and co.cnt[1][co.nbr[1] == 2][0] == 6  # plain counts unchanged
+    assert first == {0.5: 2, 1.0: 0}
+
+
+def test_a_checkpoint_from_before_near_counts_reads_its_plain_ones():
+    co = learned(random_stream(3000, users=30, items=100, seed=8), window=5, neighbours=8)
+    state = co.__getstate__()
+    del state["near"], state["near_decay"]
+    old = object.__new__(CoOccurrence)
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.near, old.cnt - old.err)
+    rows, scores = old.companions(0, 0.0)
+    plain = (co.cnt[0] - co.err[0])[co.nbr[0] >= 0]
+    assert len(rows) and scores.tolist() == sorted(plain[plain > 0].tolist(), reverse=True)
+    old.learn(["u1"], [3], [True])  # and keeps learning
+
+
 def test_a_pickled_recommender_keeps_its_counts_and_windows():
     events = [Interaction(f"e{k}", f"u{k % 7}", f"i{k % 23}", "click", None, 1.7e9 + k) for k in range(600)]
     rec = OnlineRecommender(OnlineConfig(n_factors=4, negatives=0))
@@ -216,7 +249,8 @@ def test_a_checkpoint_from_before_cooccurrence_loads_and_starts_counting():
 
 @pytest.mark.parametrize("bad", [{"cooccurrence_weight": -1.0}, {"cooccurrence_window": 0},
                                  {"cooccurrence_neighbours": 0}, {"cooccurrence_decay": 0.0},
-                                 {"cooccurrence_decay": 1.5}])
+                                 {"cooccurrence_decay": 1.5}, {"similar_pair_decay": 0.0},
+                                 {"similar_pair_decay": 1.5}])
 def test_bad_cooccurrence_settings_are_named(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         OnlineConfig(**bad)
