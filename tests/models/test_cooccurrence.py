@@ -82,8 +82,8 @@ def test_compiled_counts_equal_the_definition(window, neighbours, users, items, 
                for k, c, e, n in zip(co.nbr[row], co.cnt[row], co.err[row], co.near[row]) if k >= 0]
         assert got == [[k, float(c), float(e), float(n)] for k, c, e, n in want], row
         assert co.item_count[row] == count[row]
-    for user, window in recent.items():
-        assert co.window_of(user).tolist() == window
+    for user, kept in recent.items():
+        assert co.window_of(user).tolist() == kept
 
 
 def test_counts_are_exact_while_every_companion_has_a_slot():
