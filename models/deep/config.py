@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PAD = 0  # row 0 of the embeddings: padding and unknown ids (here, so serving can map rows without torch)
+
 
 @dataclass(frozen=True)
 class DeepConfig:

@@ -25,11 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.config import PAD, DeepConfig
 
 log = logging.getLogger("recstream.deep")
-
-PAD = 0  # row 0 of the embeddings: padding and unknown ids
 
 
 class NextItemNet(nn.Module):

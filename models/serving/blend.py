@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recstream.models.deep.model import PAD
+from recstream.models.deep.config import PAD
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.serving.hotswap import LoadedModel
 

@@ -18,18 +18,20 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recstream.models.artefacts.files import read_verified
 from recstream.models.artefacts.keys import ArtefactKeys
-from recstream.models.deep.model import PAD, DeepModel
-from recstream.models.deep.quantize import Int8Scorer
-from recstream.models.deep.versions import load_model
+from recstream.models.deep.config import PAD
 from recstream.models.errors import RecstreamError
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.store.registry import ModelVersion, Registry
+
+if TYPE_CHECKING:
+    from recstream.models.deep.model import DeepModel
+    from recstream.models.deep.quantize import Int8Scorer
 
 log = logging.getLogger("recstream.hotswap")
 
@@ -76,6 +78,10 @@ class LoadedModel:
 
 def load_serving(version: ModelVersion, key: bytes | ArtefactKeys | None) -> LoadedModel:
     """The int8 variant when the version's metrics say it passed its tolerance check, else the float model."""
+    # torch is imported here, at the first deep version, not when a worker starts (1 s of its start-up)
+    from recstream.models.deep.quantize import Int8Scorer
+    from recstream.models.deep.versions import load_model
+
     int8 = (version.metrics or {}).get("int8") or {}
     if int8.get("served") and int8.get("artefact") and int8.get("sha256"):
         data = read_verified(int8["artefact"], int8["sha256"], int8.get("signature"), key)

@@ -74,3 +74,11 @@ def test_importing_settings_loads_no_heavy_library():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_worker_starts_without_torch_until_it_loads_a_deep_version():
+    """torch is a second of every worker's start-up: it is imported with the first deep version, not before."""
+    code = ("import sys, recstream.stream.app.faust_app, recstream.models.serving.hotswap; "
+            "print(sorted(m for m in ('torch', 'pandas', 'evidently') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
