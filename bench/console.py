@@ -15,7 +15,6 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,25 +32,14 @@ from recstream.models.store.schema import (
     model_versions,
     worker_samples,
 )
-from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import Settings
 from recstream.stream.web.console.views import ConsoleViews
-from recstream.stream.worker.checkpoints import CheckpointKeeper
-from recstream.stream.worker.routing import Router
+from recstream.stream.web.reply import LocalRequest
 from recstream.stream.worker.state import WorkerState
 
 GOAL_MS = 300.0
 WEEK_S = 7 * 86_400
 
-
-@dataclass
-class Request:
-    path_qs: str = "/console"
-    query: dict = field(default_factory=dict)
-    headers: dict = field(default_factory=dict)
-
-    async def read(self) -> bytes:
-        return b""
 
 
 def fill(engine, versions: int, reports: int, letters: int, now: float) -> None:  # type: ignore[no-untyped-def]
@@ -96,8 +84,7 @@ def console(database_url: str) -> ConsoleViews:
     registry = Registry(engine)
     online = OnlineRecommender(settings.online.config())
     online.learn(list(generate(SyntheticSpec(users=200, items=500, events=5_000, seed=1))))
-    state = WorkerState(settings, online, Topics.of(settings.kafka), DeepSlot(registry), Router("bench"),
-                        CheckpointKeeper(registry, settings.ingest, settings.artefacts, "bench"))
+    state = WorkerState.standalone(settings, online, DeepSlot(registry), "bench")
     return ConsoleViews(state)
 
 
@@ -110,7 +97,7 @@ async def timed(views: ConsoleViews, repeat: int) -> dict:
         view, ms = getattr(views, name), []
         for _ in range(repeat):
             t = time.perf_counter()
-            reply = await view(Request(path, headers={"Cookie": f"recstream_console={cookie}"}))
+            reply = await view(LocalRequest(path, headers={"Cookie": f"recstream_console={cookie}"}))
             ms.append((time.perf_counter() - t) * 1000)
             assert reply.status == 200, (path, reply.status)
         out[path] = {"p50_ms": round(float(np.median(ms)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1),

@@ -4,7 +4,7 @@ aiohttp response; unit tests read it directly)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -16,6 +16,19 @@ class Request(Protocol):
     path_qs: str
 
     async def read(self) -> bytes: ...
+
+
+@dataclass
+class LocalRequest:
+    """A `Request` made in-process, to call a view without HTTP (benches and tests)."""
+
+    path_qs: str = "/"
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    async def read(self) -> bytes:
+        return self.body
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,13 @@ class WorkerState:
                    DeepSlot(registry, settings.artefacts.keys, settings.canary.share), Router(source, directory),
                    CheckpointKeeper(registry, settings.ingest, settings.artefacts, source))
 
+    @classmethod
+    def standalone(cls, settings: Settings, online: OnlineRecommender, deep: DeepSlot, source: str) -> WorkerState:
+        """A worker's state with no app around it and no directory of peers: its views answer as that worker
+        would, in-process (the console bench, the view tests, the served-list replay's check)."""
+        return cls(settings, online, Topics.of(settings.kafka), deep, Router(source),
+                   CheckpointKeeper(deep.registry, settings.ingest, settings.artefacts, source))
+
     @property
     def source(self) -> str:
         return self.router.source

@@ -1,7 +1,6 @@
 """The served-quality replay's protocol, on tiny hand-made streams."""
 
 import asyncio
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -65,23 +64,12 @@ def test_ease_equals_its_closed_form():
     assert ease.top(user, 3, seen)[5.0] == expected
 
 
-@dataclass
-class FakeRequest:
-    path_qs: str = "/"
-    query: dict = field(default_factory=dict)
-    headers: dict = field(default_factory=dict)
-
-    async def read(self) -> bytes:
-        return b""
-
 
 def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: Path):
     from recstream.models.store.registry import Registry
-    from recstream.stream.kafka.topics import Topics
     from recstream.stream.settings import Settings
+    from recstream.stream.web.reply import LocalRequest
     from recstream.stream.web.views import WorkerViews
-    from recstream.stream.worker.checkpoints import CheckpointKeeper
-    from recstream.stream.worker.routing import Router
     from recstream.stream.worker.state import WorkerState
 
     events = list(generate(SyntheticSpec(users=60, items=120, events=4_000, seed=4)))
@@ -96,14 +84,13 @@ def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: P
         replay.slot.poll()
     assert replay.slot.live is not None
     settings = Settings.build(database_url=f"sqlite:///{tmp_path / 'served.db'}")
-    state = WorkerState(settings, replay.learners[0], Topics.of(settings.kafka), replay.slot, Router("me"),
-                        CheckpointKeeper(registry, settings.ingest, settings.artefacts, "me"))
+    state = WorkerState.standalone(settings, replay.learners[0], replay.slot, "me")
     state.judge.tuner = replay.served_judges[0].tuner  # the same state: the deep share the replay has tuned so far
     views = WorkerViews(state)
     for user in ("u1", "u7", "u30", "nobody"):
-        answer = asyncio.run(views.recommendations(FakeRequest(query={"k": "10"}), user)).data()
+        answer = asyncio.run(views.recommendations(LocalRequest(query={"k": "10"}), user)).data()
         assert [i["item_id"] for i in answer["items"]] == replay.lists(user)["served"]
-    assert any(asyncio.run(views.recommendations(FakeRequest(), u)).data()["model_version"].startswith("deep-")
+    assert any(asyncio.run(views.recommendations(LocalRequest(), u)).data()["model_version"].startswith("deep-")
                for u in ("u1", "u7", "u30"))
 
 

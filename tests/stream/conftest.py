@@ -1,6 +1,4 @@
-"""Shared by the view tests: a worker state on a fresh SQLite database, and a fake request."""
-
-from dataclasses import dataclass, field
+"""Shared by the view tests: a worker state on a fresh SQLite database."""
 
 import pytest
 
@@ -9,25 +7,11 @@ from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.registry import Registry
-from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import Settings
 from recstream.stream.web.views import WorkerViews
-from recstream.stream.worker.checkpoints import CheckpointKeeper
-from recstream.stream.worker.routing import Router
 from recstream.stream.worker.state import WorkerState
 
 TOKEN = "s3cret"
-
-
-@dataclass
-class FakeRequest:
-    path_qs: str = "/"
-    query: dict = field(default_factory=dict)
-    headers: dict = field(default_factory=dict)
-    body: bytes = b""
-
-    async def read(self) -> bytes:
-        return self.body
 
 
 @pytest.fixture
@@ -39,7 +23,6 @@ def views(tmp_path, monkeypatch):
     registry = Registry(engine)
     online = OnlineRecommender(settings.online.config())
     online.learn(list(generate(SyntheticSpec(users=50, items=80, events=3_000, seed=2))))
-    state = WorkerState(settings, online, Topics.of(settings.kafka), DeepSlot(registry), Router("me"),
-                        CheckpointKeeper(registry, settings.ingest, settings.artefacts, "me"))
+    state = WorkerState.standalone(settings, online, DeepSlot(registry), "me")
     yield WorkerViews(state)
     engine.dispose()

@@ -14,8 +14,9 @@ from recstream.models.store.history import History, Sample
 from recstream.stream.settings import Settings
 from recstream.stream.web.console.session import COOKIE, Sessions
 from recstream.stream.web.console.views import ConsoleViews
+from recstream.stream.web.reply import LocalRequest
 
-from .conftest import TOKEN, FakeRequest
+from .conftest import TOKEN
 
 SCRIPT = "<script>document.title='owned'</script>"
 
@@ -36,7 +37,7 @@ def form(**fields) -> bytes:
 
 def sign_in(console, actor="alice") -> tuple[str, str]:
     """(the Cookie header, the session's CSRF token)."""
-    reply = call(console.sign_in(FakeRequest(body=form(token=TOKEN, actor=actor, next="/console/versions"))))
+    reply = call(console.sign_in(LocalRequest(body=form(token=TOKEN, actor=actor, next="/console/versions"))))
     assert reply.status == 303 and dict(reply.headers)["Location"] == "/console/versions"
     cookie = dict(reply.headers)["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
@@ -64,7 +65,7 @@ def test_every_page_renders_what_the_workers_know_escaped_and_under_a_no_script_
         History(engine).record(Sample("me", now - 600 + 20 * i, consumed=1000 * i, learned=1000 * i,
                                       dead_lettered=i, requests=i, lag=5, served_recall=0.2, p50_ms=1.0, p99_ms=3.0))
     console.state.metrics.request_seconds.observe(0.004)
-    pages = {path: call(getattr(console, view)(FakeRequest()))
+    pages = {path: call(getattr(console, view)(LocalRequest()))
              for path, _, view in console.ROUTES if path.startswith("/console") and "{" not in path and _ == "GET"
              and "login" not in path}
     assert set(pages) == {"/console", "/console/versions", "/console/runs", "/console/drift", "/console/dead-letters"}
@@ -86,20 +87,20 @@ def test_every_page_renders_what_the_workers_know_escaped_and_under_a_no_script_
 
 
 def test_signing_in_takes_the_token_once_and_gives_an_httponly_cookie(console):
-    wrong = call(console.sign_in(FakeRequest(body=form(token="guess"))))
+    wrong = call(console.sign_in(LocalRequest(body=form(token="guess"))))
     assert wrong.status == 401 and "Set-Cookie" not in dict(wrong.headers)
     cookie, csrf = sign_in(console)
-    page = call(console.versions(FakeRequest(headers={"Cookie": cookie}))).body.decode()
+    page = call(console.versions(LocalRequest(headers={"Cookie": cookie}))).body.decode()
     assert "signed in as alice" in page and csrf in page and TOKEN not in page
     expires, nonce, _, signature = cookie.split("=", 1)[1].split(".")
     tampered = f"{COOKIE}={expires}.{nonce}.{base64.urlsafe_b64encode(b'mallory').decode().rstrip('=')}.{signature}"
-    assert "signed in" not in call(console.versions(FakeRequest(headers={"Cookie": tampered}))).body.decode()
+    assert "signed in" not in call(console.versions(LocalRequest(headers={"Cookie": tampered}))).body.decode()
     expired = Sessions(console.serving.operator_token, lifetime_s=-1).issue("bob")[0]
-    assert "signed in" not in call(console.versions(FakeRequest(headers={"Cookie": f"{COOKIE}={expired}"}))).body.decode()
-    out = call(console.sign_out(FakeRequest(headers={"Cookie": cookie}, body=form(csrf=csrf))))
+    assert "signed in" not in call(console.versions(LocalRequest(headers={"Cookie": f"{COOKIE}={expired}"}))).body.decode()
+    out = call(console.sign_out(LocalRequest(headers={"Cookie": cookie}, body=form(csrf=csrf))))
     assert out.status == 303 and "Max-Age=0" in dict(out.headers)["Set-Cookie"]
     # Where to go after signing in is a console page of this host, never another site.
-    away = call(console.sign_in(FakeRequest(body=form(token=TOKEN, next="//evil.example/console"))))
+    away = call(console.sign_in(LocalRequest(body=form(token=TOKEN, next="//evil.example/console"))))
     assert dict(away.headers)["Location"] == "/console"
 
 
@@ -108,7 +109,7 @@ def test_a_change_needs_the_session_its_csrf_token_this_origin_and_a_confirmatio
     registry = console.state.registry
     cookie, csrf = sign_in(console)
     fields = {"kind": "deep", "reason": "clicks dropped", "csrf": csrf}
-    act = (lambda headers, **f: call(console.act(FakeRequest(headers=headers, body=form(**f)), "rollback")))
+    act = (lambda headers, **f: call(console.act(LocalRequest(headers=headers, body=form(**f)), "rollback")))
     assert act({}, **fields).status == 401  # not signed in
     assert act({"Cookie": cookie}, **{**fields, "csrf": "0" * 32}).status == 403  # a forged form
     assert act({"Cookie": cookie, "Origin": "http://evil.example", "Host": "127.0.0.1:6066"}, **fields).status == 403
@@ -119,19 +120,19 @@ def test_a_change_needs_the_session_its_csrf_token_this_origin_and_a_confirmatio
     assert done.status == 303 and dict(done.headers)["Location"] == "/console/versions?done=deep-1"
     assert registry.live().id == first.id
     assert registry.audit(second.id)[0]["actor"] == "console:alice"
-    notice = call(console.versions(FakeRequest(headers={"Cookie": cookie}, query={"done": "deep-1"}))).body.decode()
+    notice = call(console.versions(LocalRequest(headers={"Cookie": cookie}, query={"done": "deep-1"}))).body.decode()
     assert "deep-1: retired → live by console:alice (clicks dropped)" in notice
     # Refusals say why: no reason, a share that serves nobody, what the registry will not do.
     assert "every action needs a reason" in act({"Cookie": cookie}, kind="deep", csrf=csrf).body.decode()
-    canary = call(console.act(FakeRequest(headers={"Cookie": cookie}, body=form(
+    canary = call(console.act(LocalRequest(headers={"Cookie": cookie}, body=form(
         version="deep-2", share="0", reason="try", csrf=csrf, confirmed="yes")), "canary"))
     assert canary.status == 400 and "would serve nobody" in canary.body.decode()
     twice = act({"Cookie": cookie}, **fields, confirmed="yes")  # deep-2 was rolled back: nothing before deep-1
     assert twice.status == 409 and "no earlier deep version" in twice.body.decode()
-    queued = call(console.act(FakeRequest(headers={"Cookie": cookie}, body=form(
+    queued = call(console.act(LocalRequest(headers={"Cookie": cookie}, body=form(
         reason="new catalogue", csrf=csrf, confirmed="yes")), "retrain"))
     assert queued.status == 303 and dict(queued.headers)["Location"].startswith("/console/runs?done=")
-    runs = call(console.runs(FakeRequest(query={"done": dict(queued.headers)["Location"].split("=")[1]}))).body.decode()
+    runs = call(console.runs(LocalRequest(query={"done": dict(queued.headers)["Location"].split("=")[1]}))).body.decode()
     assert "requested by console:alice" in runs and "new catalogue" in runs
 
 
@@ -139,20 +140,20 @@ def test_with_read_token_required_pages_want_a_session_or_the_bearer_token(views
     monkeypatch.setenv("RECSTREAM_READ_TOKEN_REQUIRED", "true")
     views.state.settings = Settings.build(database_url=views.state.settings.database_url)
     console = ConsoleViews(views.state)
-    denied = call(console.versions(FakeRequest(path_qs="/console/versions")))
+    denied = call(console.versions(LocalRequest(path_qs="/console/versions")))
     assert denied.status == 303 and dict(denied.headers)["Location"] == "/console/login?next=%2Fconsole%2Fversions"
     cookie, _ = sign_in(console)
-    assert call(console.versions(FakeRequest(headers={"Cookie": cookie}))).status == 200
-    assert call(console.versions(FakeRequest(headers={"Authorization": f"Bearer {TOKEN}"}))).status == 200
+    assert call(console.versions(LocalRequest(headers={"Cookie": cookie}))).status == 200
+    assert call(console.versions(LocalRequest(headers={"Authorization": f"Bearer {TOKEN}"}))).status == 200
 
 
 def test_the_versions_page_shows_the_newest_hundred_and_links_to_the_older_ones(console):
     registry = console.state.registry
     ids = [registry.register("deep", artefact=f"/{i}.pt", sha256="0" * 64).id for i in range(105)]
-    page = call(console.versions(FakeRequest())).body.decode()
+    page = call(console.versions(LocalRequest())).body.decode()
     assert f"deep-{ids[-1]}</b>" in page and f"deep-{ids[4]}</b>" not in page
     assert f"/console/versions?before={ids[5]}" in page
-    older = call(console.versions(FakeRequest(query={"before": str(ids[5])}))).body.decode()
+    older = call(console.versions(LocalRequest(query={"before": str(ids[5])}))).body.decode()
     assert f"deep-{ids[4]}</b>" in older and "Older versions" not in older
-    assert call(console.versions(FakeRequest(query={"before": "x"}))).status == 400
-    assert "Done" not in call(console.versions(FakeRequest(query={"done": "<b>nope</b>"}))).body.decode()
+    assert call(console.versions(LocalRequest(query={"before": "x"}))).status == 400
+    assert "Done" not in call(console.versions(LocalRequest(query={"done": "<b>nope</b>"}))).body.decode()

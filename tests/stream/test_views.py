@@ -7,9 +7,10 @@ from recstream.models.data.keys import user_partition
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.stream.settings import Settings
 from recstream.stream.web.forwarding import FORWARDED_BY
+from recstream.stream.web.reply import LocalRequest
 from recstream.stream.worker.directory import WorkerInfo
 
-from .conftest import TOKEN, FakeRequest
+from .conftest import TOKEN
 
 
 def call(coro):
@@ -17,7 +18,7 @@ def call(coro):
 
 
 def test_recommendations_are_personal_without_seen_items_and_bad_parameters_say_what_to_send(views):
-    reply = call(views.recommendations(FakeRequest(query={"k": "5"}), "u1"))
+    reply = call(views.recommendations(LocalRequest(query={"k": "5"}), "u1"))
     body = reply.data()
     assert reply.status == 200 and body["source"] == "personal" and len(body["items"]) == 5
     assert body["served_by"] == "me" and body["model_version"] == "online:biased_mf"
@@ -25,9 +26,9 @@ def test_recommendations_are_personal_without_seen_items_and_bad_parameters_say_
     assert not seen & {i["item_id"] for i in body["items"]}
     for query, message in (({"k": "0"}, "k must be an integer between 1 and 200, got 0"),
                            ({"exclude_seen": "maybe"}, "exclude_seen must be true or false")):
-        reply = call(views.recommendations(FakeRequest(query=query), "u1"))
+        reply = call(views.recommendations(LocalRequest(query=query), "u1"))
         assert reply.status == 400 and message in reply.data()["error"]
-    assert call(views.recommendations(FakeRequest(), "u" * 257)).status == 400
+    assert call(views.recommendations(LocalRequest(), "u" * 257)).status == 400
 
 
 def test_a_request_for_another_workers_user_is_answered_here_when_the_owner_is_unreachable(views):
@@ -35,10 +36,10 @@ def test_a_request_for_another_workers_user_is_answered_here_when_the_owner_is_u
     router.assigned, router.n_partitions = (0,), 2
     router.owners = {1: WorkerInfo("other", "http://127.0.0.1:9", (1,), 2, 0.0, 0.0)}
     theirs = next(f"u{i}" for i in range(50) if user_partition(f"u{i}", 2) == 1)
-    reply = call(views.recommendations(FakeRequest(path_qs=f"/recommendations/{theirs}"), theirs))
+    reply = call(views.recommendations(LocalRequest(path_qs=f"/recommendations/{theirs}"), theirs))
     assert reply.status == 200 and reply.data()["served_by"] == "me" and router.forwarded == 0
     # Already forwarded once: answered where it lands, no second hop.
-    reply = call(views.recommendations(FakeRequest(headers={FORWARDED_BY: "x"}), theirs))
+    reply = call(views.recommendations(LocalRequest(headers={FORWARDED_BY: "x"}), theirs))
     assert reply.status == 200
 
 
@@ -46,26 +47,26 @@ def test_operator_changes_need_the_token_and_a_valid_body(views):
     registry = views.state.registry
     version = registry.register("deep", artefact="/nowhere.pt", sha256="0" * 64)
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    assert call(views.promote(FakeRequest(body=b'{"reason": "x"}'), version.name)).status == 401
-    bad = call(views.promote(FakeRequest(headers=auth, body=b'{"reason": 3}'), version.name))
+    assert call(views.promote(LocalRequest(body=b'{"reason": "x"}'), version.name)).status == 401
+    bad = call(views.promote(LocalRequest(headers=auth, body=b'{"reason": 3}'), version.name))
     assert bad.status == 400 and "reason must be a str" in bad.data()["error"]
-    assert call(views.promote(FakeRequest(headers=auth, body=b"[1]"), version.name)).status == 400
-    missing = call(views.promote(FakeRequest(headers=auth, body=b'{"reason": "x"}'), "deep-99"))
+    assert call(views.promote(LocalRequest(headers=auth, body=b"[1]"), version.name)).status == 400
+    missing = call(views.promote(LocalRequest(headers=auth, body=b'{"reason": "x"}'), "deep-99"))
     assert missing.status == 404
-    done = call(views.promote(FakeRequest(headers=auth, body=json.dumps({"reason": "ok"}).encode()), version.name))
+    done = call(views.promote(LocalRequest(headers=auth, body=json.dumps({"reason": "ok"}).encode()), version.name))
     assert done.status == 200 and done.data()["status"] == "live" and registry.live("deep").id == version.id
     # The artefact does not exist: this worker refuses to load it and says so, serving what it had.
     assert "deep-1" in views.state.deep.state()["last_error"]
-    queued = call(views.retrain(FakeRequest(headers=auth, body=b'{"reason": "drifted"}')))
+    queued = call(views.retrain(LocalRequest(headers=auth, body=b'{"reason": "drifted"}')))
     assert queued.status == 202 and queued.data()["queued"] is True
 
 
 def test_read_endpoints_follow_read_token_required(views, monkeypatch):
-    assert call(views.metrics(FakeRequest())).status == 200
+    assert call(views.metrics(LocalRequest())).status == 200
     views.serving = views.serving.model_copy(update={"read_token_required": True})
-    assert call(views.metrics(FakeRequest())).status == 401
-    assert call(views.models(FakeRequest())).status == 401
-    ok = call(views.models(FakeRequest(headers={"Authorization": f"Bearer {TOKEN}"})))
+    assert call(views.metrics(LocalRequest())).status == 401
+    assert call(views.models(LocalRequest())).status == 401
+    ok = call(views.models(LocalRequest(headers={"Authorization": f"Bearer {TOKEN}"})))
     assert ok.status == 200 and ok.data()["versions"] == []
 
 
@@ -80,12 +81,12 @@ def test_the_worker_judges_what_it_serves_and_reports_it(views):
     h = state.health()
     assert h["served_trials"] > 100 and 0 < h["served_recall_at_10"] < 1
     assert h["deep_weight"] == 0.5  # no deep version yet: nothing to tune, the configured share
-    metrics = call(views.metrics(FakeRequest())).body.decode()
+    metrics = call(views.metrics(LocalRequest())).body.decode()
     assert "recstream_served_recall_at_10" in metrics and "recstream_deep_weight 0.5" in metrics
 
 
 def served(views, user="u1", method="GET", body=None, **query):
-    request = FakeRequest(query={k: str(v) for k, v in query.items()},
+    request = LocalRequest(query={k: str(v) for k, v in query.items()},
                           body=json.dumps(body).encode() if body is not None else b"")
     request.method = method
     reply = call(views.recommendations(request, user))
@@ -150,19 +151,19 @@ def test_similar_items_follow_co_occurrence_obey_the_catalogue_and_unknown_items
 
     rec = views.state.recommender
     item = rec.recent_items("u1", 1)[0]
-    reply = call(views.similar_items(FakeRequest(query={"k": "5"}), item))
+    reply = call(views.similar_items(LocalRequest(query={"k": "5"}), item))
     items = [i["item_id"] for i in reply.data()["items"]]
     assert reply.status == 200 and len(items) == 5 and item not in items
     companions = [rec.item_ids[r] for r in rec.cooccurrence.companions(rec.item_row(item), 0.0)[0]]
     assert items[:3] == companions[:3]  # the strongest companions first
     views.state.catalogue.apply([ItemRecord(items[0], available=False)])
-    again = [i["item_id"] for i in call(views.similar_items(FakeRequest(query={"k": "5"}), item)).data()["items"]]
+    again = [i["item_id"] for i in call(views.similar_items(LocalRequest(query={"k": "5"}), item)).data()["items"]]
     assert items[0] not in again and len(again) == 5
-    assert call(views.similar_items(FakeRequest(), "never-seen")).status == 404
-    assert call(views.similar_items(FakeRequest(query={"k": "0"}), item)).status == 400
-    shown = call(views.item(FakeRequest(), items[0])).data()
+    assert call(views.similar_items(LocalRequest(), "never-seen")).status == 404
+    assert call(views.similar_items(LocalRequest(query={"k": "0"}), item)).status == 400
+    shown = call(views.item(LocalRequest(), items[0])).data()
     assert shown["catalogue"]["available"] is False and shown["seen_in_events"]
-    assert call(views.item(FakeRequest(), "never-seen")).status == 404
+    assert call(views.item(LocalRequest(), "never-seen")).status == 404
 
 
 def test_new_items_take_their_share_of_a_personal_list(views):
