@@ -93,7 +93,7 @@ def warm_vs_cold(name: str, data: training.Positives, cfg: DeepConfig, epochs: i
     warm = curve(DeepModel.warm_start(parent, data.item_ids), split, data.item_ids, epochs)
     # "Equal" = within 2% of the cold model's best epoch (epoch-to-epoch noise is about that size).
     best = max(cold)
-    reach = lambda c: next((i + 1 for i, x in enumerate(c) if x >= 0.98 * best), None)  # noqa: E731
+    reach = lambda c: next((i + 1 for i, x in enumerate(c) if x >= 0.98 * best), None)
     pop = training.evaluate(training.popularity_scorer(split.train_counts), split.holdout)["ndcg_at_10"]
     return {"dataset": name, "positives": len(data), "items": len(data.item_ids),
             "new_items_since_parent": len(data.item_ids) - len(parent_items),

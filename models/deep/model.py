@@ -198,7 +198,7 @@ class DeepModel:
     def scorer(self) -> NumpyScorer:
         if self._scorer is None:
             n = self.net
-            f = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+            f = lambda t: t.detach().cpu().numpy().astype(np.float32)
             self._scorer = NumpyScorer(
                 item_in=f(n.item_in.weight), position=f(n.position), w1=f(n.mlp[0].weight), b1=f(n.mlp[0].bias),
                 w2=f(n.mlp[2].weight), b2=f(n.mlp[2].bias), item_out=f(n.item_out.weight), out_bias=f(n.out_bias))

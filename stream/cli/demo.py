@@ -3,6 +3,7 @@ One method per step, in the order `run_demo` calls them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -38,12 +39,10 @@ WORK = Path("var/demo")
 def _wait(what: str, check: Callable[[], Any], timeout: float = 90.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(Exception):  # not up yet
             result = check()
             if result:
                 return result
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
         time.sleep(0.2)
     raise click.ClickException(f"timed out waiting for {what} (see {WORK}/worker.log)")
 
@@ -159,8 +158,8 @@ class Demo:
         _title("5. bad input goes to the dead-letter topic with a reason")
         k = self.settings.kafka
         producer = KafkaProducer(bootstrap_servers=k.bootstrap)
-        for bad in (b"not json", b'{"event_id":"x","user_id":"demo-user","item_id":"i1","type":"teleport",'
-                                 b'"ts":1767225600}'):
+        for bad in (b"not json", (b'{"event_id":"x","user_id":"demo-user","item_id":"i1","type":"teleport",'
+                                  b'"ts":1767225600}')):
             producer.send(k.topic_behaviour, key=b"demo-user", value=bad)
         producer.flush()
         producer.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
@@ -18,7 +18,7 @@ from recstream.stream.ingest.rejections import Rejection
 
 SCHEMA_VERSION = 1
 #: Events older than this are certainly a unit mistake (e.g. days sent as seconds).
-MIN_TS = datetime(1990, 1, 1, tzinfo=timezone.utc).timestamp()
+MIN_TS = datetime(1990, 1, 1, tzinfo=UTC).timestamp()
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=False)]
 
@@ -36,7 +36,7 @@ class _Event(BaseModel):
     @field_validator("ts")
     @classmethod
     def _utc(cls, v: datetime) -> datetime:
-        return v if v.tzinfo else v.replace(tzinfo=timezone.utc)
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
 
 
 class BehaviourEvent(_Event):

@@ -134,7 +134,7 @@ class IngestLoop:
         probe = self.consumer.end_offsets(assigned) if assigned else self.consumer.topics()
         try:
             await asyncio.wait_for(probe, timeout_s)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             if self.broker_up is not False:
                 log.warning("the Kafka broker at %s does not answer (%s); the worker keeps serving and "
                             "reconnects by itself", self.kafka.bootstrap, str(exc) or type(exc).__name__)
@@ -270,7 +270,7 @@ class IngestLoop:
                 backoff = 0.5
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
-            except Exception as exc:  # noqa: BLE001 - a bad batch must never kill the worker
+            except Exception as exc:  # a bad batch must never kill the worker
                 self.failures += 1
                 log.error("batch of %d records failed, retrying from the last commit in %.1f s: %s",
                           len(head.records), backoff, exc, exc_info=not isinstance(exc, KafkaError))

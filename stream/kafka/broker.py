@@ -6,6 +6,7 @@ whatever RECSTREAM_BOOTSTRAP names (Apache Kafka in production, see docker-compo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Self
 
 from recstream.models.errors import ConfigError, RecstreamError
 
@@ -103,9 +105,10 @@ class EmbeddedBroker:
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
         if wait_for_port(self.host, self.port, 0.2):
             raise BrokerError(f"port {self.port} on {self.host} is taken: choose another with --port")
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True, env={**os.environ, **(self.env or {})})
+        # the child keeps its own copy of the log's descriptor: this process closes its one at once
+        with open(self.log_path, "ab") if self.log_path else contextlib.nullcontext(subprocess.DEVNULL) as out:
+            self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True, env={**os.environ, **(self.env or {})})
         if not wait_for_port(self.host, self.port, timeout):
             self.stop()
             raise BrokerError(f"the embedded broker did not listen on {self.bootstrap} within {timeout:.0f} s")
@@ -121,7 +124,7 @@ class EmbeddedBroker:
                 self.process.wait(5)
         self.process = None
 
-    def __enter__(self) -> EmbeddedBroker:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

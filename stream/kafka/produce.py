@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaProducer
@@ -17,7 +17,7 @@ from recstream.models.data.interaction import Interaction
 def event_json(e: Interaction) -> bytes:
     """The wire form of a behaviour event (schema version 1)."""
     doc: dict = {"event_id": e.event_id, "user_id": e.user_id, "item_id": e.item_id, "type": e.type,
-                 "ts": datetime.fromtimestamp(e.ts, timezone.utc).isoformat()}
+                 "ts": datetime.fromtimestamp(e.ts, UTC).isoformat()}
     if e.value is not None:
         doc["value"] = e.value
     if e.context:

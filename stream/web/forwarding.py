@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import aiohttp
@@ -33,7 +32,7 @@ class Forwarder:
         try:
             async with self._session.request(method, owner.url + path_qs, data=body, headers=headers) as resp:
                 answer, status = await resp.read(), resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             if owner.source not in self._warned:  # once per owner: a dead worker would otherwise log every request
                 self._warned.add(owner.source)
                 log.warning("worker %s (%s) owns the partition but did not answer (%s); answering here until the "

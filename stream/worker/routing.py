@@ -9,6 +9,7 @@ only when nobody else is known to own the user's partition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from recstream.models.data.keys import user_partition
@@ -90,10 +91,8 @@ class Router:
     async def prune(self) -> None:
         """Forget the rows of workers gone long ago (housekeeping: a failure here is ignored)."""
         if self.directory is not None:
-            try:
+            with contextlib.suppress(Exception):  # housekeeping only: the next prune tries again
                 await asyncio.get_running_loop().run_in_executor(None, self.directory.prune)
-            except Exception:  # noqa: BLE001 - housekeeping only
-                pass
 
     async def leave(self) -> None:
         """This worker stops: its row goes, so nobody forwards to it."""

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -112,17 +113,17 @@ def test_http_api_answers_bad_parameters_clearly(worker_factory):
     assert api_get(f"{w.api}/healthz")["status"] == "ok"
 
 
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, parent, ...); None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def children(pid: int) -> list[int]:
-    out = []
-    for stat in os.listdir("/proc"):
-        if stat.isdigit():
-            try:
-                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(stat))
-    return out
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and (f := proc_stat(p)) is not None
+            and int(f[1]) == pid]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
@@ -138,8 +139,7 @@ def test_kill_9_of_a_worker_leaves_no_helper_process_behind(worker_factory):
     w.process.send_signal(signal.SIGKILL)
     w.process.wait()
     deadline = time.monotonic() + 10
-    while any(os.path.exists(f"/proc/{c}") and "Z" not in open(f"/proc/{c}/stat").read().rsplit(")", 1)[1][:3]
-              for c in helpers):
+    while any((f := proc_stat(c)) is not None and f[0] != "Z" for c in helpers):
         assert time.monotonic() < deadline, "helper processes outlived their worker"
         time.sleep(0.2)
 

@@ -1,3 +1,4 @@
+import itertools
 from collections import Counter
 
 import pytest
@@ -9,7 +10,7 @@ def test_deterministic_ordered_and_unique():
     a = list(generate(SyntheticSpec(events=3000, seed=5)))
     b = list(generate(SyntheticSpec(events=3000, seed=5)))
     assert a == b
-    assert all(x.ts <= y.ts for x, y in zip(a, a[1:]))
+    assert all(x.ts <= y.ts for x, y in itertools.pairwise(a))
     assert len({e.event_id for e in a}) == 3000
     assert all(e.value is not None for e in a if e.type == "rating")
 

@@ -1,5 +1,6 @@
 """The retrain scheduler: two scheduler processes' worth of jobs on one database never train at once."""
 
+import itertools
 import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,7 +33,7 @@ def test_overlapping_schedules_and_requests_never_train_concurrently(engine, tmp
     assert len(runs) >= 4
     assert all(r["status"] in ("candidate", "rejected") for r in runs), runs
     spans = sorted((r["started_at"], r["finished_at"]) for r in runs)
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end, "two trainings overlapped"
     assert any(r["trigger"] == "manual" for r in runs)  # the queued request was served too
     assert reg.training_lock_holder() is None
