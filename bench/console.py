@@ -41,7 +41,6 @@ GOAL_MS = 300.0
 WEEK_S = 7 * 86_400
 
 
-
 def fill(engine, versions: int, reports: int, letters: int, now: float) -> None:  # type: ignore[no-untyped-def]
     """The long past, written in bulk (the registry's own calls would take minutes for the audit trails)."""
     metrics = {"candidate": {"ndcg_at_10": 0.1}, "live": {"ndcg_at_10": 0.09}, "popularity": {"ndcg_at_10": 0.05}}
@@ -84,7 +83,7 @@ def console(database_url: str) -> ConsoleViews:
     registry = Registry(engine)
     online = OnlineRecommender(settings.online.config())
     online.learn(list(generate(SyntheticSpec(users=200, items=500, events=5_000, seed=1))))
-    state = WorkerState.standalone(settings, online, DeepSlot(registry), "bench")
+    state = WorkerState.of(settings, online, DeepSlot(registry), "bench")
     return ConsoleViews(state)
 
 

@@ -90,7 +90,7 @@ class CheckpointKeeper:
                                         directory=storage.join(self.artefacts.dir, "online"), key=self.artefacts.keys,
                                         source=f"worker:{self.source}", keep=self.ingest.checkpoint_keep,
                                         parent_id=parent, on_registered=lambda v: setattr(self, "current", v))
-        except Exception as exc:  # noqa: BLE001 - a full disk or a database blip must not stop ingestion; the next one retries
+        except Exception as exc:  # noqa: BLE001 - a full disk or a database blip must not stop ingestion
             log.warning("online checkpoint failed (%s); retrying at the next interval", exc)
             return
         log.info("online checkpoint %s: %d events learned, %.1f MB, offsets %s", v.name, learned,

@@ -108,15 +108,16 @@ class WorkerState:
         source = worker_source(settings)
         directory = Directory(engine, group_id=settings.kafka.group_id, source=source,
                               url=_advertised_url(settings), stale_after_s=settings.serving.worker_stale_s)
-        return cls(settings, OnlineRecommender(settings.online.config()), Topics.of(settings.kafka),
-                   DeepSlot(registry, settings.artefacts.keys, settings.canary.share), Router(source, directory),
-                   CheckpointKeeper(registry, settings.ingest, settings.artefacts, source))
+        return cls.of(settings, OnlineRecommender(settings.online.config()),
+                      DeepSlot(registry, settings.artefacts.keys, settings.canary.share), source, directory)
 
     @classmethod
-    def standalone(cls, settings: Settings, online: OnlineRecommender, deep: DeepSlot, source: str) -> WorkerState:
-        """A worker's state with no app around it and no directory of peers: its views answer as that worker
-        would, in-process (the console bench, the view tests, the served-list replay's check)."""
-        return cls(settings, online, Topics.of(settings.kafka), deep, Router(source),
+    def of(cls, settings: Settings, online: OnlineRecommender, deep: DeepSlot, source: str,
+           directory: Directory | None = None) -> WorkerState:
+        """A worker's state from its learner and deep slot. Without a directory it knows no peers and answers
+        every user itself: its views then answer in-process (the console bench, the view tests, the served-list
+        replay's check) as that worker would."""
+        return cls(settings, online, Topics.of(settings.kafka), deep, Router(source, directory),
                    CheckpointKeeper(deep.registry, settings.ingest, settings.artefacts, source))
 
     @property

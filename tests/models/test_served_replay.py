@@ -64,7 +64,6 @@ def test_ease_equals_its_closed_form():
     assert ease.top(user, 3, seen)[5.0] == expected
 
 
-
 def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: Path):
     from recstream.models.store.registry import Registry
     from recstream.stream.settings import Settings
@@ -84,7 +83,7 @@ def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: P
         replay.slot.poll()
     assert replay.slot.live is not None
     settings = Settings.build(database_url=f"sqlite:///{tmp_path / 'served.db'}")
-    state = WorkerState.standalone(settings, replay.learners[0], replay.slot, "me")
+    state = WorkerState.of(settings, replay.learners[0], replay.slot, "me")
     state.judge.tuner = replay.served_judges[0].tuner  # the same state: the deep share the replay has tuned so far
     views = WorkerViews(state)
     for user in ("u1", "u7", "u30", "nobody"):

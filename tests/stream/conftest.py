@@ -23,6 +23,6 @@ def views(tmp_path, monkeypatch):
     registry = Registry(engine)
     online = OnlineRecommender(settings.online.config())
     online.learn(list(generate(SyntheticSpec(users=50, items=80, events=3_000, seed=2))))
-    state = WorkerState.standalone(settings, online, DeepSlot(registry), "me")
+    state = WorkerState.of(settings, online, DeepSlot(registry), "me")
     yield WorkerViews(state)
     engine.dispose()
