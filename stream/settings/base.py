@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, get_args
 
 from pydantic import AliasChoices, ValidationInfo, field_validator
@@ -20,6 +21,12 @@ class Component(BaseSettings):
         field = cls.model_fields.get(info.field_name or "")
         optional = field is not None and type(None) in get_args(field.annotation)
         return None if optional and isinstance(v, str) and not v.strip() else v
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _path_as_text(cls, v: object) -> object:
+        # Locations are text (a directory or s3://bucket/prefix); code building settings passes a Path.
+        return os.fspath(v) if isinstance(v, os.PathLike) else v
 
     @classmethod
     def env_name(cls, field: str) -> str:

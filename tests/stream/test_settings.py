@@ -54,6 +54,13 @@ def test_components_read_their_own_variables_and_overrides_use_the_same_names(mo
         Settings.build(bootstrap="no-port")
 
 
+def test_a_location_given_as_a_path_is_taken_as_its_text(tmp_path):
+    s = Settings.build(artefact_dir=tmp_path / "artefacts", drift_report_dir=tmp_path / "drift")
+    assert s.artefacts.dir == str(tmp_path / "artefacts") and s.drift.report_dir == str(tmp_path / "drift")
+    with pytest.raises(ConfigError, match="RECSTREAM_ARTEFACT_DIR"):  # not a location at all: still named
+        Settings.build(artefact_dir=3.5)
+
+
 def test_model_defaults_are_the_model_configs_own(monkeypatch):
     for name in list(__import__("os").environ):
         if name.startswith("RECSTREAM_"):
