@@ -76,9 +76,14 @@ class LoadedModel:
         return rows[:n]
 
 
+def preload() -> None:
+    """Import what loading a version needs (torch: about a second). Not when this module is imported, which
+    would lengthen a worker's start; the first poll does it, off the request path (later calls cost nothing)."""
+    from recstream.models.deep import quantize, versions  # noqa: F401
+
+
 def load_serving(version: ModelVersion, key: bytes | ArtefactKeys | None) -> LoadedModel:
     """The int8 variant when the version's metrics say it passed its tolerance check, else the float model."""
-    # torch is imported here, at the first deep version, not when a worker starts (1 s of its start-up)
     from recstream.models.deep.quantize import Int8Scorer
     from recstream.models.deep.versions import load_model
 
@@ -148,6 +153,7 @@ class DeepSlot:
             canary = serving.get("canary")
             share = canary.canary_share if canary is not None else None
             self.canary_share = self.default_share if share is None else share
+            preload()  # the first time only (then an import is a lookup): a first promotion finds torch ready
             return changed
 
     def _load(self, version: ModelVersion) -> LoadedModel | None:

@@ -1,5 +1,8 @@
 """Hot-swap: a worker's slot follows the registry, refuses bad artefacts, keeps serving, and blends."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -160,3 +163,19 @@ def test_the_canary_share_is_the_operators_from_the_registry_changeable_and_neve
     reg.end_canary(actor="alice", reason="done")
     with pytest.raises(RegistryError, match="no deep version is in canary"):
         reg.set_canary_share(0.3, actor="alice", reason="x")
+
+
+def test_the_first_poll_imports_torch_so_a_first_promotion_does_not_wait_for_it(tmp_path):
+    code = f"""
+import sys
+from recstream.models.serving.hotswap import DeepSlot
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.registry import Registry
+engine = create_db_engine("sqlite:///{tmp_path / 'r.db'}")
+upgrade(engine)
+before = "torch" in sys.modules
+DeepSlot(Registry(engine)).poll()  # no version to load
+print(before, "torch" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]  # not at import (a worker's start-up), but by the end of the first poll
