@@ -22,13 +22,14 @@ from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.blend import blend
 from recstream.models.serving.filters import Filters, deny_mask
+from recstream.models.serving.mix import ServedMix
 
 
 def timed(online: OnlineRecommender, catalogue: Catalogue, users: list[str], filters: Filters, k: int) -> dict:
     seconds, lengths = [], []
     for u in users:
         t = time.perf_counter()
-        rec, _ = blend(online, None, u, k, True, 0.0, deny_mask(online, catalogue, filters))
+        rec, _ = blend(online, None, u, k, True, ServedMix(0.0, 0.0), deny_mask(online, catalogue, filters))
         seconds.append(time.perf_counter() - t)
         lengths.append(len(rec.items))
     ms = np.array(seconds) * 1000

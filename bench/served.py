@@ -23,6 +23,7 @@ from recstream.models.data.files import read_interactions
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.errors import RecstreamError
 from recstream.models.evaluation.served import ServedConfig, replay_served
+from recstream.models.serving.mix import ServedMix
 
 
 def load(args: argparse.Namespace) -> tuple[str, list, int | None]:
@@ -61,8 +62,11 @@ def main() -> None:
                     "(RECSTREAM_NEW_ITEM_SHARE; each item is new from its first event)")
     ap.add_argument("--new-item-age-s", type=float, default=NewItemPolicy.age_s)
     ap.add_argument("--new-item-max-events", type=float, default=NewItemPolicy.max_events)
-    ap.add_argument("--deep-weight", type=float, help="serve this fixed deep share instead of tuning it from the "
-                    "stream as a worker does (RECSTREAM_DEEP_WEIGHT_TUNED=false)")
+    ap.add_argument("--deep-weight", type=float, help="serve this fixed deep share (with --successor-weight) "
+                    "instead of tuning the mix from the stream as a worker does (RECSTREAM_DEEP_WEIGHT_TUNED=false)")
+    ap.add_argument("--successor-weight", type=float, help="the successor weight served with a fixed "
+                    "--deep-weight (default: the worker's)")
+    ap.add_argument("--smoke", action="store_true", help="a tiny run in seconds (the test suite runs it)")
     args = ap.parse_args()
     try:
         workers = [int(w) for w in args.workers.split(",")]
@@ -75,9 +79,14 @@ def main() -> None:
     except (RecstreamError, ValueError) as exc:  # a file we cannot read, a generator setting out of range
         ap.error(str(exc))
     cfg = ServedConfig(chunk=args.chunk, retrain_every=args.retrain_every, partitions=args.partitions,
-                       tune_deep_weight=args.deep_weight is None, share_items=not args.no_share_items)
+                       share_items=not args.no_share_items)
+    recipe = cfg.recipe
     if args.deep_weight is not None:
-        cfg = replace(cfg, deep_weight=args.deep_weight)
+        start = ServedMix(ServedMix.successors if args.successor_weight is None else args.successor_weight,
+                          args.deep_weight)
+        recipe = replace(recipe, start=start, tuned=False)
+    elif args.successor_weight is not None:
+        ap.error("--successor-weight goes with --deep-weight (a fixed mix)")
     if args.no_deep:
         cfg = replace(cfg, retrain=None)
     if args.cooccurrence_half_life:
@@ -85,7 +94,9 @@ def main() -> None:
     if args.shift_fade is not None:
         cfg = replace(cfg, online=replace(cfg.online, cooccurrence_shift_fade=args.shift_fade))
     if args.new_item_share:
-        cfg = replace(cfg, new_items=NewItemPolicy(args.new_item_share, args.new_item_age_s, args.new_item_max_events))
+        recipe = replace(recipe, new_items=NewItemPolicy(args.new_item_share, args.new_item_age_s,
+                                                         args.new_item_max_events))
+    cfg = replace(cfg, recipe=recipe)
     t = time.perf_counter()
     runs = {}
     for n in workers:

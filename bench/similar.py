@@ -22,7 +22,7 @@ from tqdm import tqdm
 from recstream.models.data.files import read_interactions
 from recstream.models.data.positive import is_positive
 from recstream.models.data.synthetic import SyntheticSpec, generate
-from recstream.models.evaluation.ease import Ease
+from recstream.models.evaluation.references import References
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.similar import POPULARITY_EXPONENT, similar
@@ -32,20 +32,20 @@ EXPONENTS = (0.0, 0.1, 0.25, 0.5)
 SERVED = f"recstream (popularity exponent {POPULARITY_EXPONENT})"
 
 
-def ease_similar(ease: Ease, item: str, k: int) -> dict[float, list[str]]:
-    c = ease.col.get(item)
-    if c is None or not ease.fitted or c >= len(ease.fitted):
+def ease_similar(refs: References, item: str, k: int) -> dict[float, list[str]]:
+    c = refs.col.get(item)
+    if c is None or not refs.b or c >= len(next(iter(refs.b.values()))):
         return {}
     out = {}
-    for lam, b in ease.weights.items():
+    for lam, b in refs.b.items():
         row = b[c].copy()
         row[c] = -np.inf
-        out[lam] = [ease.fitted[j] for j in np.argsort(-row, kind="stable")[:k]]
+        out[lam] = [refs.ids[j] for j in np.argsort(-row, kind="stable")[:k]]
     return out
 
 
 def run(events: list, k: int, probe_every: int, warmup: int, cfg: OnlineConfig) -> dict:
-    online, ease = OnlineRecommender(cfg), Ease()
+    online, ease = OnlineRecommender(cfg), References()
     last: dict[str, str] = {}
     hits: dict[str, int] = {}
     trials = 0

@@ -3,8 +3,9 @@
 The stream is learned in chunks (as a worker learns a batch); before each chunk, every positive event whose item
 is new to its user is a probe: the user's lists are asked for *before* the event is learned, from the same code
 a worker serves with — the online learner, the deep version the registry made live (trained by `retrain()` on
-the events so far, warm-started and gated like any retrain) and the same `blend()`. On the same probes: online
-alone, deep alone, popularity, and the EASE reference. With `workers > 1` users are split over that many
+the events so far, warm-started and gated like any retrain) and the same `ServedRecipe` (its mix tuned by the
+same judge, fed before each chunk is learned). On the same probes: online alone, deep alone, and the simple
+references (references.py: popularity, EASE, sequential rules, session k-NN); the report names the best. With `workers > 1` users are split over that many
 learners the way Kafka's default partitioner spreads keys over `partitions`, exactly as that many workers would,
 each also learning the others' events item-side as a worker's item feed does (`share_items`).
 """
@@ -17,23 +18,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
-from recstream.models.catalogue.policy import NewItemPolicy
-from recstream.models.data.interaction import Interaction
+from recstream.models.data.interaction import Interaction, InteractionColumns
 from recstream.models.data.keys import user_partition
 from recstream.models.data.positive import is_positive
-from recstream.models.evaluation.ease import Ease
 from recstream.models.evaluation.recovery import recovery
+from recstream.models.evaluation.references import References
 from recstream.models.evaluation.topn import TopN
 from recstream.models.online.config import OnlineConfig
-from recstream.models.online.recommender import OnlineRecommender, Recommendation
+from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import retrain
 from recstream.models.serving.blend import blend
-from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
-from recstream.models.serving.hotswap import DeepSlot, LoadedModel
-from recstream.models.serving.new_items import NewItemSlots
+from recstream.models.serving.hotswap import DeepSlot
+from recstream.models.serving.mix import RecipeConfig, ServedMix
+from recstream.models.serving.recipe import ServedRecipe
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.events import EventStore
 from recstream.models.store.registry import Registry
@@ -46,23 +44,19 @@ class ServedConfig:
     online: OnlineConfig = field(default_factory=lambda: OnlineConfig(prequential_sample=0.0))
     #: the deep model's retraining; artefacts go to a temporary folder unless one is set
     retrain: RetrainConfig | None = field(default_factory=RetrainConfig)
-    deep_weight: float = 0.5
+    #: the served recipe, as a worker's (every probe judged: a replay has no rate to keep up with)
+    recipe: RecipeConfig = field(default_factory=lambda: RecipeConfig(judge_sample=1.0, judge_max_per_s=None))
     #: events learned together (a worker learns ~a batch a second)
     chunk: int = 10
     #: a deep version is trained every this many events (None: every 10% of the stream)
     retrain_every: int | None = None
     workers: int = 1
     partitions: int = 12
-    #: choose the deep share from what users pick next (BlendTuner, as a worker does by default), starting at
-    #: `deep_weight`; False: serve `deep_weight` throughout
-    tune_deep_weight: bool = True
     #: every learner also learns the other workers' events item-side (popularity, co-occurrence), as workers do
     #: through their item feed (RECSTREAM_SHARE_ITEMS); False: each knows its own partitions only
     share_items: bool = True
     ease_lambdas: tuple[float, ...] = (100.0, 300.0, 1000.0)
     ease_refit_every: int = 2_000
-    #: slots for new items (models/serving/new_items.py); each item enters the catalogue at its first event
-    new_items: NewItemPolicy = field(default_factory=NewItemPolicy)
 
 
 def worker_of(user: str, workers: int, partitions: int) -> int:
@@ -74,18 +68,16 @@ class ServedReplay:
     def __init__(self, cfg: ServedConfig, workdir: Path) -> None:
         self.cfg = cfg
         self.learners = [OnlineRecommender(cfg.online) for _ in range(cfg.workers)]
-        # The worker's own judge, on every probe: it tunes the deep share as a worker does
-        self.served_judges = [ServedJudge(BlendTuner(cfg.deep_weight), sample=1.0, max_per_s=None)
-                              for _ in range(cfg.workers)] if cfg.tune_deep_weight else None
+        #: what each worker serves with (new-item slots: each item enters the catalogue at its first event)
+        self.recipes = [ServedRecipe(cfg.recipe, seed=w) for w in range(cfg.workers)]
         self.engine = create_db_engine(f"sqlite:///{workdir / 'served.db'}")
         upgrade(self.engine)
         self.store = EventStore(self.engine)
         self.retrain_cfg = replace(cfg.retrain, artefact_dir=workdir / "artefacts") if cfg.retrain else None
         key = self.retrain_cfg.artefact_key if self.retrain_cfg else None
         self.slot = DeepSlot(Registry(self.engine), key)
-        self.ease = Ease(cfg.ease_lambdas, cfg.ease_refit_every)
-        self.judges = {name: TopN(K) for name in ("served", "online", "deep", "popularity")}
-        self.ease_judges = {lam: TopN(K) for lam in cfg.ease_lambdas}
+        self.references = References(cfg.ease_lambdas, cfg.ease_refit_every)
+        self.judges = {name: TopN(K) for name in ("served", "online", "deep", *self.references.names)}
         self.interacted: dict[str, set[str]] = {}
         #: (event index, served hit, online hit) per probe, for recovery after a shift
         self.curve: list[tuple[int, bool, bool]] = []
@@ -95,7 +87,6 @@ class ServedReplay:
         #: item -> when it entered the catalogue (its first event); items in served lists (coverage)
         self.created_at: dict[str, float] = {}
         self.served_items: set[str] = set()
-        self._new_items = [NewItemSlots() for _ in range(cfg.workers)]
 
     def worker(self, user: str) -> int:
         w = self._owner.get(user)
@@ -110,58 +101,46 @@ class ServedReplay:
         c = self.cfg.online
         return is_positive(e.type, e.value, c.event_weights, c.rating_threshold)
 
+    def served(self, user: str) -> list[str]:
+        """What a worker serves `user` now: its recipe (new-item slots from each item's first event)."""
+        online, w = self.learner(user), self.worker(user)
+        rec, _ = self.recipes[w].serve(online, self.slot.choose(user), user, K,
+                                       new_key=(online.events_learned, online.n_items),
+                                       created_at=lambda: self.created_at)
+        self.served_items.update(rec.items)
+        return rec.items
+
     def lists(self, user: str) -> dict[str, list[str]]:
         """What each source would serve `user` now (seen items excluded)."""
         online = self.learner(user)
-        deep = self.slot.choose(user)
-        pop = np.log1p(online.popularity.scores(online.n_items))
-        online.seen.mask(pop, user)
-        served = blend(online, deep, user, K, True, self.deep_weight(user))[0]
-        out = {"served": self.with_new_items(served, online, deep, user).items,
-               "online": online.recommend(user, K).items,
-               "deep": blend(online, deep, user, K, True, 1.0)[0].items,
-               "popularity": online.top_k(pop, K, "popular").items}
-        for lam, items in self.ease.top(user, K, self.interacted.get(user, set())).items():
-            out[f"ease_{lam:g}"] = items
-        return out
-
-    def with_new_items(self, served: Recommendation, online: OnlineRecommender, deep: LoadedModel | None,
-                       user: str) -> Recommendation:
-        served = self._new_items[self.worker(user)].serve(
-            served, self.cfg.new_items, key=(online.events_learned, online.n_items), created_at=lambda: self.created_at, online=online,
-            deep=deep, user_id=user, k=K, exclude_seen=True, deep_weight=self.deep_weight(user))
-        self.served_items.update(served.items)
-        return served
-
-    def deep_weight(self, user: str) -> float:
-        if self.served_judges is None:
-            return self.cfg.deep_weight
-        return self.served_judges[self.worker(user)].tuner.weight
-
-    def tune(self, user: str, item: str) -> None:
-        """Credit the candidate deep weights whose list held `item` (after the lists were judged)."""
-        if self.served_judges is not None:
-            self.served_judges[self.worker(user)].judge(self.learner(user), self.slot.choose, user, item)
+        return {"served": self.served(user), "online": online.recommend(user, K).items,
+                "deep": blend(online, self.slot.choose(user), user, K, True, ServedMix(0.0, 1.0))[0].items,
+                **self.references.top(user, self.interacted.get(user, set()))}
 
     def probe(self, index: int, chunk: Sequence[Interaction]) -> None:
-        """Judge every novel positive of `chunk` against the state before it (`index`: its first event's)."""
+        """Judge every novel positive of `chunk` against the state before it (`index`: its first event's), then
+        let each worker's judge see its part of the chunk, as a worker's does before learning it."""
         for j, e in enumerate(chunk):
             if not self.positive(e) or e.item_id in self.interacted.get(e.user_id, ()):
                 continue
             lists = self.lists(e.user_id)
             hits = {name: judge.add(lists[name], e.item_id) for name, judge in self.judges.items()}
-            for lam, judge in self.ease_judges.items():
-                judge.add(lists[f"ease_{lam:g}"], e.item_id)
             self.curve.append((index + j, hits["served"], hits["online"]))
-            self.tune(e.user_id, e.item_id)
+        for w, events in self._by_worker(chunk).items():
+            self.recipes[w].before_learning(self.learners[w], self.slot.choose, InteractionColumns.of(events))
 
-    def learn(self, chunk: Sequence[Interaction]) -> None:
+    def _by_worker(self, chunk: Sequence[Interaction]) -> dict[int, list[Interaction]]:
         by_worker: dict[int, list[Interaction]] = {}
         for e in chunk:
             by_worker.setdefault(self.worker(e.user_id), []).append(e)
+        return by_worker
+
+    def learn(self, chunk: Sequence[Interaction]) -> None:
+        by_worker = self._by_worker(chunk)
+        for e in chunk:
             self.interacted.setdefault(e.user_id, set()).add(e.item_id)
             if self.positive(e):
-                self.ease.learn(e.user_id, e.item_id)
+                self.references.learn(e.user_id, e.item_id)
         for w, events in by_worker.items():
             self.learners[w].learn(events, evaluate=False)
         if self.cfg.share_items and self.cfg.workers > 1:
@@ -197,26 +176,26 @@ class ServedReplay:
                 progress(len(chunk))
 
     def report(self, n_events: int, shift_at: int | None = None) -> dict:
-        best = max(self.ease_judges, key=lambda lam: self.ease_judges[lam].recall)  # the strongest reference
-        judges = {**self.judges, "ease_reference": self.ease_judges[best]}
-        figures = {n: j.as_dict() for n, j in judges.items()}
-        served, ref = figures["served"], figures["ease_reference"]
+        figures = {n: j.as_dict() for n, j in self.judges.items()}
+        best = max(self.references.names, key=lambda n: self.judges[n].recall)  # the strongest reference
+        served, ref = figures["served"], figures[best]
         out = {
             "trials": served["trials"],
             "recall_at_10": {n: {"value": f["recall_at_10"], "ci95": f["recall_ci95"]}
                              for n, f in figures.items()},
             "ndcg_at_10": {n: {"value": f["ndcg_at_10"], "ci95": f["ndcg_ci95"]} for n, f in figures.items()},
-            "served_over_reference": round(served["recall_at_10"] / ref["recall_at_10"], 3)
+            "best_reference": best,
+            "served_over_best_reference": round(served["recall_at_10"] / ref["recall_at_10"], 3)
             if ref["recall_at_10"] else None,
-            "served_ci95_above_reference": served["recall_ci95"][0] > ref["recall_ci95"][1],
-            "reference": {"lambda": best, "refits": self.ease.fits,
-                          "recall_by_lambda": {f"{lam:g}": round(j.recall, 4)
-                                               for lam, j in self.ease_judges.items()}},
+            "served_ci95_above_best_reference": served["recall_ci95"][0] > ref["recall_ci95"][1],
+            "ease_refits": self.references.fits,
+            #: the mix each worker's judge settled on
+            "mix": [vars(r.mix) for r in self.recipes],
             "retrains": {**{o: sum(r["outcome"] == o for r in self.retrains)
                             for o in ("promoted", "rejected", "failed")}, "runs": self.retrains},
             "workers": self.cfg.workers,
             "catalogue_coverage": round(len(self.served_items) / max(len(self.created_at), 1), 4),
-            "new_item_share": self.cfg.new_items.share,
+            "new_item_share": self.cfg.recipe.new_items.share,
             #: taste shifts each learner noticed (each faded its co-occurrence counts once)
             "shifts_noticed": [learner.cooccurrence.shifts if learner.cooccurrence else 0 for learner in self.learners],
         }

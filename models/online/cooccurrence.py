@@ -25,6 +25,8 @@ from recstream.models.online.config import OnlineConfig, check_cooccurrence
 from recstream.models.online.shift import ShiftWatch
 
 _NO_WINDOW = np.zeros(0, dtype=np.int32)
+#: the arrays with a row per item
+_PER_ITEM = ("nbr", "cnt", "err", "near", "item_count", "nxt", "nxt_cnt", "nxt_err")
 
 
 class CoOccurrence:
@@ -54,13 +56,17 @@ class CoOccurrence:
         self.near = np.zeros((1024, neighbours), dtype=np.float32)
         #: positive events per item
         self.item_count = np.zeros(1024, dtype=np.float64)
+        #: per item row: the items that came right after it in a user's positives (directed), counted the same way
+        self.nxt = np.full((1024, neighbours), -1, dtype=np.int32)
+        self.nxt_cnt = np.zeros((1024, neighbours), dtype=np.float32)
+        self.nxt_err = np.zeros((1024, neighbours), dtype=np.float32)
 
     def __getstate__(self) -> dict:
         # Without the spare capacity (up to half of each array): a checkpoint keeps the rows in use.
         state = self.__dict__.copy()
         used = np.flatnonzero(self.item_count)  # an item has companions only once it has been positive
         n = int(used[-1]) + 1 if len(used) else 0
-        for name in ("nbr", "cnt", "err", "near", "item_count"):
+        for name in _PER_ITEM:
             state[name] = state[name][:n]
         state["recent"], state["recent_len"] = self.recent[:len(self.user_row)], self.recent_len[:len(self.user_row)]
         return state
@@ -70,12 +76,10 @@ class CoOccurrence:
         if n <= old:
             return
         size = max(n, 2 * old)
-        extra = size - old
-        self.nbr = np.concatenate([self.nbr, np.full((extra, self.neighbours), -1, dtype=np.int32)])
-        self.cnt = np.concatenate([self.cnt, np.zeros((extra, self.neighbours), dtype=np.float32)])
-        self.err = np.concatenate([self.err, np.zeros((extra, self.neighbours), dtype=np.float32)])
-        self.near = np.concatenate([self.near, np.zeros((extra, self.neighbours), dtype=np.float32)])
-        self.item_count = np.concatenate([self.item_count, np.zeros(extra)])
+        for name in _PER_ITEM:
+            a = getattr(self, name)
+            fill = np.full((size - old, *a.shape[1:]), -1 if name in ("nbr", "nxt") else 0, dtype=a.dtype)
+            setattr(self, name, np.concatenate([a, fill]))
 
     def _user_rows(self, users: Sequence[str]) -> np.ndarray:
         row_of = self.user_row
@@ -104,7 +108,8 @@ class CoOccurrence:
 
         positive = np.asarray(positive, dtype=np.bool_)
         paired, known = kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.near,
-                                              self.item_count, user_rows, items, positive, self.near_decay)
+                                              self.item_count, user_rows, items, positive, self.near_decay,
+                                              self.nxt, self.nxt_cnt, self.nxt_err)
         if self.shift_watch is not None and self.shift_watch.observe(paired, known):
             self._fade(self.shift_fade)
         self._age(int(positive.sum()))
@@ -117,6 +122,10 @@ class CoOccurrence:
         if "near" not in state:  # before near counts: the plain ones (lower bounds) are the best start
             state["near"] = state["cnt"] - state["err"]
             state["near_decay"] = OnlineConfig.similar_pair_decay
+        if "nxt" not in state:  # before successors were counted: they start from nothing
+            shape = state["cnt"].shape
+            state["nxt"] = np.full(shape, -1, dtype=np.int32)
+            state["nxt_cnt"], state["nxt_err"] = np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32)
         self.__dict__.update(state)
 
     @property
@@ -136,7 +145,7 @@ class CoOccurrence:
         self._fade(factor)
 
     def _fade(self, factor: float) -> None:
-        for a in (self.cnt, self.err, self.near):
+        for a in (self.cnt, self.err, self.near, self.nxt_cnt, self.nxt_err):
             a *= np.float32(factor)
         self.item_count *= factor
 
@@ -156,6 +165,15 @@ class CoOccurrence:
 
         ages = np.arange(len(window) - 1, -1, -1, dtype=np.float64)  # the window is oldest first
         kernels.cooccur_scores(out, window, self.decay ** ages, self.nbr, self.cnt, self.err, self.item_count, scale)
+
+    def add_successor_scores(self, out: np.ndarray, user_id: str, scale: float) -> None:
+        """Add `scale * log1p(times each item came right after the user's newest positive item)` to `out`."""
+        window = self.window_of(user_id)
+        if not len(window) or window[-1] >= len(self.item_count):
+            return
+        from recstream.models.online import kernels
+
+        kernels.successor_scores(out, int(window[-1]), self.nxt, self.nxt_cnt, self.nxt_err, scale)
 
     def by_source(self, user_id: str, rows: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
         """(the user's window rows, each one's score for `rows` alone): which recent items put an item in the

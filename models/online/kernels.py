@@ -164,10 +164,29 @@ def _count_companion(nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray, near: np
 
 
 @njit(cache=True, nogil=True)
+def _count_key(keys: np.ndarray, counts: np.ndarray, err: np.ndarray, row: int, key: int) -> None:
+    """`_count_companion` for a table without near counts (successors)."""
+    k32, ks, cs = np.int32(key), keys[row], counts[row]
+    low, low_count = 0, np.inf
+    for s in range(ks.shape[0]):
+        if ks[s] == k32:
+            cs[s] += 1.0
+            return
+        if ks[s] < 0:
+            ks[s], cs[s], err[row, s] = k32, 1.0, 0.0
+            return
+        if cs[s] < low_count:
+            low, low_count = s, cs[s]
+    ks[low], cs[low], err[row, low] = k32, low_count + 1.0, low_count
+
+
+@njit(cache=True, nogil=True)
 def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray,
                   near: np.ndarray, item_count: np.ndarray, users: np.ndarray, items: np.ndarray,
-                  positive: np.ndarray, near_decay: float) -> tuple[int, int]:
-    """For every positive (users[j], items[j]) in order: count the item, pair it both ways with each item of the
+                  positive: np.ndarray, near_decay: float, nxt: np.ndarray, nxt_cnt: np.ndarray,
+                  nxt_err: np.ndarray) -> tuple[int, int]:
+    """For every positive (users[j], items[j]) in order: count the item, count it as a successor of the user's
+    newest window item (`nxt`: what came right after what, directed), pair it both ways with each item of the
     user's window (`recent[user, :recent_len[user]]`, oldest first), then make it the window's newest entry. An
     item already in the window only moves to its end: repeats (view, then click, then purchase) pair once.
     A pair counts 1 in `cnt` and near_decay^(steps apart - 1) in `near`.
@@ -182,6 +201,8 @@ def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, c
         u, i = users[j], items[j]
         item_count[i] += 1.0
         n = recent_len[u]
+        if n > 0 and recent[u, n - 1] != i:
+            _count_key(nxt, nxt_cnt, nxt_err, recent[u, n - 1], i)
         at = -1
         for p in range(n):
             if recent[u, p] == i:
@@ -241,6 +262,19 @@ def cooccur_scores(out: np.ndarray, window: np.ndarray, weights: np.ndarray, nbr
         out[k] += scale * np.log1p(total / np.sqrt(max(item_count[k], 1.0)))
 
 
+@njit(cache=True, nogil=True)
+def successor_scores(out: np.ndarray, last: int, nxt: np.ndarray, nxt_cnt: np.ndarray, nxt_err: np.ndarray,
+                     scale: float) -> None:
+    """`out[c] += scale * log1p(times c came right after item `last`)` (counted without overcount)."""
+    for s in range(nxt.shape[1]):
+        k = nxt[last, s]
+        if k < 0:
+            break
+        c = nxt_cnt[last, s] - nxt_err[last, s]
+        if k < out.shape[0] and c > 0:
+            out[k] += scale * np.log1p(c)
+
+
 def warm_up() -> None:
     """Compile (or load the cached machine code of) every kernel now, not on a worker's first batch."""
     m, b, rows, zeros = np.zeros((1, 1)), np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1)
@@ -254,5 +288,6 @@ def warm_up() -> None:
     table, counts, window = np.full((1, 1), -1, dtype=np.int32), np.zeros((1, 1), dtype=np.float32), \
         np.zeros((1, 1), dtype=np.int32)
     cooccur_learn(window, np.zeros(1, dtype=np.int32), table, counts, counts.copy(), counts.copy(), np.zeros(1),
-                  rows, rows, np.ones(1, dtype=np.bool_), 0.5)
+                  rows, rows, np.ones(1, dtype=np.bool_), 0.5, table.copy(), counts.copy(), counts.copy())
     cooccur_scores(zeros, window[0, :1], zeros, table, counts, counts.copy(), np.zeros(1), 1.0)
+    successor_scores(zeros, 0, table, counts, counts.copy(), 1.0)

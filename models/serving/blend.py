@@ -1,12 +1,16 @@
-"""The served list: the online scores blended with the deep model's, each standardised, the deep share weighted."""
+"""The served scores: the online learner's scores, what followed the user's last item (successors) and the deep
+model's, each standardised, mixed by a `ServedMix` (successor weight, deep share)."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
 from recstream.models.deep.config import PAD
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.serving.hotswap import LoadedModel
+from recstream.models.serving.mix import ServedMix
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
@@ -34,37 +38,69 @@ def deep_scores(online: OnlineRecommender, deep: LoadedModel | None, user_id: st
     return d
 
 
+def successor_scores(online: OnlineRecommender, user_id: str) -> np.ndarray | None:
+    """How often each item came right after the user's newest positive item, or None (a cold user, no counts)."""
+    co = online.cooccurrence
+    if co is None or not online.is_personal(user_id):
+        return None
+    out = np.zeros(online.n_items)
+    co.add_successor_scores(out, user_id, 1.0)
+    return out if out.any() else None
+
+
+@lru_cache(maxsize=64)
+def _coefficients(mixes: tuple[ServedMix, ...], has_deep: bool) -> np.ndarray:
+    """Each mix's part weights, a row each; without a deep part every share of it serves the others alone."""
+    return np.array([(m if has_deep else ServedMix(m.successors, 0.0)).coefficients() for m in mixes])
+
+
 class Mixer:
-    """Online and deep scores, each standardised once, mixed at any deep share; seen items (-inf online) stay
-    out. (The tuner judges several shares per event: standardising for each cost that many passes.)"""
+    """The parts of a user's served scores, each standardised once, mixed by any `ServedMix`; seen items (-inf
+    online) stay out. (The tuner judges many mixes per event: standardising for each cost that many passes.)"""
 
-    def __init__(self, scores: np.ndarray, deep: np.ndarray) -> None:
-        self.online, self.deep = _standardise(scores), _standardise(deep)
+    def __init__(self, scores: np.ndarray, deep: np.ndarray | None = None,
+                 successors: np.ndarray | None = None) -> None:
         self.seen = ~np.isfinite(scores)
+        self.has_deep = deep is not None
+        self.parts = np.zeros((3, len(scores)))
+        for p, x in enumerate((scores, successors, deep)):
+            if x is not None:
+                self.parts[p] = _standardise(x)
 
-    def at(self, deep_weight: float) -> np.ndarray:
-        mixed = (1.0 - deep_weight) * self.online + deep_weight * self.deep
+    def at(self, mix: ServedMix) -> np.ndarray:
+        mixed = _coefficients((mix,), self.has_deep)[0] @ self.parts
         mixed[self.seen] = -np.inf
         return mixed
 
+    def ranks_of(self, mixes: tuple[ServedMix, ...], row: int) -> np.ndarray:
+        """For each mix, how many items score at least as high as item `row` (ties against it; a seen item
+        ranks last): one matrix product for all of them."""
+        mixed = _coefficients(mixes, self.has_deep) @ self.parts
+        if self.seen[row]:
+            return np.full(len(mixes), len(self.seen) + 1)
+        mixed[:, self.seen] = -np.inf
+        return np.count_nonzero(mixed >= mixed[:, row:row + 1], axis=1)
 
-def mix(scores: np.ndarray, deep: np.ndarray, deep_weight: float) -> np.ndarray:
-    """Online and deep scores, each standardised, the deep share weighted; seen items (-inf online) stay out."""
-    return Mixer(scores, deep).at(deep_weight)
+
+def mixed_scores(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, exclude_seen: bool,
+                 mix: ServedMix) -> tuple[np.ndarray, bool]:
+    """The user's served scores over every item row, and whether the deep model took part."""
+    scores = online.scores(user_id, exclude_seen)
+    d = deep_scores(online, deep, user_id) if mix.deep > 0 else None
+    s = successor_scores(online, user_id) if mix.successors > 0 else None
+    if d is None and s is None:
+        return scores, False
+    return Mixer(scores, d, s).at(mix), d is not None
 
 
 def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, exclude_seen: bool,
-          deep_weight: float, deny: np.ndarray | None = None) -> tuple[Recommendation, bool]:
-    """Top-k from the online scores blended with the deep model's (standardised, weighted), never an item row
-    `deny` marks (see filters.py). Returns whether the deep model contributed: it does when the user has history
-    it knows."""
+          mix: ServedMix, deny: np.ndarray | None = None) -> tuple[Recommendation, bool]:
+    """Top-k of the user's served scores (`mixed_scores`), never an item row `deny` marks (see filters.py).
+    Returns whether the deep model contributed: it does when the user has history it knows."""
     if online.n_items == 0 or k <= 0:
         return Recommendation([], [], "popular"), False
-    scores = online.scores(user_id, exclude_seen)
-    d = deep_scores(online, deep, user_id) if deep_weight > 0 else None
-    if d is not None:
-        scores = mix(scores, d, deep_weight)
+    scores, used_deep = mixed_scores(online, deep, user_id, exclude_seen, mix)
     if deny is not None:
         scores[deny[:len(scores)]] = -np.inf
-    source = "personal" if d is not None or online.is_personal(user_id) else "popular"
-    return online.top_k(scores, k, source), d is not None
+    source = "personal" if used_deep or online.is_personal(user_id) else "popular"
+    return online.top_k(scores, k, source), used_deep

@@ -1,15 +1,17 @@
-"""Choosing the deep share of the served blend from what users did next, instead of a fixed weight.
+"""Choosing the served mix (successor weight, deep share) from what users did next, instead of fixed weights.
 
-On positive events, before they are learned, the user's online and deep scores are mixed at each candidate
-weight; each weight whose top-10 held the item the user picked is credited. Credits decay (a stream's best weight
-moves as versions change); the served weight is the best candidate so far (of equals, the one nearest the
-configured weight, which is served until enough events were judged). Measured with bench/served.py: the best
-fixed weight is 0.25 on MovieLens, 0 on the synthetic stream and 0.75 or more on sessions.
+On positive events, before they are learned, the user's parts (online, successors, deep) are mixed at every
+candidate `ServedMix`; each candidate whose top-10 held the item the user picked is credited. Credits decay (a
+stream's best mix moves as versions change and tastes shift); the served mix is the best candidate so far (of
+equals, the one nearest the configured start, which is served until enough events were judged). So a stream of
+click sessions, where what follows the last item says most, and a stream of ratings, where the factors and
+co-occurrence do, each get their own mix (bench/served.py reports the mix each stream settled on).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import product
 
 import numpy as np
 
@@ -17,8 +19,12 @@ from recstream.models.data.interaction import InteractionColumns
 from recstream.models.data.positive import is_positive
 from recstream.models.online.prequential import ProbeBudget
 from recstream.models.online.recommender import OnlineRecommender
-from recstream.models.serving.blend import Mixer, deep_scores
+from recstream.models.serving.blend import Mixer, deep_scores, successor_scores
 from recstream.models.serving.hotswap import LoadedModel
+from recstream.models.serving.mix import ServedMix
+
+SUCCESSOR_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+DEEP_SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def in_top(scores: np.ndarray, row: int, k: int) -> bool:
@@ -26,43 +32,47 @@ def in_top(scores: np.ndarray, row: int, k: int) -> bool:
     return bool(np.isfinite(scores[row])) and np.count_nonzero(scores >= scores[row]) <= k
 
 
-class BlendTuner:
-    def __init__(self, start: float = 0.5, candidates: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0),
-                 half_life: float = 2_000.0, min_judged: float = 200.0, k: int = 10) -> None:
-        self.candidates, self.k, self.min_judged = candidates, k, min_judged
+class MixTuner:
+    def __init__(self, start: ServedMix | None = None, successors: tuple[float, ...] = SUCCESSOR_WEIGHTS,
+                 deep: tuple[float, ...] = DEEP_SHARES, half_life: float = 2_000.0, min_judged: float = 200.0,
+                 k: int = 10) -> None:
+        self.start = start or ServedMix()
+        self.candidates = tuple(ServedMix(s, d) for s, d in product(successors, deep))
+        self.k, self.min_judged = k, min_judged
         self.decay = 0.5 ** (1.0 / half_life)
-        self.start = start
-        self.hits = np.zeros(len(candidates))
+        self.hits = np.zeros(len(self.candidates))
         self.judged = 0.0
+        # of equal candidates, the one nearest the start wins: rank them by that distance once
+        self._nearness = np.array([-(abs(c.successors - self.start.successors) + abs(c.deep - self.start.deep))
+                                   for c in self.candidates])
 
     @property
-    def weight(self) -> float:
-        """The deep share to serve now."""
+    def weight(self) -> ServedMix:
+        """The mix to serve now."""
         if self.judged < self.min_judged:
             return self.start
-        best = np.flatnonzero(self.hits >= self.hits.max() - 1e-9)  # ties: the candidate nearest the start
-        return min((self.candidates[c] for c in best), key=lambda w: abs(w - self.start))
+        best = np.flatnonzero(self.hits >= self.hits.max() - 1e-9)
+        return self.candidates[int(best[np.argmax(self._nearness[best])])]
 
-    def observe(self, online: np.ndarray, deep: np.ndarray, target: int) -> None:
-        """One positive event: `online` and `deep` scores over the item rows (seen items -inf online), `target`
-        the row of the item the user picked."""
-        self.credit(Mixer(online, deep), target)
+    def observe(self, online: np.ndarray, deep: np.ndarray | None, target: int,
+                successors: np.ndarray | None = None) -> None:
+        """One positive event: the parts' scores over the item rows (seen items -inf online), `target` the row of
+        the item the user picked."""
+        self.credit(Mixer(online, deep, successors), target)
 
     def credit(self, mixer: Mixer, target: int) -> None:
-        """`observe`, from scores already standardised."""
+        """`observe`, from parts already standardised."""
         self.hits *= self.decay
         self.judged = self.judged * self.decay + 1.0
-        for c, w in enumerate(self.candidates):
-            if in_top(mixer.at(w), target, self.k):
-                self.hits[c] += 1.0
+        self.hits += mixer.ranks_of(self.candidates, target) <= self.k
 
 
 class ServedJudge:
     """The worker's live judge of what it serves: before a chunk is learned, each novel positive event (at most
     `max_per_s` a second, in bursts) asks whether the list the user would have been served held the item they
-    picked — the served Recall@10 — and credits the tuner's candidate weights."""
+    picked — the served Recall@10 — and credits the tuner's candidate mixes."""
 
-    def __init__(self, tuner: BlendTuner, sample: float = 0.05, max_per_s: float | None = 50.0,
+    def __init__(self, tuner: MixTuner, sample: float = 0.05, max_per_s: float | None = 50.0,
                  seed: int = 0) -> None:
         self.tuner, self.sample = tuner, sample
         self.budget = ProbeBudget(max_per_s) if max_per_s is not None else None
@@ -75,7 +85,7 @@ class ServedJudge:
         return self.hits / self.trials if self.trials else None
 
     def before_learning(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None],
-                        events: InteractionColumns) -> None:
+                        events: InteractionColumns, served: Callable[[], ServedMix] | None = None) -> None:
         """Judge a sample of `events`' novel positives against the state before they are learned."""
         cfg, picks = online.config, []
         for i in np.flatnonzero(self._rng.random(len(events)) < self.sample).tolist():
@@ -87,19 +97,18 @@ class ServedJudge:
         if self.budget is not None and picks:
             picks = picks[:self.budget.grant(len(picks))]
         for i in picks:
-            self.judge(online, choose, events.user_ids[i], events.item_ids[i])
+            self.judge(online, choose, events.user_ids[i], events.item_ids[i], served() if served else None)
 
     def judge(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None], user: str,
-              item: str) -> None:
+              item: str, served: ServedMix | None = None) -> None:
+        """Was `item` in the list served to `user` at the `served` mix (default: the tuner's)? Credit the tuner's
+        candidates either way."""
         self.trials += 1
         row = online.item_row(item)
         if row is None:
             return  # an item nobody has seen yet cannot be served: a miss
-        scores = online.scores(user)
-        deep = deep_scores(online, choose(user), user)
-        mixer = None if deep is None else Mixer(scores, deep)
-        served = scores if mixer is None else mixer.at(self.tuner.weight)
-        if in_top(served, row, self.tuner.k):
+        mixer = Mixer(online.scores(user), deep_scores(online, choose(user), user), successor_scores(online, user))
+        mix = served or self.tuner.weight
+        if mixer.ranks_of((mix,), row)[0] <= self.tuner.k:
             self.hits += 1
-        if mixer is not None:
-            self.tuner.credit(mixer, row)
+        self.tuner.credit(mixer, row)

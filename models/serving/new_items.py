@@ -19,6 +19,7 @@ from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.serving.blend import blend
 from recstream.models.serving.hotswap import LoadedModel
+from recstream.models.serving.mix import ServedMix
 
 
 def new_item_rows(online: OnlineRecommender, created_at: dict[str, float], policy: NewItemPolicy) -> np.ndarray:
@@ -65,7 +66,7 @@ class NewItemSlots:
 
     def serve(self, served: Recommendation, policy: NewItemPolicy, *, key: Any,
               created_at: Callable[[], dict[str, float]], online: OnlineRecommender, deep: LoadedModel | None,
-              user_id: str, k: int, exclude_seen: bool, deep_weight: float,
+              user_id: str, k: int, exclude_seen: bool, mix: ServedMix,
               deny: np.ndarray | None = None) -> Recommendation:
         """`served` with `policy.share` of its slots for the user's best new items (under the same `deny`)."""
         if policy.share <= 0 or served.source != "personal":
@@ -75,5 +76,5 @@ class NewItemSlots:
         if not self._fresh.any():
             return served
         others = ~self._fresh if deny is None else deny | ~self._fresh[:len(deny)]
-        new, _ = blend(online, deep, user_id, k, exclude_seen, deep_weight, others)
+        new, _ = blend(online, deep, user_id, k, exclude_seen, mix, others)
         return with_new_items(served, new, k, policy.share)

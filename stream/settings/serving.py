@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr
 
 from recstream.models.catalogue.policy import NewItemPolicy
+from recstream.models.serving.mix import RecipeConfig, ServedMix
 from recstream.stream.settings.base import Component
 
-N = NewItemPolicy
+N, M, R = NewItemPolicy, ServedMix(), RecipeConfig
 
 
 class ServingSettings(Component):
@@ -20,15 +21,18 @@ class ServingSettings(Component):
     worker_stale_s: float = Field(10.0, gt=0, description="a worker silent this long is taken as gone")
     forward_timeout_s: float = Field(2.0, gt=0, description="longest wait for the owning worker to answer a "
                                                             "forwarded request; after it, this worker answers")
-    deep_weight: float = Field(0.5, ge=0, le=1, description="share of the deep model in the served blend (the "
-                                                              "start, when tuned)")
-    deep_weight_tuned: bool = Field(True, description="choose the deep share from what users pick next")
-    served_judge_sample: float = Field(0.05, ge=0, le=1, description="share of events judged against the list "
-                                                                     "served (live served Recall@10, tuning)")
-    served_judge_max_per_s: float = Field(50.0, gt=0, description="most events judged a second")
+    deep_weight: float = Field(M.deep, ge=0, le=1, description="share of the deep model in the served blend (the "
+                                                                "start, when tuned)")
+    successor_weight: float = Field(M.successors, ge=0, description="weight of what came right after the user's "
+                                    "last item, against the online scores (the start, when tuned)")
+    deep_weight_tuned: bool = Field(R.tuned, description="choose the served mix (deep share, successor weight) "
+                                    "from what users pick next")
+    served_judge_sample: float = Field(R.judge_sample, ge=0, le=1, description="share of events judged against "
+                                       "the list served (live served Recall@10, tuning)")
+    served_judge_max_per_s: float = Field(R.judge_max_per_s, gt=0, description="most events judged a second")
     # Measured with bench/closed_loop.py (see README, "Learning from feedback"): off by default.
-    explore_share: float = Field(0.0, ge=0, le=1, description="share of the slots of a personal list given to "
-                                                              "items drawn from just below the cut (exploration)")
+    explore_share: float = Field(R.explore_share, ge=0, le=1, description="share of the slots of a personal list "
+                                 "given to items drawn from just below the cut (exploration)")
     new_item_share: float = Field(N.share, ge=0, le=1, description="share of the slots of a personal list given "
                                   "to new items (catalogue created_at recent, little data)")
     new_item_age_s: float = Field(N.age_s, gt=0, description="an item is new while its created_at is this close "
@@ -46,6 +50,11 @@ class ServingSettings(Component):
 
     def new_items(self) -> NewItemPolicy:
         return NewItemPolicy(self.new_item_share, self.new_item_age_s, self.new_item_max_events)
+
+    def recipe(self) -> RecipeConfig:
+        return RecipeConfig(ServedMix(self.successor_weight, self.deep_weight), self.deep_weight_tuned,
+                            self.explore_share, self.new_items(), self.served_judge_sample,
+                            self.served_judge_max_per_s)
 
 
 class CanarySettings(Component):

@@ -10,19 +10,17 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.checkpoint import OnlineCheckpoint
 from recstream.models.online.recommender import OnlineRecommender
-from recstream.models.serving.blend import blend
-from recstream.models.serving.blend_tuner import BlendTuner, ServedJudge
+from recstream.models.serving.blend_tuner import ServedJudge
 from recstream.models.serving.explain import explain
-from recstream.models.serving.explore import POOL, explore
 from recstream.models.serving.filters import Filters, deny_mask
 from recstream.models.serving.hotswap import DeepSlot
-from recstream.models.serving.new_items import NewItemSlots, catalogue_created_at
+from recstream.models.serving.mix import ServedMix
+from recstream.models.serving.new_items import catalogue_created_at
+from recstream.models.serving.recipe import ServedRecipe
 from recstream.models.serving.similar import similar
 from recstream.models.store.db import create_db_engine, require_current_schema
 from recstream.models.store.dead_letters import DeadLetterLog
@@ -84,15 +82,13 @@ class WorkerState:
     catalogue_feed: CatalogueFeed | None = None
     metrics: WorkerMetrics = field(init=False)
     database: DatabaseProbe = field(init=False)
-    judge: ServedJudge = field(init=False)
+    #: how the served list is made (the mix, tuned by its judge; exploration; new items): the replay's recipe too
+    recipe: ServedRecipe = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = WorkerMetrics(lambda: health.snapshot(self))
         self.database = DatabaseProbe(self.deep.registry.engine)
-        sv = self.settings.serving
-        self.judge = ServedJudge(BlendTuner(sv.deep_weight), sv.served_judge_sample, sv.served_judge_max_per_s)
-        self._explore_rng = np.random.default_rng()
-        self._new_items = NewItemSlots()
+        self.recipe = ServedRecipe(self.settings.serving.recipe())
         #: a restored window of learned ids, waiting for the pipeline (restored before attach())
         self._restored_recent: Any = None
 
@@ -176,13 +172,20 @@ class WorkerState:
                  ckpt.recommender.events_learned)
 
     def _judge_served(self, chunk: InteractionColumns) -> None:
-        self.judge.before_learning(self.recommender, self.deep.choose, chunk)
+        self.recipe.before_learning(self.recommender, self.deep.choose, chunk)
+
+    @property
+    def judge(self) -> ServedJudge:
+        return self.recipe.judge
+
+    @property
+    def mix(self) -> ServedMix:
+        """The mix served now: tuned from what users pick next, or as configured."""
+        return self.recipe.mix
 
     @property
     def deep_weight(self) -> float:
-        """The deep share served now: tuned from what users pick next, or as configured."""
-        sv = self.settings.serving
-        return self.judge.tuner.weight if sv.deep_weight_tuned else sv.deep_weight
+        return self.mix.deep
 
     @property
     def online_version(self) -> str:
@@ -191,22 +194,16 @@ class WorkerState:
     def recommend(self, user_id: str, k: int, exclude_seen: bool = True, filters: Filters = NO_FILTERS,
                   why: bool = False) -> dict:
         deep = self.deep.choose(user_id)  # held for the whole request: a swap meanwhile does not touch it
-        share = self.settings.serving.explore_share
-        exploring = share > 0 and self.recommender.is_personal(user_id)
-        deny = deny_mask(self.recommender, self.catalogue, filters)
-        rec, used_deep = blend(self.recommender, deep, user_id, k * POOL if exploring else k, exclude_seen,
-                               self.deep_weight, deny)
-        if exploring:
-            rec = explore(rec, k, share, self._explore_rng)
-        online = self.recommender
-        rec = self._new_items.serve(
-            rec, self.settings.serving.new_items(), key=(self.catalogue.applied, online.events_learned, online.n_items),
-            created_at=lambda: catalogue_created_at(self.catalogue), online=online, deep=deep, user_id=user_id, k=k,
-            exclude_seen=exclude_seen, deep_weight=self.deep_weight, deny=deny)
+        online, mix = self.recommender, self.mix
+        deny = deny_mask(online, self.catalogue, filters)
+        rec, used_deep = self.recipe.serve(
+            online, deep, user_id, k, exclude_seen=exclude_seen, deny=deny,
+            new_key=(self.catalogue.applied, online.events_learned, online.n_items),
+            created_at=lambda: catalogue_created_at(self.catalogue))
         answer = recommendation_answer(user_id, rec, deep, used_deep, self.online_version,
                                        deep is not None and deep is self.deep.canary, self.recommender.events_learned)
         if why:  # ?explain=true
-            told = explain(self.recommender, user_id, rec.items, deep, self.deep_weight, used_deep, filters)
+            told = explain(online, user_id, rec.items, deep, mix, used_deep, filters)
             for item, reason in zip(answer["items"], told.pop("items")):
                 item["why"] = reason
             answer["explanation"] = told

@@ -17,11 +17,12 @@ def reference(events, window: int, neighbours: int, near_decay: float = 0.5):
     (unless it is already there: then it only becomes the newest), space-saving slots per item; each slot's
     near count adds near_decay^k for a pair k steps apart less one, and starts afresh when its key changes."""
     slots: dict[int, list[list]] = {}
+    successors: dict[int, list[list]] = {}
     recent: dict[str, list[int]] = {}
     count: Counter = Counter()
 
-    def add(row: int, key: int, w: float) -> None:
-        entries = slots.setdefault(row, [])
+    def add(row: int, key: int, w: float, table: dict = slots) -> None:
+        entries = table.setdefault(row, [])
         for entry in entries:
             if entry[0] == key:
                 entry[1] += 1
@@ -39,6 +40,8 @@ def reference(events, window: int, neighbours: int, near_decay: float = 0.5):
             continue
         count[item] += 1
         w = recent.setdefault(user, [])
+        if w and w[-1] != item:  # what came right after the newest item (not itself)
+            add(w[-1], item, 0.0, successors)
         if item in w:
             w.remove(item)
         else:
@@ -48,7 +51,7 @@ def reference(events, window: int, neighbours: int, near_decay: float = 0.5):
             if len(w) == window:
                 w.pop(0)
         w.append(item)
-    return slots, recent, count
+    return slots, recent, count, successors
 
 
 def random_stream(n: int, users: int, items: int, seed: int):
@@ -74,13 +77,16 @@ def learned(events, window: int, neighbours: int, chunk: int = 37, near_decay: f
 def test_compiled_counts_equal_the_definition(window, neighbours, users, items, near_decay):
     events = random_stream(12_000, users=users, items=items, seed=window)
     co = learned(events, window, neighbours, near_decay=near_decay)
-    slots, recent, count = reference(events, window, neighbours, near_decay)
+    slots, recent, count, successors = reference(events, window, neighbours, near_decay)
     assert len(recent) > 1024 or users < 1024
     for row in range(items):
         want = slots.get(row, [])
         got = [[int(k), float(c), float(e), float(n)]
                for k, c, e, n in zip(co.nbr[row], co.cnt[row], co.err[row], co.near[row]) if k >= 0]
         assert got == [[k, float(c), float(e), float(n)] for k, c, e, n in want], row
+        got_next = [[int(k), float(c), float(e)] for k, c, e in zip(co.nxt[row], co.nxt_cnt[row], co.nxt_err[row])
+                    if k >= 0]
+        assert got_next == [[k, float(c), float(e)] for k, c, e, _ in successors.get(row, [])], row
         assert co.item_count[row] == count[row]
     for user, kept in recent.items():
         assert co.window_of(user).tolist() == kept
@@ -315,3 +321,43 @@ def test_a_taste_shift_fades_the_companion_counts_once_and_a_stationary_stream_n
         if shifts:
             drops = [k for k in range(1, len(total)) if total[k] < 0.5 * total[k - 1]]
             assert len(drops) == 1 and 20_000 < drops[0] * 10 < 24_000  # faded once, soon after the shift
+
+
+def test_a_transition_is_learned_and_served_after_the_last_item_only():
+    co = CoOccurrence(window=10, neighbours=8)
+    # three users go a -> b; one goes a -> c; one goes b -> d
+    users = ["u1", "u1", "u2", "u2", "u3", "u3", "u4", "u4", "u5", "u5"]
+    items = [0, 1, 0, 1, 0, 1, 0, 2, 1, 3]
+    co.learn(users, items, [True] * len(users))
+    out = np.zeros(5)
+    co.learn(["me"], [0], [True])
+    co.add_successor_scores(out, "me", 1.0)
+    assert out.tolist() == pytest.approx([0.0, np.log1p(3), np.log1p(1), 0.0, 0.0])  # b, then c; never d
+    out[:] = 0.0
+    co.learn(["me"], [4], [True])  # the newest item is now 4: nothing ever followed it
+    co.add_successor_scores(out, "me", 1.0)
+    assert not out.any()
+    out[:] = 0.0
+    co.add_successor_scores(out, "nobody", 1.0)
+    assert not out.any()
+
+
+def test_a_repeated_click_is_counted_once_in_the_window_and_follows_nothing_of_its_own():
+    co = CoOccurrence(window=10, neighbours=8)
+    co.learn(["u"] * 5, [0, 1, 1, 1, 2], [True] * 5)  # 1 clicked three times in a row
+    assert co.window_of("u").tolist() == [0, 1, 2]
+    assert co.cnt[0][co.nbr[0] == 1].tolist() == [1.0]  # the pair 0-1 counted once
+    assert co.nxt[1][co.nxt[1] >= 0].tolist() == [2]  # 1 was followed by 2, never by itself
+    assert co.nxt_cnt[0][co.nxt[0] == 1].tolist() == [1.0]
+
+
+def test_a_checkpoint_from_before_successors_starts_counting_them():
+    co = learned(random_stream(3000, users=30, items=100, seed=8), window=5, neighbours=8)
+    state = co.__getstate__()
+    for name in ("nxt", "nxt_cnt", "nxt_err"):
+        del state[name]
+    old = object.__new__(CoOccurrence)
+    old.__setstate__(state)
+    assert (old.nxt == -1).all() and old.nxt.shape == old.nbr.shape
+    old.learn(["u1", "u1"], [3, 4], [True, True])
+    assert 4 in old.nxt[3]

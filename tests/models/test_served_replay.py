@@ -10,7 +10,7 @@ from recstream.models.data.interaction import Interaction
 from recstream.models.data.keys import user_partition
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.deep.config import DeepConfig
-from recstream.models.evaluation.ease import Ease
+from recstream.models.evaluation.references import References
 from recstream.models.evaluation.served import ServedConfig, ServedReplay, replay_served, worker_of
 from recstream.models.online.config import OnlineConfig
 from recstream.models.retrain.config import RetrainConfig
@@ -45,23 +45,47 @@ def test_users_are_split_over_workers_by_their_partition_in_ranges():
 def test_ease_equals_its_closed_form():
     rng = np.random.default_rng(0)
     x = (rng.random((30, 8)) < 0.3).astype(np.float64)
-    ease = Ease(lambdas=(5.0,), refit_every=10**9, window=3, decay=0.5)
+    refs = References(lambdas=(5.0,), refit_every=10**9)
     for u, i in zip(*np.nonzero(x)):
-        ease.learn(f"u{u}", f"i{i}")
-    ease.fit()
-    cols = [int(name[1:]) for name in ease.fitted]
+        refs.learn(f"u{u}", f"i{i}")
+    refs.fit()
+    cols = [int(name[1:]) for name in refs.ids]
     xs = x[:, cols]
     p = np.linalg.inv(xs.T @ xs + 5.0 * np.eye(len(cols)))
     b = np.eye(len(cols)) - p / np.diag(p)
-    np.testing.assert_allclose(ease.weights[5.0], b, atol=1e-4)
-    # A user's score: their last three positives, weighted 0.5 ** age, seen items left out.
-    user = max(ease.recent, key=lambda u: len(ease.recent[u]))
-    history = list(ease.recent[user])
-    w = np.array([0.5 ** (len(history) - 1 - k) for k in range(len(history))])
-    scores = w @ b[[ease.col[i] for i in history]]
+    np.testing.assert_allclose(refs.b[5.0], b, atol=1e-4)
+    # A user's recent score: their last ten positives, weighted 0.8 ** age, seen items left out.
+    user = max(refs.hist, key=lambda u: len(refs.hist[u]))
+    history = refs.hist[user][-10:]
+    w = np.array([0.8 ** (len(history) - 1 - k) for k in range(len(history))])
+    scores = w @ b[history] + 1e-9 * refs.pop[:len(cols)]
     seen = {f"i{i}" for i in np.flatnonzero(x[int(user[1:])])}
-    expected = [ease.fitted[c] for c in np.argsort(-scores, kind="stable") if ease.fitted[c] not in seen][:3]
-    assert ease.top(user, 3, seen)[5.0] == expected
+    expected = [refs.ids[c] for c in np.argsort(-scores, kind="stable") if refs.ids[c] not in seen][:10]
+    assert refs.top(user, seen)["ease_recent_l5"] == expected
+
+
+def test_references_serve_popular_items_to_a_user_they_cannot_judge_yet():
+    # Before EASE's first fit, and for a user with no history, every reference serves what a deployable one
+    # would: the popular items (the bench's old EASE served an empty list there: a quarter of session probes).
+    refs = References(lambdas=(100.0,), refit_every=10**9)
+    for n, item in enumerate(["a", "a", "a", "b", "b", "c"]):
+        refs.learn(f"u{n}", item)
+    for user in ("stranger", "u5"):
+        lists = refs.top(user, {"c"} if user == "u5" else set())
+        popular = ["a", "b"] if user == "u5" else ["a", "b", "c"]
+        assert all(lists[name] == popular for name in ("popularity", "ease_l100", "ease_recent_l100")), lists
+
+
+def test_sequential_rules_and_session_knn_serve_what_followed():
+    refs = References(lambdas=(100.0,), refit_every=10**9)
+    for n in range(5):  # five sessions: x then y
+        refs.learn(f"s{n}", "x")
+        refs.learn(f"s{n}", "y")
+    for n in range(8):
+        refs.learn(f"p{n}", "z")  # z is the most popular
+    refs.learn("new", "x")
+    lists = refs.top("new", {"x"})
+    assert lists["sr"][0] == "y" and lists["sknn"][0] == "y" and lists["popularity"][0] == "z"
 
 
 def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: Path):
@@ -84,7 +108,7 @@ def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: P
     assert replay.slot.live is not None
     settings = Settings.build(database_url=f"sqlite:///{tmp_path / 'served.db'}")
     state = WorkerState.of(settings, replay.learners[0], replay.slot, "me")
-    state.judge.tuner = replay.served_judges[0].tuner  # the same state: the deep share the replay has tuned so far
+    state.recipe = replay.recipes[0]  # the same recipe object: the mix the replay's judge has tuned so far
     views = WorkerViews(state)
     for user in ("u1", "u7", "u30", "nobody"):
         answer = asyncio.run(views.recommendations(LocalRequest(query={"k": "10"}), user)).data()

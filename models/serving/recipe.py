@@ -1,0 +1,54 @@
+"""The served list's one recipe: the mix of its parts (tuned from what users pick, or fixed), the blend, filters,
+exploration and new-item slots, in that order.
+
+The worker (`WorkerState.recommend`) and the served-quality replay (`models/evaluation/served.py`) both serve
+through `ServedRecipe.serve`, and both feed its judge before they learn a chunk: what the bench judges is what a
+worker serves, by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+from recstream.models.data.interaction import InteractionColumns
+from recstream.models.online.recommender import OnlineRecommender, Recommendation
+from recstream.models.serving.blend import blend
+from recstream.models.serving.blend_tuner import MixTuner, ServedJudge
+from recstream.models.serving.explore import POOL, explore
+from recstream.models.serving.hotswap import LoadedModel
+from recstream.models.serving.mix import RecipeConfig, ServedMix
+from recstream.models.serving.new_items import NewItemSlots
+
+
+class ServedRecipe:
+    def __init__(self, cfg: RecipeConfig | None = None, seed: int | None = None) -> None:
+        self.cfg = cfg = cfg or RecipeConfig()
+        self.judge = ServedJudge(MixTuner(cfg.start), cfg.judge_sample, cfg.judge_max_per_s)
+        self._rng = np.random.default_rng(seed)
+        self._new_items = NewItemSlots()
+
+    @property
+    def mix(self) -> ServedMix:
+        """The mix served now."""
+        return self.judge.tuner.weight if self.cfg.tuned else self.cfg.start
+
+    def serve(self, online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, *,
+              exclude_seen: bool = True, deny: np.ndarray | None = None, new_key: Hashable = None,
+              created_at: Callable[[], dict[str, float]] = dict) -> tuple[Recommendation, bool]:
+        """The user's list, and whether the deep model took part. `deny` marks item rows never served (filters);
+        `created_at` gives items' catalogue times for the new-item slots, worked out again when `new_key` changes."""
+        mix, share = self.mix, self.cfg.explore_share
+        exploring = share > 0 and online.is_personal(user_id)
+        rec, used_deep = blend(online, deep, user_id, k * POOL if exploring else k, exclude_seen, mix, deny)
+        if exploring:
+            rec = explore(rec, k, share, self._rng)
+        rec = self._new_items.serve(rec, self.cfg.new_items, key=new_key, created_at=created_at, online=online,
+                                    deep=deep, user_id=user_id, k=k, exclude_seen=exclude_seen, mix=mix, deny=deny)
+        return rec, used_deep
+
+    def before_learning(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None],
+                        chunk: InteractionColumns) -> None:
+        """Judge a sample of the chunk's novel positives against what is served now, before it is learned."""
+        self.judge.before_learning(online, choose, chunk, lambda: self.mix)
