@@ -56,12 +56,16 @@ def _coefficients(mixes: tuple[ServedMix, ...], has_deep: bool) -> np.ndarray:
 
 class Mixer:
     """The parts of a user's served scores, each standardised once, mixed by any `ServedMix`; seen items (-inf
-    online) stay out. (The tuner judges many mixes per event: standardising for each cost that many passes.)"""
+    online) stay out. (The tuner judges many mixes per event: standardising for each cost that many passes.)
+    `ignored` counts each item's recent ignored showings: after mixing, each lowers the item by the whole spread
+    of the mixed scores, so what a user was shown and ignored ranks below everything else, however strongly a
+    part ranks it (a demotion inside the online part alone is diluted by standardising and mixing)."""
 
     def __init__(self, scores: np.ndarray, deep: np.ndarray | None = None,
-                 successors: np.ndarray | None = None) -> None:
+                 successors: np.ndarray | None = None, ignored: np.ndarray | None = None) -> None:
         self.seen = ~np.isfinite(scores)
         self.has_deep = deep is not None
+        self.ignored = ignored
         self.parts = np.zeros((3, len(scores)))
         for p, x in enumerate((scores, successors, deep)):
             if x is not None:
@@ -69,6 +73,8 @@ class Mixer:
 
     def at(self, mix: ServedMix) -> np.ndarray:
         mixed = _coefficients((mix,), self.has_deep)[0] @ self.parts
+        if self.ignored is not None:
+            mixed -= self.ignored * (np.ptp(mixed, axis=-1, keepdims=True) + 1.0)
         mixed[self.seen] = -np.inf
         return mixed
 
@@ -76,6 +82,8 @@ class Mixer:
         """For each mix, how many items score at least as high as item `row` (ties against it; a seen item
         ranks last): one matrix product for all of them."""
         mixed = _coefficients(mixes, self.has_deep) @ self.parts
+        if self.ignored is not None:
+            mixed -= self.ignored * (np.ptp(mixed, axis=-1, keepdims=True) + 1.0)
         if self.seen[row]:
             return np.full(len(mixes), len(self.seen) + 1)
         mixed[:, self.seen] = -np.inf
@@ -90,7 +98,16 @@ def mixed_scores(online: OnlineRecommender, deep: LoadedModel | None, user_id: s
     s = successor_scores(online, user_id) if mix.successors > 0 else None
     if d is None and s is None:
         return scores, False
-    return Mixer(scores, d, s).at(mix), d is not None
+    return Mixer(scores, d, s, ignored_showings(online, user_id)).at(mix), d is not None
+
+
+def ignored_showings(online: OnlineRecommender, user_id: str) -> np.ndarray | None:
+    """How many times each item was lately shown to `user_id` and ignored, or None when none was."""
+    if not online.feedback.ignored.get(user_id):
+        return None
+    counts = np.zeros(online.n_items)
+    online.feedback.demote(counts, user_id, per_showing=-1.0)
+    return counts if counts.any() else None
 
 
 def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, exclude_seen: bool,

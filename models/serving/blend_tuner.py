@@ -19,7 +19,7 @@ from recstream.models.data.interaction import InteractionColumns
 from recstream.models.data.positive import is_positive
 from recstream.models.online.prequential import ProbeBudget
 from recstream.models.online.recommender import OnlineRecommender
-from recstream.models.serving.blend import Mixer, deep_scores, successor_scores
+from recstream.models.serving.blend import Mixer, deep_scores, ignored_showings, successor_scores
 from recstream.models.serving.hotswap import LoadedModel
 from recstream.models.serving.mix import ServedMix
 
@@ -107,7 +107,8 @@ class ServedJudge:
         row = online.item_row(item)
         if row is None:
             return  # an item nobody has seen yet cannot be served: a miss
-        mixer = Mixer(online.scores(user), deep_scores(online, choose(user), user), successor_scores(online, user))
+        mixer = Mixer(online.scores(user), deep_scores(online, choose(user), user), successor_scores(online, user),
+                      ignored_showings(online, user))
         mix = served or self.tuner.weight
         if mixer.ranks_of((mix,), row)[0] <= self.tuner.k:
             self.hits += 1

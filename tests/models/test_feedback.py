@@ -70,3 +70,19 @@ def test_the_same_click_reported_as_feedback_and_as_behaviour_is_learned_once():
     assert rec2.events_learned == 52 and rec2.feedback.state()["repeats_dropped"] == 1
     # Either way, the user's state holds the click once.
     np.testing.assert_allclose(rec.scores("u1"), rec2.scores("u1"), atol=1e-9)
+
+
+def test_an_ignored_item_stays_down_however_strongly_it_follows_the_last_item():
+    from recstream.models.serving.blend import blend
+    from recstream.models.serving.mix import ServedMix
+
+    rec = learner(cooccurrence_weight=1.0)
+    # Many users go i0 -> i9: once "me" (whose newest item is i0) has i9 in view, successors rank it first.
+    rec.learn([Interaction(f"s{u}", f"v{u}", f"i{j}", "click", None, T + 30 + u)
+               for u in range(40) for j in (0, 9)], evaluate=False)
+    strong = ServedMix(successors=4.0, deep=0.0)
+    assert blend(rec, None, "me", 1, True, strong)[0].items == ["i9"]
+    rec.learn_feedback([fb(1, "i9", "impression", T + 100), fb(2, "i4", "impression", T + 800)])
+    served = blend(rec, None, "me", 10, True, strong)[0].items
+    assert served[-1] == "i9" and len(served) == 5  # ignored: last, demoted after mixing, not only online
+    assert blend(rec, None, "v1", 5, True, strong)[0].items  # other users' lists are untouched
