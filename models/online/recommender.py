@@ -43,6 +43,9 @@ class OnlineRecommender:
     ['i2']
     """
 
+    #: most scores held at once while probing (64 MB of float64)
+    PROBE_CELLS = 8_000_000
+
     def __init__(self, config: OnlineConfig | None = None) -> None:
         self.config = cfg = config or OnlineConfig()
         init = optim.initializers.Normal(mu=0.0, sigma=0.1, seed=cfg.seed)
@@ -97,6 +100,11 @@ class OnlineRecommender:
     @property
     def n_users(self) -> int:
         return len(self._user_events)
+
+    @property
+    def item_rows(self) -> dict[str, int]:
+        """Each known item's row (read-only by contract: the learner numbers new items in it)."""
+        return self._item_row
 
     def item_row(self, item_id: str) -> int | None:
         """The item's row in this model's score vectors (None for an item it has not seen)."""
@@ -218,13 +226,19 @@ class OnlineRecommender:
         if not picks or n == 0:
             return
         base = self._popularity_term(n)  # fresh, as served: the metric must judge what users get
-        scores = self._score_rows([users[i] for i in picks], n, base)
-        target = scores[np.arange(len(picks)), [rows[i] for i in picks]]
+        popular = self.prequential.popular_mask(base, self.events_learned)
         from recstream.models.online import kernels  # loaded with the learner (see chunk_sgd._loss_code)
 
-        # Rank of the target = how many items score at least as high (itself included: ties count against it).
-        rank, z, share = kernels.probe_stats(scores, target, self.prequential.popular_mask(base, self.events_learned))
-        self.prequential.record([events.ts[i] for i in picks], target, rank, z, share)
+        # A few thousand probes at a time: one huge batch (a backfill) at a million items must not need a
+        # probes x items matrix of tens of GB.
+        step = max(1, self.PROBE_CELLS // n)
+        for start in range(0, len(picks), step):
+            part = picks[start:start + step]
+            scores = self._score_rows([users[i] for i in part], n, base)
+            target = scores[np.arange(len(part)), [rows[i] for i in part]]
+            # Rank of the target = how many items score at least as high (itself included: ties count against it).
+            rank, z, share = kernels.probe_stats(scores, target, popular)
+            self.prequential.record([events.ts[i] for i in part], target, rank, z, share)
 
     def _score_rows(self, users: list[str], n: int, pop_term: np.ndarray) -> np.ndarray:
         """`_scores` for several users at once: one row each (a matrix product instead of one mat-vec each)."""
