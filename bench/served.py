@@ -68,6 +68,9 @@ def main() -> None:
                     "--deep-weight (default: the worker's)")
     ap.add_argument("--smoke", action="store_true", help="a tiny run in seconds (the test suite runs it)")
     args = ap.parse_args()
+    if args.smoke:  # every part of the run (two workers, a retrain, the references) on a stream of seconds
+        args.synthetic, args.file, args.events, args.workers = True, None, 3_000, "1,2"
+        args.retrain_every = args.retrain_every or 1_500
     try:
         workers = [int(w) for w in args.workers.split(",")]
     except ValueError:

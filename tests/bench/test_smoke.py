@@ -1,0 +1,33 @@
+"""Every bench that has a smoke mode runs in it and prints the JSON its full run prints: a bench that crashes
+or loses a field fails here, not at the next release's measurements."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def smoke(script: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--smoke", *args], cwd=ROOT,
+                         capture_output=True, text=True, check=False, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("flags", [(), ("--sessions",)])
+def test_served_judges_the_served_list_against_every_reference(flags):
+    out = smoke("served.py", *flags)
+    recall = out["recall_at_10"]
+    assert {"served", "popularity", "sr", "sknn"} <= set(recall) and any(k.startswith("ease") for k in recall)
+    for name, r in recall.items():
+        assert 0.0 <= r["value"] <= 1.0 and r["ci95"][0] <= r["value"] <= r["ci95"][1], name
+    best = out["best_reference"]
+    assert best in recall and best not in ("served", "online", "deep")
+    assert max(v["value"] for k, v in recall.items() if k not in ("served", "online", "deep")) == recall[best]["value"]
+    assert out["served_over_best_reference"] == pytest.approx(recall["served"]["value"] / recall[best]["value"],
+                                                              abs=2e-3)
+    assert set(out["scale_out"]) == {"1", "2"} and out["retrains"]["runs"]  # a deep retrain ran, whatever its outcome
