@@ -78,7 +78,7 @@ def fill(engine, versions: int, reports: int, letters: int, now: float) -> None:
 
 
 def console(database_url: str) -> ConsoleViews:
-    settings = Settings.build(database_url=database_url, operator_token="bench")
+    settings = Settings.build(database_url=database_url, operator_token="bench-operator-token")
     engine = create_db_engine(settings.database_url)
     registry = Registry(engine)
     online = OnlineRecommender(settings.online.config())

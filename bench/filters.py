@@ -1,5 +1,6 @@
 """What request filters cost: a recommendation's latency with no filter, with the catalogue hiding 90% of 10,000
-items, with a category filter that keeps 10%, and with 500 excluded ids — the worker's own code path (mask, blend,
+items, with a category filter that keeps 10%, with 64 unknown categories new on every request (an attack on
+the mask cache), and with 500 excluded ids — the worker's own code path (mask, blend,
 top k), in process, on the same model and users.
 
     python bench/filters.py [--items 10000] [--requests 3000]
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,11 +27,13 @@ from recstream.models.serving.filters import Filters, deny_mask
 from recstream.models.serving.mix import ServedMix
 
 
-def timed(online: OnlineRecommender, catalogue: Catalogue, users: list[str], filters: Filters, k: int) -> dict:
+def timed(online: OnlineRecommender, catalogue: Catalogue, users: list[str], filters: Filters | Callable[[int], Filters],
+          k: int) -> dict:
     seconds, lengths = [], []
-    for u in users:
+    for n, u in enumerate(users):
+        f = filters(n) if callable(filters) else filters
         t = time.perf_counter()
-        rec, _ = blend(online, None, u, k, True, ServedMix(0.0, 0.0), deny_mask(online, catalogue, filters))
+        rec, _ = blend(online, None, u, k, True, ServedMix(0.0, 0.0), deny_mask(online, catalogue, f))
         seconds.append(time.perf_counter() - t)
         lengths.append(len(rec.items))
     ms = np.array(seconds) * 1000
@@ -58,6 +62,10 @@ def main() -> None:
     tagged = Catalogue()
     tagged.apply([ItemRecord(i, categories=("kept",) if r in keep else ("other",)) for r, i in enumerate(ids)])
     cases["category filter keeps 10%"] = (tagged, Filters(categories=("kept",)))
+    # An attacker's filter: 64 categories no item has, new ones on every request (each new set used to build a
+    # mask over every item).
+    cases["64 unknown categories, new each request"] = (
+        tagged, lambda n: Filters(categories=tuple(f"nope-{n}-{c}" for c in range(64))))
     cases["500 excluded ids"] = (Catalogue(), Filters(exclude=tuple(rng.choice(ids, 500, replace=False).tolist())))
     for catalogue, filters in cases.values():  # warm: masks built, caches filled
         timed(online, catalogue, users[:50], filters, args.k)
@@ -65,6 +73,9 @@ def main() -> None:
     base = out["no filter"]["p50_ms"]
     for v in out.values():
         v["p50_over_no_filter"] = round(v["p50_ms"] / base, 2)
+    one = out["category filter keeps 10%"]
+    out["64 unknown categories, new each request"]["p99_over_one_category"] = round(
+        out["64 unknown categories, new each request"]["p99_ms"] / one["p99_ms"], 2)
     print(json.dumps({"bench": "filters", "items": online.n_items, "requests": args.requests, "k": args.k,
                       "cases": out}, indent=2))
 

@@ -74,3 +74,22 @@ def test_long_running_services_share_only_the_bucket_and_it_exists_before_they_s
     bucket = env["RECSTREAM_ARTEFACT_URL"][len("s3://"):].split("/")[0]
     assert f"local/{bucket}" in " ".join(compose["services"]["bucket"]["command"])
     assert svc["depends_on"]["bucket"] == {"condition": "service_completed_successfully"}
+
+
+def test_no_secret_has_a_default_and_nothing_is_published_beyond_loopback():
+    import re
+
+    text = COMPOSE.read_text()
+    compose = yaml.safe_load(text)
+    secretish = re.compile(r"PASSWORD|TOKEN|SECRET|_KEY\b|ACCESS_KEY")
+    for name, value in re.findall(r"\$\{([A-Z0-9_]+)(:?[-?][^}]*)?\}", text):
+        if secretish.search(name):
+            assert value.startswith(":?"), f"${{{name}}} must be required (${{{name}:?...}}), not defaulted"
+    assert "recstream:recstream@" not in text and "recstream-secret" not in text
+    for name, svc in compose["services"].items():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"service {name} publishes {port} on every interface"
+    env = compose["x-recstream-env"]
+    assert env["RECSTREAM_MODE"] == "production" and env["RECSTREAM_READ_TOKEN_REQUIRED"] == "true"
+    assert "MINIO_ROOT" not in env["AWS_ACCESS_KEY_ID"]  # workers use the bucket-scoped user
+    assert "prometheus" in compose["services"] and "read_token" in str(compose["services"]["prometheus"]["secrets"])

@@ -31,6 +31,15 @@ def join(base: str | Path, *names: str) -> str:
     return str(Path(base).joinpath(*names))
 
 
+def within(location: str | Path, base: str | Path) -> bool:
+    """Whether `location` lies inside `base` (a directory or an s3:// prefix): a location read from the database
+    must not name another file on the host (`/proc/self/environ`) or another bucket."""
+    if is_remote(base) or is_remote(location):
+        prefix = str(base).rstrip("/") + "/"
+        return is_remote(location) and str(location).startswith(prefix) and ".." not in str(location).split("/")
+    return Path(location).resolve().is_relative_to(Path(base).resolve())
+
+
 def put(location: str | Path, data: bytes) -> None:
     """Write `data` whole: a reader sees the old bytes or all the new ones, never part of them."""
     if is_remote(location):

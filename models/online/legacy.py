@@ -1,5 +1,6 @@
-"""Reading checkpoints written by older versions of recstream: the module paths their classes were pickled under
-(before the redesign into sub-packages), and the learner's older attribute layouts."""
+"""Reading checkpoints: only the classes a learner's state is made of (an allow-list: a pickle can name any
+callable, and whoever can write the database or the artefact store must not get to run code on every worker),
+the module paths older versions pickled them under (before the sub-packages), and older attribute layouts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pickle
 from collections import deque
 from typing import Any
 
+from recstream.models.errors import ArtefactError
 from recstream.models.online.cooccurrence import cooccurrence_for
 from recstream.models.online.feedback import feedback_memory_for
 from recstream.models.online.negatives import NegativeSampler
@@ -27,10 +29,39 @@ MOVED = {
 RENAMED = {("recstream.models.online", "OnlineConfig"): ("recstream.models.online.config", "OnlineConfig")}
 
 
+#: the callables a checkpoint may name, by module: builtins' containers, numpy's array and generator rebuilders,
+#: the standard library's RNG
+ALLOWED = {
+    "builtins": {"set", "frozenset", "bytearray", "complex", "slice", "range"},
+    "collections": {"defaultdict", "deque", "OrderedDict", "Counter"},
+    "functools": {"partial"},  # harmless alone: it can only wrap another allowed callable
+    "random": {"Random"},
+    "numpy": {"dtype", "ndarray"},
+    "numpy._core.numeric": {"_frombuffer"}, "numpy.core.numeric": {"_frombuffer"},
+    "numpy._core.multiarray": {"_reconstruct", "scalar"}, "numpy.core.multiarray": {"_reconstruct", "scalar"},
+    "numpy.random._pickle": {"__bit_generator_ctor", "__generator_ctor", "__randomstate_ctor"},
+    "numpy.random.bit_generator": {"SeedSequence", "__pyx_unpickle_SeedSequence"},
+    "numpy.random._mt19937": {"MT19937"}, "numpy.random._pcg64": {"PCG64", "PCG64DXSM"},
+    "numpy.random._philox": {"Philox"}, "numpy.random._sfc64": {"SFC64"},
+    "river._river_rust.drift": {"AdaptiveWindowing"},
+    "recstream.stream.ingest.dedupe": {"RecentIds"},
+}
+#: modules any of whose classes (never functions) a checkpoint may name: the learner's parts and River's
+CLASS_MODULES = ("recstream.models.online.", "recstream.models.data.", "river.optim.", "river.reco.",
+                 "river.stats.", "river.drift.", "river.utils.")
+
+
 class Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         module, name = RENAMED.get((module, name), (MOVED.get(module, module), name))
-        return super().find_class(module, name)
+        if name in ALLOWED.get(module, ()):
+            return super().find_class(module, name)
+        if module.startswith(CLASS_MODULES) and not name.startswith("_"):
+            found = super().find_class(module, name)
+            if isinstance(found, type):
+                return found
+        raise ArtefactError(f"checkpoint names {module}.{name}, which no learner's state holds: refusing to load "
+                            "it (a forged or foreign pickle)")
 
 
 def loads(data: bytes) -> Any:

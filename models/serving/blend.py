@@ -114,8 +114,8 @@ def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: 
           mix: ServedMix, deny: np.ndarray | None = None) -> tuple[Recommendation, bool]:
     """Top-k of the user's served scores (`mixed_scores`), never an item row `deny` marks (see filters.py).
     Returns whether the deep model contributed: it does when the user has history it knows."""
-    if online.n_items == 0 or k <= 0:
-        return Recommendation([], [], "popular"), False
+    if online.n_items == 0 or k <= 0 or (deny is not None and deny[:online.n_items].all()):
+        return Recommendation([], [], "popular"), False  # nothing may be served: nothing to score
     scores, used_deep = mixed_scores(online, deep, user_id, exclude_seen, mix)
     if deny is not None:
         scores[deny[:len(scores)]] = -np.inf

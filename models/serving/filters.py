@@ -39,10 +39,10 @@ class Filters:
 def deny_mask(online: OnlineRecommender, catalogue: Catalogue, filters: Filters) -> np.ndarray | None:
     """True for each item row the request must not be served; None when nothing is denied (the common case
     without a catalogue or filters: no array to apply)."""
-    ids = online.item_ids
-    deny = catalogue.not_servable(ids, filters.available_only)  # shared, read-only
+    ids, row_of = online.item_ids, online.item_rows
+    deny = catalogue.not_servable(ids, filters.available_only, row_of)  # shared, read-only
     if filters.categories:
-        deny = deny | ~catalogue.in_categories(ids, filters.categories)
+        deny = deny | ~catalogue.in_categories(ids, filters.categories, row_of)
     if filters.exclude:
         rows = [r for r in (online.item_row(i) for i in filters.exclude) if r is not None]
         if rows:

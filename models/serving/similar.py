@@ -31,8 +31,22 @@ def similar(online: OnlineRecommender, item_id: str, k: int, deny: np.ndarray | 
         rows, scores = online.cooccurrence.companions(row, exponent)
         picked = [(r, s) for r, s in zip(rows.tolist(), scores.tolist()) if allowed(r)][:k]
     if len(picked) < k:  # too few companions yet: the popular items fill the list
-        taken = {r for r, _ in picked}
-        popular = np.argsort(-online.popularity.scores(online.n_items), kind="stable")
-        fill = (r for r in popular.tolist() if r not in taken and allowed(r))
-        picked += [(r, -float(n + 1)) for n, r in zip(range(k - len(picked)), fill)]
+        taken = {r for r, _ in picked} | {row}
+        fill = [r for r in _most_popular(online, deny, k + len(taken)) if r not in taken]
+        picked += [(r, -float(n + 1)) for n, r in enumerate(fill[:k - len(picked)])]
     return Recommendation([online.item_ids[r] for r, _ in picked], [s for _, s in picked], "similar")
+
+
+def _most_popular(online: OnlineRecommender, deny: np.ndarray | None, m: int) -> list[int]:
+    """The `m` most popular rows `deny` allows, best first, ties to the lower row (as a stable sort of the whole
+    catalogue per request would give, at the cost of a partition)."""
+    pop = online.popularity.scores(online.n_items).copy()
+    if deny is not None:
+        pop[:len(deny)][deny[:len(pop)]] = -np.inf
+    m = min(m, len(pop))
+    if m <= 0:
+        return []
+    cut = np.partition(pop, len(pop) - m)[len(pop) - m]  # the m-th highest
+    top = np.flatnonzero(pop >= cut)  # with every tie at the cut, so the lower rows win them
+    top = top[np.lexsort((top, -pop[top]))][:m]
+    return [int(r) for r in top if np.isfinite(pop[r])]

@@ -72,7 +72,7 @@ def parse_version(ref: str | int) -> int:
     if isinstance(ref, int):
         return ref
     tail = ref.rsplit("-", 1)[-1]
-    if not tail.isdigit():
+    if not (tail.isascii() and tail.isdigit()) or len(tail) > 18:  # beyond 18 digits: past any row id
         raise RegistryError(f"{ref!r} is not a model version: use its id (7) or name (deep-7); "
                             "`recstream models list` shows them")
     return int(tail)

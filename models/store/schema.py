@@ -202,6 +202,8 @@ workers = Table(
     Column("n_partitions", Integer, nullable=False),
     Column("assigned_at", Double, nullable=False),
     Column("heartbeat_at", Double, nullable=False),
+    #: HMAC-SHA256 of group, source and url under RECSTREAM_ARTEFACT_KEY (None without a key): peers trust it
+    Column("signature", String(64), nullable=True),
 )
 
 # ---- catalogue ---------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ columns say "the model's behaviour just changed", not "the online model has kept
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,11 +107,24 @@ def _labels(hits: np.ndarray) -> np.ndarray:
     return np.where(hits.astype(bool), "hit", "miss").astype(object)
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
+
+
+def item_label(item_id: str) -> str:
+    """An item id as a category label that cannot carry markup (reports put labels inside a <script>): a plain
+    id as it is, any other as `item#` and a digest of it (an id is producer input)."""
+    if _PLAIN_ID.fullmatch(item_id) and item_id != "other":
+        return item_id
+    return "item#" + hashlib.sha256(item_id.encode()).hexdigest()[:12]
+
+
 def item_mix(ref_items: np.ndarray, cur_items: np.ndarray, top: int = ITEM_MIX_TOP) -> tuple[np.ndarray, np.ndarray]:
-    """Each event's item if it is one of the reference's `top` most frequent items, else "other"."""
+    """Each event's item (as `item_label`) if it is one of the reference's `top` most frequent items, else
+    "other"."""
     counts = pd.Series(ref_items, dtype=object).value_counts(sort=False)
     keep = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable").index[:top]
-    return tuple(pd.Series(keys, dtype=object).where(pd.Series(keys, dtype=object).isin(keep), "other")  # type: ignore[return-value]
+    labels = {k: item_label(str(k)) for k in keep}
+    return tuple(pd.Series(keys, dtype=object).map(labels).fillna("other")  # type: ignore[return-value]
                  .to_numpy(dtype=object) for keys in (ref_items, cur_items))
 
 

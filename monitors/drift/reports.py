@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, desc, insert, select
@@ -44,14 +45,18 @@ def get_report(engine: Engine, report_id: int) -> dict[str, Any]:
     return row._asdict()
 
 
-def report_file(engine: Engine, report_id: int, kind: str) -> bytes:
+def report_file(engine: Engine, report_id: int, kind: str, report_dir: str | Path) -> bytes:
     """The stored HTML or JSON of a report; a clear error when it is gone."""
-    return report_bytes(get_report(engine, report_id), kind)
+    return report_bytes(get_report(engine, report_id), kind, report_dir)
 
 
-def report_bytes(row: dict[str, Any], kind: str) -> bytes:
-    """The HTML or JSON of a report row already read (see report_file), from its directory or bucket."""
+def report_bytes(row: dict[str, Any], kind: str, report_dir: str | Path) -> bytes:
+    """The HTML or JSON of a report row already read (see report_file), from its directory or bucket: only from
+    inside `report_dir` (the row is database content, and whoever can write it must not read the host's files)."""
     location = row["html_path" if kind == "html" else "json_path"]
+    if location and not storage.within(location, report_dir):
+        raise ReportNotFound(f"the {kind} file of drift report {row['id']} is recorded at {location}, outside "
+                             f"RECSTREAM_DRIFT_REPORT_DIR ({report_dir}): refusing to read it")
     try:
         if location:
             return storage.get(location)

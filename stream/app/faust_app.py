@@ -13,6 +13,7 @@ from faust.web import View
 from recstream.stream.app.ingest import IngestService
 from recstream.stream.app.services import worker_services
 from recstream.stream.settings import KafkaSettings, Settings
+from recstream.stream.web.auth import Access
 from recstream.stream.web.console.views import ConsoleViews
 from recstream.stream.web.views import WorkerViews
 from recstream.stream.worker.state import WorkerState
@@ -63,7 +64,8 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         # Faust's own consumer has nothing to read here; the hot path is IngestLoop.
         topic_allow_declare=True,
     )
-    bind(app, WorkerViews(state), ConsoleViews(state))
+    access = Access(settings.serving)  # one count of failed tokens for both sign-in paths
+    bind(app, WorkerViews(state, access), ConsoleViews(state, access))
     ingest = IngestService(state)
     app.task(ingest.run)
     for service in worker_services(state):

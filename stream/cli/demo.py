@@ -115,7 +115,7 @@ class Demo:
                "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S": "1e9",
                "RECSTREAM_ARTEFACT_DIR": str(WORK / "artefacts"), "RECSTREAM_DRIFT_REPORT_DIR": str(WORK / "drift"),
                # a throwaway token of this demo's own: the console can sign in (shown once, on this terminal)
-               "RECSTREAM_OPERATOR_TOKEN": secrets.token_urlsafe(12)}
+               "RECSTREAM_OPERATOR_TOKEN": secrets.token_urlsafe(24)}
         os.environ.update(env)  # this process's own Settings and `recstream` commands read the same
         settings = Settings()
         upgrade(create_db_engine(settings.database_url))

@@ -74,15 +74,16 @@ def drift_list(limit: int, as_json: bool, database_url: str | None) -> None:
 def drift_show(report_id: int, what: str | None, database_url: str | None) -> None:
     """One drift report: its summary and per-column verdicts (or its files)."""
     from recstream.monitors.drift.reports import ReportNotFound, get_report, report_bytes, report_file
+    from recstream.stream.settings import DriftSettings
 
-    engine = open_engine(database_url)
+    engine, report_dir = open_engine(database_url), DriftSettings().report_dir
     try:
         if what == "html":
             row = get_report(engine, report_id)
-            report_bytes(row, "html")  # there, or a clear error
+            report_bytes(row, "html", report_dir)  # there, or a clear error
             click.echo(row["html_path"])
         elif what == "json":
-            click.echo(report_file(engine, report_id, "json").decode())
+            click.echo(report_file(engine, report_id, "json", report_dir).decode())
         else:
             click.echo(json.dumps(get_report(engine, report_id), default=str, indent=2))
     except ReportNotFound as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from recstream.models.errors import ConfigError
@@ -32,6 +32,9 @@ from recstream.stream.settings.retrain import (
     TuneSettings,
 )
 from recstream.stream.settings.serving import CanarySettings, ConsoleSettings, ServingSettings
+
+#: the shortest artefact HMAC key production mode accepts (HMAC-SHA256's own block of strength)
+MIN_ARTEFACT_KEY_BYTES = 32
 
 __all__ = ["Settings", "Component", "KafkaSettings", "IngestSettings", "ServingSettings", "CanarySettings",
            "OnlineSettings", "DeepSettings", "RetrainSettings", "QuantizeSettings", "TuneSettings",
@@ -61,6 +64,9 @@ class Settings(Component):
     # what watches it
     drift: DriftSettings = Field(default_factory=DriftSettings)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    mode: Literal["development", "production"] = Field(
+        "development", description="production refuses to start without what a shared deployment needs: an "
+                                   "artefact HMAC key of at least 32 bytes and read protection")
 
     @field_validator("database_url")
     @classmethod
@@ -68,6 +74,20 @@ class Settings(Component):
         from recstream.models.store.db import normalise_url  # SQLAlchemy: only when a URL is given
 
         return normalise_url(v)
+
+    @model_validator(mode="after")
+    def _production_ready(self) -> Settings:
+        if self.mode != "production":
+            return self
+        missing = []
+        if self.artefacts.keys.sign is None or len(self.artefacts.keys.sign) < MIN_ARTEFACT_KEY_BYTES:
+            missing.append(f"RECSTREAM_ARTEFACT_KEY of at least {MIN_ARTEFACT_KEY_BYTES} bytes (without it, whoever "
+                           "can write the database or the artefact store chooses what every worker loads)")
+        if not self.serving.read_token_required:
+            missing.append("RECSTREAM_READ_TOKEN_REQUIRED=true (dead letters' payloads, users' recent items)")
+        if missing:
+            raise ValueError("RECSTREAM_MODE=production needs " + "; ".join(missing))
+        return self
 
     @classmethod
     def components(cls) -> dict[str, type[Component]]:

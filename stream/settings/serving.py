@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.serving.mix import RecipeConfig, ServedMix
 from recstream.stream.settings.base import Component
 
 N, M, R = NewItemPolicy, ServedMix(), RecipeConfig
+#: a token shorter than this is refused at start: it could be guessed
+MIN_TOKEN_CHARS = 16
 
 
 class ServingSettings(Component):
@@ -46,7 +50,19 @@ class ServingSettings(Component):
     read_token_required: bool = Field(
         False, validation_alias=AliasChoices("read_token_required", "RECSTREAM_READ_TOKEN_REQUIRED",
                                              "RECSTREAM_METRICS_TOKEN_REQUIRED"),
-        description="operator read endpoints (GET /metrics, /drift/*, /models*) need the operator token too")
+        description="operator read endpoints (GET /metrics, /drift/*, /models*, the console's pages, explain=true) "
+                    "need the read token or the operator token")
+    read_token: SecretStr | None = Field(
+        None, description="bearer token that reads (metrics, drift, models, console pages) but changes nothing: "
+                          "give it to Prometheus and dashboards, not the operator token")
+
+    @field_validator("operator_token", "read_token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None, info: Any) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value().strip()) < MIN_TOKEN_CHARS:
+            raise ValueError(f"{cls.env_name(info.field_name or '')} must be at least {MIN_TOKEN_CHARS} characters "
+                             "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'` makes one)")
+        return v
 
     def new_items(self) -> NewItemPolicy:
         return NewItemPolicy(self.new_item_share, self.new_item_age_s, self.new_item_max_events)

@@ -8,12 +8,11 @@ A POST takes item ids that contain commas, and up to 500 of them without a long 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from recstream.models.serving.filters import MAX_CATEGORIES, MAX_EXCLUDE, Filters
-from recstream.stream.web.params import BadRequest, bool_param, int_param
+from recstream.stream.web.params import BadRequest, bool_param, int_param, json_object
 
 MAX_K = 200
 BODY_FIELDS = {"k", "exclude_seen", "exclude", "category", "available_only", "explain"}
@@ -37,12 +36,7 @@ class RecommendationRequest:
 
     @classmethod
     def from_body(cls, raw: bytes) -> RecommendationRequest:
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            raise BadRequest('the body must be a JSON object, e.g. {"k": 10, "exclude": ["sku-1"]}') from None
-        if not isinstance(body, dict):
-            raise BadRequest('the body must be a JSON object, e.g. {"k": 10, "exclude": ["sku-1"]}')
+        body = json_object(raw, '{"k": 10, "exclude": ["sku-1"]}')
         unknown = sorted(set(body) - BODY_FIELDS)
         if unknown:
             raise BadRequest(f"unknown field(s) {', '.join(unknown)}: send {', '.join(sorted(BODY_FIELDS))}")

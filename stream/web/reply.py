@@ -26,6 +26,8 @@ class LocalRequest:
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: the client's address (aiohttp's `request.remote`): failed tokens are counted per address
+    remote: str = "127.0.0.1"
 
     async def read(self) -> bytes:
         return self.body

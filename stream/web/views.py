@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -17,10 +16,10 @@ from recstream.models.errors import RegistryError, VersionNotFound
 from recstream.models.store.runs import RunQueue
 from recstream.monitors.drift.reports import ReportNotFound, get_report, list_reports, report_bytes
 from recstream.monitors.metrics import CONTENT_TYPE
-from recstream.stream.web.auth import read_refusal, refusal
+from recstream.stream.web.auth import Access
 from recstream.stream.web.banner import with_banner
 from recstream.stream.web.forwarding import FORWARDED_BY, Forwarder
-from recstream.stream.web.params import BadRequest, int_param
+from recstream.stream.web.params import BadRequest, int_param, json_object, row_id
 from recstream.stream.web.recommend_request import RecommendationRequest
 from recstream.stream.web.reply import Reply, Request
 from recstream.stream.worker import health
@@ -29,6 +28,20 @@ from recstream.stream.worker.state import WorkerState
 #: Fields a mutating request may carry, and their JSON types (`to` is a version name or id).
 BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool, int, float), "share": (int, float),
                                             "kind": (str,)}
+
+
+#: An Evidently page needs its inline scripts, but it is built from producer input (item ids) and served on the
+#: console's origin: `sandbox` gives it an opaque origin of its own (no console cookies, no same-origin reads),
+#: and it may load or send nothing.
+REPORT_PAGE_HEADERS = (
+    ("Content-Security-Policy", ("sandbox allow-scripts allow-popups; default-src 'none'; script-src "
+                                 "'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; img-src data:; "
+                                 "font-src data:; connect-src 'none'; form-action 'none'; base-uri 'none'")),
+    ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
+
+
+#: what /healthz tells a caller without a token when reads are protected
+PUBLIC_HEALTH = ("status", "uptime_s", "worker", "partitions")
 
 
 async def blocking(fn: Callable[[], Any]) -> Any:
@@ -47,9 +60,10 @@ class WorkerViews:
               ("/models/{ref}/promote", "POST", "promote"), ("/models/{ref}", "GET", "show"),
               ("/drift/reports", "GET", "drift_reports"), ("/drift/reports/{ref}", "GET", "drift_report"))
 
-    def __init__(self, state: WorkerState) -> None:
+    def __init__(self, state: WorkerState, access: Access | None = None) -> None:
         self.state = state
         self.serving = state.settings.serving
+        self.access = access or Access(self.serving)
         self.forwarder = Forwarder(state.source, self.serving.forward_timeout_s)
 
     async def recommendations(self, request: Request, user_id: str) -> Reply:
@@ -59,6 +73,8 @@ class WorkerViews:
             ask = RecommendationRequest.from_body(body) if posted else RecommendationRequest.from_query(request.query)
         except BadRequest as exc:
             return Reply.error(str(exc), 400)
+        if ask.explain and (denied := self.access.reader(request)) is not None:
+            return denied  # an explanation lists the user's recent items: operator detail
         if len(user_id) > 256:
             return Reply.error("user_id is longer than 256 characters", 400)
         # A forwarded request is answered where it lands (no loops while the directory catches up).
@@ -104,7 +120,12 @@ class WorkerViews:
                            "seen_in_events": row is not None, "served_by": self.state.source})
 
     async def healthz(self, request: Request) -> Reply:
-        return Reply.json(self.state.health())
+        """Liveness and the worker's state; with read protection, peers' addresses, errors and model details
+        only for a token that reads (a load balancer's probe needs none of them)."""
+        h = self.state.health()
+        if self.serving.read_token_required and not self.access.may_read(request):
+            return Reply.json({k: h[k] for k in PUBLIC_HEALTH if k in h})
+        return Reply.json(h)
 
     async def readyz(self, request: Request) -> Reply:
         """Readiness, distinct from liveness (/healthz): 503 until this worker has restored its state and either
@@ -114,21 +135,21 @@ class WorkerViews:
                           200 if ready else 503)
 
     async def metrics(self, request: Request) -> Reply:
-        return read_refusal(request, self.serving) or Reply(200, self.state.metrics.render(), CONTENT_TYPE)
+        return self.access.reader(request) or Reply(200, self.state.metrics.render(), CONTENT_TYPE)
 
     async def models(self, request: Request) -> Reply:
-        if (denied := read_refusal(request, self.serving)) is not None:
+        if (denied := self.access.reader(request)) is not None:
             return denied
         versions = await blocking(lambda: [v.as_dict() for v in self.state.registry.list()])
         return Reply.json({"versions": versions, "serving_here": self.state.deep.state()})
 
     async def runs(self, request: Request) -> Reply:
-        if (denied := read_refusal(request, self.serving)) is not None:
+        if (denied := self.access.reader(request)) is not None:
             return denied
         return Reply.json({"runs": await blocking(RunQueue(self.state.registry.engine).runs)})
 
     async def show(self, request: Request, ref: str) -> Reply:
-        if (denied := read_refusal(request, self.serving)) is not None:
+        if (denied := self.access.reader(request)) is not None:
             return denied
         registry = self.state.registry
         try:
@@ -180,7 +201,7 @@ class WorkerViews:
         return await self._mutate(request, change)
 
     async def drift_reports(self, request: Request) -> Reply:
-        if (denied := read_refusal(request, self.serving)) is not None:
+        if (denied := self.access.reader(request)) is not None:
             return denied
         try:
             limit = int_param(request.query.get("limit"), "limit", 50, 1, 1000)
@@ -193,28 +214,30 @@ class WorkerViews:
 
     async def drift_report(self, request: Request, ref: str) -> Reply:
         # One route for both: aiohttp's {ref} also matches "12.json".
-        if (denied := read_refusal(request, self.serving)) is not None:
+        if (denied := self.access.reader(request)) is not None:
             return denied
         kind = "json" if ref.endswith(".json") else "html"
-        number = ref.removesuffix(".json")
-        if not number.isdigit():
-            return Reply.error(f"a drift report id is a number (e.g. /drift/reports/3 or /drift/reports/3.json), "
-                               f"got {ref!r}", 400)
+        try:
+            number = row_id(ref.removesuffix(".json"), "a drift report id", "/drift/reports/3 or /drift/reports/3.json")
+        except BadRequest as exc:
+            return Reply.error(str(exc), 400)
 
         def read() -> tuple[dict, bytes]:
-            row = get_report(self.state.registry.engine, int(number))
-            return row, report_bytes(row, kind)
+            row = get_report(self.state.registry.engine, number)
+            return row, report_bytes(row, kind, self.state.settings.drift.report_dir)
 
         try:
             row, body = await blocking(read)
         except ReportNotFound as exc:
             return Reply.error(str(exc), 404)
-        return Reply(200, body) if kind == "json" else Reply.html(with_banner(body.decode("utf-8"), row))
+        if kind == "json":
+            return Reply(200, body, headers=(("X-Content-Type-Options", "nosniff"),))
+        return Reply.html(with_banner(body.decode("utf-8"), row), headers=REPORT_PAGE_HEADERS)
 
     async def _mutate(self, request: Request, action: Callable[[dict, str], Any], status: int = 200) -> Reply:
         """An operator's change: token checked, body validated, done in a thread, served here at once (the other
         workers follow within RECSTREAM_MODEL_POLL_S)."""
-        if (denied := refusal(request, self.serving)) is not None:
+        if (denied := self.access.operator(request)) is not None:
             return denied
         try:
             body = _body(await request.read())
@@ -233,12 +256,7 @@ class WorkerViews:
 
 def _body(raw: bytes) -> dict:
     """A mutating request's JSON object, its fields type-checked."""
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object, e.g. {\"reason\": \"...\"}")
+    body = json_object(raw, '{"reason": "..."}')
     for key, types in BODY_FIELDS.items():
         if body.get(key) is not None and not isinstance(body[key], types):
             raise BadRequest(f"{key} must be a {' or '.join(t.__name__ for t in types)}, got {body[key]!r}")

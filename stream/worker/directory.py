@@ -11,13 +11,31 @@ first record of every fetched partition and counts keys found elsewhere (`recstr
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from recstream.models.store.schema import workers
+
+log = logging.getLogger("recstream.worker")
+
+
+def plain_base_url(url: str) -> bool:
+    """Whether `url` is a worker's base URL: http(s), a host, maybe a port, nothing else (no credentials, path,
+    query or fragment that could turn a forwarded request into another one)."""
+    try:
+        u = urllib.parse.urlsplit(url)
+        port_ok = u.port is None or 0 < u.port < 65536
+    except ValueError:
+        return False
+    return (u.scheme in ("http", "https") and bool(u.hostname) and port_ok and not u.username and not u.password
+            and u.path in ("", "/") and not u.query and not u.fragment)
 
 
 @dataclass(frozen=True)
@@ -38,18 +56,40 @@ class Directory:
     """This worker's row in `workers`, and a view of the others in its consumer group (blocking: call in a
     thread)."""
 
-    def __init__(self, engine: Engine, *, group_id: str, source: str, url: str, stale_after_s: float) -> None:
+    def __init__(self, engine: Engine, *, group_id: str, source: str, url: str, stale_after_s: float,
+                 key: bytes | None = None) -> None:
         self.engine = engine
         self.group_id = group_id
         self.source = source
         self.url = url.rstrip("/")
         self.stale_after_s = stale_after_s
+        #: with a key (RECSTREAM_ARTEFACT_KEY, which every worker of a deployment shares), rows are signed and
+        #: only signed rows are peers: a row someone wrote straight into the database is never fetched
+        self.key = key
+        self._refused: set[str] = set()
+
+    def sign(self, source: str, url: str) -> str | None:
+        if self.key is None:
+            return None
+        return hmac.new(self.key, f"{self.group_id}\n{source}\n{url}".encode(), hashlib.sha256).hexdigest()
+
+    def trusted(self, source: str, url: str, signature: str | None) -> bool:
+        """A row this worker may forward to: a plain base URL, signed by a worker of the group when keys are set."""
+        expected = self.sign(source, url)
+        ok = plain_base_url(url) and (expected is None or (signature is not None and hmac.compare_digest(
+            signature.encode(), expected.encode())))
+        if not ok and source not in self._refused:  # once per row: it is read every heartbeat
+            self._refused.add(source)
+            log.warning("the workers table has a row for %r at %r that no worker of this group signed (or not a "
+                        "base URL): it is ignored, nothing is forwarded to it", source, url)
+        return ok
 
     def announce(self, partitions: list[int], n_partitions: int) -> None:
         """Record the partitions a rebalance gave this worker (an empty list while it holds none)."""
         now = time.time()
         values = {"group_id": self.group_id, "url": self.url, "partitions": sorted(partitions),
-                  "n_partitions": n_partitions, "assigned_at": now, "heartbeat_at": now}
+                  "n_partitions": n_partitions, "assigned_at": now, "heartbeat_at": now,
+                  "signature": self.sign(self.source, self.url)}
         with self.engine.begin() as conn:
             # Only this worker writes its row, so update-then-insert needs no dialect-specific upsert.
             if not conn.execute(update(workers).where(workers.c.source == self.source).values(**values)).rowcount:
@@ -75,8 +115,9 @@ class Directory:
         q = (select(workers).where(workers.c.group_id == self.group_id, workers.c.heartbeat_at >= since)
              .order_by(workers.c.assigned_at.desc()))
         with self.engine.connect() as conn:
-            return [WorkerInfo(r.source, r.url, tuple(r.partitions or ()), r.n_partitions, r.assigned_at,
-                               r.heartbeat_at) for r in conn.execute(q)]
+            rows = conn.execute(q).all()
+        return [WorkerInfo(r.source, r.url, tuple(r.partitions or ()), r.n_partitions, r.assigned_at, r.heartbeat_at)
+                for r in rows if self.trusted(r.source, r.url, r.signature)]
 
     def owners(self) -> dict[int, WorkerInfo]:
         """partition -> the live worker that owns it (see `claims`)."""

@@ -103,7 +103,8 @@ class WorkerState:
         registry = Registry(engine)
         source = worker_source(settings)
         directory = Directory(engine, group_id=settings.kafka.group_id, source=source,
-                              url=_advertised_url(settings), stale_after_s=settings.serving.worker_stale_s)
+                              url=_advertised_url(settings), stale_after_s=settings.serving.worker_stale_s,
+                              key=settings.artefacts.keys.sign)
         return cls.of(settings, OnlineRecommender(settings.online.config()),
                       DeepSlot(registry, settings.artefacts.keys, settings.canary.share), source, directory)
 

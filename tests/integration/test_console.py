@@ -19,7 +19,7 @@ from .test_scale_out import FAST, split
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "console-token"
+TOKEN = "console-operator-token"
 INJECTED = "<script>document.title='owned'</script>"
 DEEP = {"RECSTREAM_OPERATOR_TOKEN": TOKEN, "RECSTREAM_DEEP_DIM": "32", "RECSTREAM_DEEP_EPOCHS": "10",
         "RECSTREAM_RETRAIN_WARM_EPOCHS": "2", "RECSTREAM_DEEP_LEARNING_RATE": "0.005", "RECSTREAM_MODEL_POLL_S": "0.2",

@@ -13,7 +13,7 @@ from .test_cli import recstream
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-operator-token"
 
 
 def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:

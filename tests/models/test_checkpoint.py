@@ -86,3 +86,29 @@ def test_a_checkpoint_written_before_the_sub_packages_restores_and_learns_on():
     assert {u: rec.recommend(u, k=5).items for u in expected["recommendations"]} == expected["recommendations"]
     rec.learn(list(generate(SyntheticSpec(users=40, items=60, events=1700, seed=3)))[1500:])
     assert {u: rec.recommend(u, k=5).items for u in expected["after_200_more"]} == expected["after_200_more"]
+
+
+class _Forged:
+    """What an attacker who can write the database and the artefact store would register: a pickle that runs a
+    command when it is loaded."""
+
+    def __reduce__(self):
+        import os
+
+        return os.system, ("touch /tmp/recstream-forged-checkpoint-ran",)
+
+
+def test_a_checkpoint_row_pointing_at_forged_bytes_is_refused_without_the_key(engine, tmp_path):
+    import pickle
+
+    reg, ran = Registry(engine), Path("/tmp/recstream-forged-checkpoint-ran")
+    ran.unlink(missing_ok=True)
+    forged = pickle.dumps({"format": 1, "recommender": _Forged(), "offsets": {}, "extra": {}})
+    # No artefact key: the registry row's digest is the forged file's own, so the digest check passes.
+    v = register_checkpoint(reg, forged, offsets={}, events_learned=0, directory=tmp_path, key=None, source="x")
+    with pytest.raises(ArtefactError, match=r"names posix\.system|names os\.system"):
+        load_checkpoint(v, None)
+    assert not ran.exists()
+    real = OnlineCheckpoint(learner(500), {}, {}).dumps()  # the classes a learner is made of still load
+    v = register_checkpoint(reg, real, offsets={}, events_learned=500, directory=tmp_path, key=None, source="x")
+    assert load_checkpoint(v, None).recommender.events_learned == 500

@@ -8,13 +8,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from recstream.models.artefacts import storage
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.store.events import EventStore
 from recstream.models.store.registry import Registry
 from recstream.models.store.runs import RunQueue
+from recstream.models.store.schema import drift_reports
 from recstream.monitors.drift.config import DriftConfig
 from recstream.monitors.drift.reports import (
     ReportNotFound,
@@ -104,9 +107,9 @@ def test_reports_are_kept_listed_and_readable(engine, tmp_path):
     ids = [run_drift(engine, cfg, until=bounds[w][1]).report["id"] for w in (REF + 1, REF + 2)]
     listed = list_reports(engine)
     assert [r["id"] for r in listed] == ids[::-1]  # newest first
-    html = report_file(engine, ids[0], "html").decode()
+    html = report_file(engine, ids[0], "html", cfg.report_dir).decode()
     assert "<html" in html.lower() and "item_popularity_rank" in html  # the columns are in the page
-    snapshot = json.loads(report_file(engine, ids[0], "json"))
+    snapshot = json.loads(report_file(engine, ids[0], "json", cfg.report_dir))
     assert "metrics" in snapshot
     full = get_report(engine, ids[0])
     judged = [c for c, v in full["columns"].items() if "skipped" not in v]
@@ -116,7 +119,22 @@ def test_reports_are_kept_listed_and_readable(engine, tmp_path):
         get_report(engine, 999)
     Path(get_report(engine, ids[1])["html_path"]).unlink()
     with pytest.raises(ReportNotFound, match="is missing"):
-        report_file(engine, ids[1], "html")
+        report_file(engine, ids[1], "html", cfg.report_dir)
+
+
+def test_a_report_row_pointing_outside_the_report_directory_is_refused(engine, tmp_path):
+    bounds = replay(engine, SyntheticSpec(events=WINDOW * (REF + 2), drift=0.0, seed=5))
+    cfg = config(tmp_path, bounds)
+    rid = run_drift(engine, cfg, until=bounds[REF + 1][1]).report["id"]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("RECSTREAM_OPERATOR_TOKEN=do-not-leak")
+    for outside in (str(secret), str(Path(cfg.report_dir) / ".." / "secret.txt"), "/proc/self/environ"):
+        with engine.begin() as conn:  # whoever can write the database
+            conn.execute(update(drift_reports).where(drift_reports.c.id == rid).values(json_path=outside))
+        with pytest.raises(ReportNotFound, match="outside RECSTREAM_DRIFT_REPORT_DIR"):
+            report_file(engine, rid, "json", cfg.report_dir)
+    assert storage.within("s3://b/drift/1.json", "s3://b/drift") and not storage.within("s3://b/other/1", "s3://b/drift")
+    assert not storage.within("s3://b/drift/../x", "s3://b/drift") and not storage.within("/etc/passwd", "s3://b/d")
 
 
 def test_a_run_without_enough_new_events_is_skipped_with_a_reason(engine, tmp_path):

@@ -11,7 +11,7 @@ from recstream.stream.settings import Settings
 from recstream.stream.web.views import WorkerViews
 from recstream.stream.worker.state import WorkerState
 
-TOKEN = "s3cret"
+TOKEN = "s3cret-operator-token"
 
 
 @pytest.fixture

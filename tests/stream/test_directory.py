@@ -4,9 +4,11 @@ import time
 
 import pytest
 from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+from sqlalchemy import insert, update
 
 from recstream.models.data.keys import user_partition
-from recstream.stream.worker.directory import Directory, WorkerInfo
+from recstream.models.store.schema import workers
+from recstream.stream.worker.directory import Directory, WorkerInfo, plain_base_url
 from recstream.stream.worker.routing import Router
 
 
@@ -65,3 +67,26 @@ def test_requests_go_to_the_owner_of_the_users_partition_else_stay_here():
     assert _router((0, 1), {}).owner_of(users[2]) is None  # directory not read yet: answer here
     assert _router((0, 1), {0: "me", 1: "me"}).owner_of(users[3]) is None  # mid-rebalance, no owner known
     assert _router((), {}, n=0).owner_of(users[3]) is None  # before the first assignment
+
+
+def test_a_row_no_worker_of_the_group_signed_is_never_a_peer(engine):
+    key = b"k" * 32
+    mine = Directory(engine, group_id="g", source="a:1", url="http://a:6066", stale_after_s=10, key=key)
+    mine.announce([0], 2)
+    other = Directory(engine, group_id="g", source="b:1", url="http://b:6066", stale_after_s=10, key=key)
+    other.announce([1], 2)
+    assert sorted(w.source for w in mine.workers()) == ["a:1", "b:1"]
+    # Whoever can write the database adds a worker, or points a real one elsewhere: neither is trusted.
+    now = time.time()
+    with engine.begin() as conn:
+        conn.execute(insert(workers).values(source="evil", group_id="g", url="http://169.254.169.254",
+                                            partitions=[1], n_partitions=2, assigned_at=now + 1, heartbeat_at=now))
+        conn.execute(update(workers).where(workers.c.source == "b:1").values(url="http://attacker.example"))
+    assert [w.source for w in mine.workers()] == ["a:1"] and mine.owners() == {0: mine.workers()[0]}
+    # Without keys only the URL's shape is checked: credentials, paths and queries are refused.
+    open_ = Directory(engine, group_id="h", source="c:1", url="http://c:6066", stale_after_s=10)
+    assert plain_base_url("http://c:6066") and plain_base_url("https://c.example/")
+    for bad in ("http://u:p@c:6066", "http://c:6066/admin?x=1", "file:///etc/passwd", "gopher://c", "http://c:99999"):
+        assert not plain_base_url(bad)
+    open_.announce([0], 1)
+    assert [w.source for w in open_.workers()] == ["c:1"]

@@ -6,6 +6,7 @@ import json
 from recstream.models.data.keys import user_partition
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.stream.settings import Settings
+from recstream.stream.web.auth import Access
 from recstream.stream.web.forwarding import FORWARDED_BY
 from recstream.stream.web.reply import LocalRequest
 from recstream.stream.worker.directory import WorkerInfo
@@ -64,6 +65,7 @@ def test_operator_changes_need_the_token_and_a_valid_body(views):
 def test_read_endpoints_follow_read_token_required(views, monkeypatch):
     assert call(views.metrics(LocalRequest())).status == 200
     views.serving = views.serving.model_copy(update={"read_token_required": True})
+    views.access = Access(views.serving)
     assert call(views.metrics(LocalRequest())).status == 401
     assert call(views.models(LocalRequest())).status == 401
     ok = call(views.models(LocalRequest(headers={"Authorization": f"Bearer {TOKEN}"})))

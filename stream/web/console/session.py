@@ -20,6 +20,8 @@ from http.cookies import CookieError, SimpleCookie
 
 from pydantic import SecretStr
 
+from recstream.stream.web.auth import same_secret
+
 COOKIE = "recstream_console"
 #: how long a sign-in lasts
 LIFETIME_S = 8 * 3600
@@ -45,7 +47,7 @@ class Sessions:
         return self._key is not None
 
     def token_matches(self, given: str) -> bool:
-        return self._key is not None and hmac.compare_digest(given.encode(), self._key)
+        return self._key is not None and same_secret(given, self._key.decode())
 
     def issue(self, actor: str, now: float | None = None) -> tuple[str, Session]:
         """(the cookie's value, the session) for `actor`, who just gave the right token."""
@@ -65,10 +67,10 @@ class Sessions:
         except CookieError:
             return None
         parts = morsel.value.split(".") if morsel is not None else []
-        if len(parts) != 4 or not parts[0].isdigit():
+        if len(parts) != 4 or not (parts[0].isascii() and parts[0].isdigit()):
             return None
         expires, nonce, name, signature = parts
-        if not hmac.compare_digest(signature, self._sign(f"{expires}.{nonce}.{name}")):
+        if not same_secret(signature, self._sign(f"{expires}.{nonce}.{name}")):
             return None
         if int(expires) < (now if now is not None else time.time()):
             return None

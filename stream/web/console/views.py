@@ -8,7 +8,6 @@ second, confirming post. Pages carry a policy that lets no script run and no oth
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -23,9 +22,10 @@ from recstream.models.store.history import History
 from recstream.models.store.runs import RunQueue
 from recstream.monitors.drift.reports import list_reports
 from recstream.monitors.metrics import quantile_ms
-from recstream.stream.web.auth import refusal
+from recstream.stream.web.auth import Access, same_secret
 from recstream.stream.web.console import actions, forms, monitoring, overview, versions
 from recstream.stream.web.console.session import LIFETIME_S, Session, Sessions, same_origin, set_cookie
+from recstream.stream.web.params import BadRequest, row_id
 from recstream.stream.web.reply import Reply, Request
 from recstream.stream.worker.state import WorkerState
 
@@ -61,9 +61,10 @@ class ConsoleViews:
               ("/console/login", "POST", "sign_in"), ("/console/logout", "POST", "sign_out"),
               ("/console/actions/{name}", "POST", "act"), ("/favicon.ico", "GET", "favicon"))
 
-    def __init__(self, state: WorkerState) -> None:
+    def __init__(self, state: WorkerState, access: Access | None = None) -> None:
         self.state = state
         self.serving = state.settings.serving
+        self.access = access or Access(self.serving)
         self.sessions = Sessions(self.serving.operator_token)
         self._peers: aiohttp.ClientSession | None = None
 
@@ -74,7 +75,7 @@ class ConsoleViews:
     def _reader(self, request: Request) -> tuple[Session | None, Reply | None]:
         """(the signed-in session, None) or (None, the reply that sends a reader without access to sign in)."""
         session = self._session(request)
-        if session is None and self.serving.read_token_required and refusal(request, self.serving) is not None:
+        if session is None and self.access.reader(request) is not None:
             return None, Reply.redirect("/console/login?" + urllib.parse.urlencode({"next": request.path_qs}))
         return session, None
 
@@ -100,14 +101,16 @@ class ConsoleViews:
         if denied:
             return denied
         registry, min_impressions = self.state.registry, self.state.settings.canary.min_impressions
-        before = request.query.get("before")
-        if before is not None and not before.isdigit():
-            return html(forms.refused(f"before is a version id (a number), got {before!r}", **self._who(session)), 400)
+        try:
+            before = row_id(request.query["before"], "before", "a version id: 120") if "before" in request.query \
+                else None
+        except BadRequest as exc:
+            return html(forms.refused(str(exc), **self._who(session)), 400)
 
         done = request.query.get("done")
 
         def read() -> tuple[list, dict, dict | None, str | None]:
-            rows = registry.list(limit=VERSIONS_PER_PAGE, before=int(before) if before else None)
+            rows = registry.list(limit=VERSIONS_PER_PAGE, before=before)
             trails = registry.trails([v.id for v in rows], per_version=3)
             return rows, trails, canary_report(registry, min_impressions), _latest_change(registry, done)
 
@@ -124,7 +127,7 @@ class ConsoleViews:
         async def ask(w: dict) -> tuple[str, dict | None]:
             assert self._peers is not None
             try:
-                async with self._peers.get(w["url"] + "/healthz") as resp:
+                async with self._peers.get(w["url"] + "/healthz", headers=self.access.peer_headers()) as resp:
                     return w["source"], (await resp.json()).get("deep")
             except (TimeoutError, aiohttp.ClientError, ValueError):
                 return w["source"], None
@@ -171,8 +174,11 @@ class ConsoleViews:
         next_page = _local(form.get("next"))
         if not self.sessions.enabled:
             return html(forms.sign_in(False), 403)
-        if not self.sessions.token_matches(form.get("token", "")):
-            await asyncio.sleep(0.5)  # guessing tokens one request at a time stays slow
+        grant, limited = self.access.check(request, form.get("token", ""))
+        if limited is not None:
+            return html(forms.sign_in(True, "Too many wrong tokens from this address: wait a minute.", next_page),
+                        429, limited.headers)
+        if grant != "operator":
             return html(forms.sign_in(True, "That is not the operator token.", next_page), 401)
         actor = (form.get("actor") or "operator").strip()[:64] or "operator"
         cookie, _ = self.sessions.issue(actor)
@@ -181,7 +187,7 @@ class ConsoleViews:
     async def sign_out(self, request: Request) -> Reply:
         session = self._session(request)
         form = form_of(await request.read())
-        if session is not None and hmac.compare_digest(form.get("csrf", ""), session.csrf):
+        if session is not None and same_secret(form.get("csrf", ""), session.csrf):
             return Reply.redirect("/console", (("Set-Cookie", set_cookie("", 0, _tls(request))),))
         return Reply.redirect("/console")
 
@@ -194,7 +200,7 @@ class ConsoleViews:
         who = self._who(session)
         form = form_of(await request.read())
         if not same_origin(request.headers.get("Origin"), request.headers.get("Host")) \
-                or not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+                or not same_secret(form.get("csrf", ""), session.csrf):
             return html(forms.refused("This form did not come from this console (its CSRF token or origin is "
                                       "wrong); open the page again and resubmit.", **who), 403)
         try:
