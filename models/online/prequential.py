@@ -23,20 +23,22 @@ class ProbeBudget:
     flood then pays a probe's fixed cost (the catalogue's popularity, the output statistics) once per burst
     rather than once per chunk; a burst after a quiet spell is scored whole."""
 
-    def __init__(self, per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_s: float, clock: Callable[[], float] = time.monotonic, burst: int | None = None) -> None:
         self.per_s, self.clock = per_s, clock
+        #: most probes granted at once (default: a second's worth)
+        self.burst = burst
         self.tokens = 0.0
         self.at: float | None = None
 
     def __getstate__(self) -> dict:
-        return {"per_s": self.per_s}  # tokens and clock belong to this process's clock
+        return {"per_s": self.per_s, "burst": self.burst}  # tokens and clock belong to this process's clock
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["per_s"])  # type: ignore[misc]
+        self.__init__(state["per_s"], burst=state.get("burst"))  # type: ignore[misc]
 
     def grant(self, wanted: int) -> int:
         now = self.clock()
-        burst = max(int(self.per_s), 1)  # below one a second: one probe every 1/per_s seconds
+        burst = self.burst or max(int(self.per_s), 1)  # below one a second: one probe every 1/per_s seconds
         refill = burst if self.at is None else max(now - self.at, 0.0) * self.per_s
         self.at = now
         self.tokens = min(burst, self.tokens + refill)

@@ -72,10 +72,15 @@ class ServedJudge:
     `max_per_s` a second, in bursts) asks whether the list the user would have been served held the item they
     picked — the served Recall@10 — and credits the tuner's candidate mixes."""
 
+    #: most events judged between two chunks learned
+    BURST = 4
+
     def __init__(self, tuner: MixTuner, sample: float = 0.05, max_per_s: float | None = 50.0,
                  seed: int = 0) -> None:
         self.tuner, self.sample = tuner, sample
-        self.budget = ProbeBudget(max_per_s) if max_per_s is not None else None
+        # A few at a time: each judgement costs the same (no fixed cost to share), and a second's worth at once
+        # would hold the event loop, and the requests waiting on it, for tens of milliseconds.
+        self.budget = ProbeBudget(max_per_s, burst=self.BURST) if max_per_s is not None else None
         self._rng = np.random.default_rng(seed)
         self.hits = 0
         self.trials = 0

@@ -10,9 +10,11 @@ from typing import Any
 from recstream.models.errors import RecstreamError
 
 
-def api_get(url: str, timeout: float = 5.0) -> Any:
+def api_get(url: str, timeout: float = 5.0, token: str | None = None) -> Any:
+    """GET a recstream API's JSON (with `token` as the bearer, for what read protection guards)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
             return json.loads(r.read())
     except urllib.error.HTTPError as exc:
         raise RecstreamError(f"{url} answered {exc.code}: {exc.read().decode(errors='replace')}") from None

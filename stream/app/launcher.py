@@ -41,7 +41,9 @@ class WorkerProcess:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
     def health(self) -> dict:
-        return api_get(f"{self.api}/healthz")
+        """/healthz in full: with the read (or operator) token, which read protection asks for."""
+        token = self.env.get("RECSTREAM_READ_TOKEN") or self.env.get("RECSTREAM_OPERATOR_TOKEN")
+        return api_get(f"{self.api}/healthz", token=token)
 
     def wait(self, predicate: Callable[[dict], Any], timeout: float = 60.0, what: str = "condition",
              every: float = 0.1) -> dict:
