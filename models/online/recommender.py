@@ -149,9 +149,9 @@ class OnlineRecommender:
         if not len(cols):
             return
         cfg = self.config
-        users, rows = cols.user_ids, self._rows(cols.item_ids)
-        if cfg.negatives:  # after numbering the chunk's items, as `probe` does: the same draws either way
+        if cfg.negatives:
             self.negatives.refresh(self.events_learned, lambda: self.popularity.scores(self.n_items))
+        users, rows = cols.user_ids, self._rows(cols.item_ids)
         targets = self._targets.of(cols.types, cols.values)
         if evaluate and self.prequential.sample > 0:
             self._evaluate(cols, rows, targets)
@@ -180,14 +180,6 @@ class OnlineRecommender:
             learner.learn_negatives(learner.last_user_rows[neg_events], np.array(neg_items, dtype=np.int64))
         self._learn_item_side(cols, rows, targets)
         self.events_learned += len(cols)
-
-    def probe(self, events: Sequence[Interaction] | InteractionColumns) -> None:
-        """The test half of test-then-learn alone: score a sample of `events`' positives against the state now.
-        A worker probes, lets waiting requests in, then learns with `evaluate=False`: scoring a few users over
-        every item is the longest step of a chunk, and it need not hold the event loop with the learning."""
-        cols = events if isinstance(events, InteractionColumns) else InteractionColumns.of(events)
-        if len(cols) and self.prequential.sample > 0:
-            self._evaluate(cols, self._rows(cols.item_ids), self._targets.of(cols.types, cols.values))
 
     def learn_items(self, events: Sequence[Interaction] | InteractionColumns) -> None:
         """Learn only what `events` say about items — their popularity and which items go together — from users

@@ -144,15 +144,10 @@ class Pipeline:
             fresh = fresh.take(self.recommender.feedback.drop_repeats(fresh.user_ids, fresh.item_ids))
         for i in range(0, len(fresh), self.learn_chunk):
             chunk = fresh[i:i + self.learn_chunk]
-            # Test, then learn, letting waiting requests in between the steps: each holds the loop ~1 ms, a
-            # chunk's three together 3-6 ms (bench/freshness.py, /recommendations p99 under load).
             if self.before_learn is not None:
                 self.before_learn(chunk)
-                await asyncio.sleep(0)
-            self.recommender.probe(chunk)
-            await asyncio.sleep(0)
-            self.recommender.learn(chunk, evaluate=False)
-            await asyncio.sleep(0)
+            self.recommender.learn(chunk)
+            await asyncio.sleep(0)  # let waiting requests in between chunks
         if self.learn_feedback and prepared.feedback:
             self.recommender.learn_feedback(self._new_feedback(prepared.feedback))
         s = self.stats

@@ -241,16 +241,3 @@ def test_other_workers_events_teach_items_but_no_user():
     assert mine.events_learned == 1 and mine.peer_events_learned == 40
     assert not mine.is_personal("peer0") and mine.n_users == 1
     assert mine.recommend("peer0", 2).items == mine.recommend("nobody", 2).items  # a stranger here: popular
-
-
-def test_probing_then_learning_without_evaluating_is_learning_with_it(stream):
-    cfg = OnlineConfig(n_factors=8, prequential_sample=0.3, negatives=2)
-    whole, split = OnlineRecommender(cfg), OnlineRecommender(cfg)
-    for chunk in chunks(stream[:3_000], 50):
-        whole.learn(chunk)
-        split.probe(chunk)  # the worker lets requests in here
-        split.learn(chunk, evaluate=False)
-    assert split.prequential.trials == whole.prequential.trials > 0
-    assert split.prequential.recall_at_10 == whole.prequential.recall_at_10
-    assert split.recommend("u1", 10).items == whole.recommend("u1", 10).items
-    assert np.allclose(split.scores("u3"), whole.scores("u3"))
