@@ -30,3 +30,13 @@ def test_served_judges_the_served_list_against_every_reference():
     assert out["served_over_best_reference"] == pytest.approx(recall["served"]["value"] / recall[best]["value"],
                                                               abs=2e-3)
     assert set(out["scale_out"]) == {"1", "2"} and out["retrains"]["runs"]  # a deep retrain ran, whatever its outcome
+
+
+def test_large_reports_memory_latency_and_a_checkpoint_at_a_small_scale():
+    out = smoke("large.py", "--requests", "60")
+    assert out["learned"]["events"] == out["spec"]["events"] and out["learned"]["items"] > 0
+    assert out["memory"]["rss_after_mb"] >= out["memory"]["rss_before_mb"] > 0
+    assert set(out["recommendations"]) == {"plain", "category keeping 10%", "500 excluded ids"}
+    for r in (*out["recommendations"].values(), out["similar_items"]):
+        assert 0 < r["p50_ms"] <= r["p99_ms"]
+    assert out["checkpoint"]["bytes"] > 0 and out["learn_events_per_s"] > 0

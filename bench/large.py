@@ -1,0 +1,135 @@
+"""What a large catalogue and user base cost one worker's online learner, in process: memory, learning speed,
+the served list's latency (plain, a category filter, 500 exclusions), similar items, and a checkpoint.
+
+    python bench/large.py [--scale 1.0] [--requests 500] [--smoke]
+
+At scale 1: 1M users, 1M items (Zipf popularity within 12 genres), 10M synthetic events learned in chunks of
+10,000 (the worker's learner and served recipe; no broker, no deep model). `--scale 0.1` is a tenth of each.
+Prints one JSON object; progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from recstream.models.catalogue.catalogue import Catalogue
+from recstream.models.catalogue.items import ItemRecord
+from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.online import kernels, legacy
+from recstream.models.online.checkpoint import OnlineCheckpoint
+from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.filters import Filters, deny_mask
+from recstream.models.serving.mix import RecipeConfig
+from recstream.models.serving.recipe import ServedRecipe
+from recstream.models.serving.similar import similar
+from recstream.stream.ingest.runtime import tune_for_throughput
+from recstream.stream.settings import Settings
+
+CHUNK = 10_000
+
+
+def rss_mb() -> float:
+    """This process's resident memory (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentiles(seconds: list[float]) -> dict:
+    ms = np.array(seconds) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+
+
+def learn(online: OnlineRecommender, spec: SyntheticSpec) -> float:
+    """Learn the whole stream in chunks; the seconds spent learning (not generating)."""
+    spent, events = 0.0, generate(spec, block=CHUNK)
+    with tqdm(total=spec.events, unit="ev", file=sys.stderr, desc="learning") as bar:
+        while chunk := list(islice(events, CHUNK)):
+            t = time.perf_counter()
+            online.learn(chunk)
+            spent += time.perf_counter() - t
+            bar.update(len(chunk))
+    return spent
+
+
+def serving(online: OnlineRecommender, users: list[str], rng: np.random.Generator) -> dict:
+    """The served recipe's latency per request: plain, a category keeping 10% of items, 500 exclusions."""
+    recipe, ids = ServedRecipe(RecipeConfig(tuned=False)), online.item_ids
+    tagged = Catalogue()
+    tagged.apply([ItemRecord(i, categories=("kept",) if r % 10 == 0 else ("other",)) for r, i in enumerate(ids)])
+    cases = {"plain": (Catalogue(), Filters()), "category keeping 10%": (tagged, Filters(categories=("kept",))),
+             "500 excluded ids": (Catalogue(), Filters(exclude=tuple(rng.choice(ids, 500, replace=False).tolist())))}
+    out = {}
+    for name, (catalogue, filters) in cases.items():
+        seconds = []
+        for n, user in enumerate(users):
+            t = time.perf_counter()
+            recipe.serve(online, None, user, 10, deny=deny_mask(online, catalogue, filters))
+            if n >= 20:  # the first requests fill caches (the category's mask)
+                seconds.append(time.perf_counter() - t)
+        out[name] = percentiles(seconds)
+    return out
+
+
+def checkpoint(online: OnlineRecommender) -> dict:
+    t = time.perf_counter()
+    data = OnlineCheckpoint(online, {}, {}).dumps()
+    written = time.perf_counter() - t
+    t = time.perf_counter()
+    legacy.loads(data)
+    return {"bytes": len(data), "write_s": round(written, 2), "restore_s": round(time.perf_counter() - t, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", type=float, default=1.0, help="share of 1M users, 1M items, 10M events")
+    ap.add_argument("--requests", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="a tiny run in seconds (the test suite runs it)")
+    args = ap.parse_args()
+    scale = 0.002 if args.smoke else args.scale
+    if not 0 < scale <= 10:
+        ap.error(f"--scale must be within (0, 10], got {scale}")
+    tune_for_throughput()  # as a worker: one BLAS thread, its GC thresholds
+    kernels.warm_up()
+    spec = SyntheticSpec(users=max(int(1_000_000 * scale), 10), items=max(int(1_000_000 * scale), 20),
+                         events=max(int(10_000_000 * scale), 1_000), seed=args.seed)
+    before = rss_mb()
+    online = OnlineRecommender(Settings.build().online.config())
+    learn_s = learn(online, spec)
+    after = rss_mb()
+    rng = np.random.default_rng(args.seed)
+    users = [f"u{i}" for i in rng.integers(0, spec.users, args.requests + 20)]
+    items = [online.item_ids[r] for r in rng.integers(0, online.n_items, args.requests + 20)]
+    seconds = []
+    for n, item in enumerate(items):
+        t = time.perf_counter()
+        similar(online, item, 10, None)
+        if n >= 20:
+            seconds.append(time.perf_counter() - t)
+    grown = (after - before) * 2**20
+    print(json.dumps({
+        "bench": "large", "scale": scale, "spec": {"users": spec.users, "items": spec.items, "events": spec.events},
+        "learned": {"users": online.n_users, "items": online.n_items, "events": online.events_learned},
+        "memory": {"rss_before_mb": round(before), "rss_after_mb": round(after),
+                   "bytes_per_user_and_item": round(grown / max(online.n_users + online.n_items, 1))},
+        "learn_events_per_s": round(spec.events / learn_s),
+        "recommendations": serving(online, users, rng),
+        "similar_items": percentiles(seconds),
+        "checkpoint": checkpoint(online),
+        "prequential_recall_at_10": online.prequential.recall_at_10,
+        "note": "in process, no broker, no deep model: the learner and served recipe a worker runs",
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
