@@ -22,13 +22,17 @@ class Forwarder:
         self._session: aiohttp.ClientSession | None = None
         self._warned: set[str] = set()
 
-    async def forward(self, owner: WorkerInfo, path_qs: str, body: bytes | None = None) -> Reply | None:
+    async def forward(self, owner: WorkerInfo, path_qs: str, body: bytes | None = None,
+                      authorization: str | None = None) -> Reply | None:
         """The owner's answer, verbatim, or None when it cannot be reached in time (answered here instead). With
-        a `body`, the request is POSTed (filters too long for a URL)."""
+        a `body`, the request is POSTed (filters too long for a URL); the caller's `authorization` goes along (an
+        explanation needs a token that reads, on the owner as here)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
         method, headers = ("POST", {FORWARDED_BY: self.source, "Content-Type": "application/json"}) if body \
             is not None else ("GET", {FORWARDED_BY: self.source})
+        if authorization:
+            headers["Authorization"] = authorization
         try:
             async with self._session.request(method, owner.url + path_qs, data=body, headers=headers) as resp:
                 answer, status = await resp.read(), resp.status

@@ -83,7 +83,8 @@ class WorkerViews:
             await self._learn_owners()
         owner = None if forwarded else router.owner_of(user_id)
         if owner is not None:
-            answered = await self.forwarder.forward(owner, request.path_qs, body)
+            answered = await self.forwarder.forward(owner, request.path_qs, body,
+                                                    request.headers.get("Authorization"))
             if answered is not None:
                 self.state.router.forwarded += 1
                 return answered

@@ -105,3 +105,37 @@ def test_malformed_requests_are_4xx_never_500(views):
     assert call(views.show(LocalRequest(), "deep-" + "9" * 30)).status == 404
     assert call(console.versions(LocalRequest(query={"before": "\u00b2"}))).status == 400
     assert call(console.versions(LocalRequest(query={"before": "9" * 40}))).status == 400
+
+
+def test_a_forwarded_explanation_carries_the_callers_token_to_the_owner(protected):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from recstream.models.data.keys import user_partition
+    from recstream.stream.worker.directory import WorkerInfo
+
+    seen: list[str | None] = []
+
+    class Owner(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"served_by": "owner"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Owner)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        router = protected.state.router
+        router.assigned, router.n_partitions = (0,), 2
+        router.owners = {1: WorkerInfo("owner", f"http://127.0.0.1:{server.server_port}", (1,), 2, 0.0, 0.0)}
+        theirs = next(f"u{i}" for i in range(50) if user_partition(f"u{i}", 2) == 1)
+        ask = bearer(READ, query={"explain": "true"}, path_qs=f"/recommendations/{theirs}?explain=true")
+        answer = call(protected.recommendations(ask, theirs))
+        assert answer.status == 200 and answer.data() == {"served_by": "owner"} and seen == [f"Bearer {READ}"]
+    finally:
+        server.shutdown()
