@@ -107,17 +107,20 @@ class FeedbackMemory:
         if mine:
             mine.pop(row, None)
 
-    def demote(self, scores: np.ndarray, user: str, per_showing: float | None = None) -> None:
-        """Lower, in place, the items `user` was recently shown and ignored, by `per_showing` (default
-        `ignored_penalty`) for each ignored showing."""
+    def recently_ignored(self, user: str) -> Iterator[tuple[int, int]]:
+        """(item row, ignored showings) of what `user` was shown and ignored within `ignored_for_s` (nothing
+        while demotion is off)."""
         mine = self.ignored.get(user)
         if not mine or self.ignored_penalty <= 0:
             return
-        step = self.ignored_penalty if per_showing is None else per_showing
         horizon = self.now - self.ignored_for_s
-        for row, (count, ts) in mine.items():
-            if ts >= horizon and row < len(scores):
-                scores[row] -= step * count
+        yield from ((row, count) for row, (count, ts) in mine.items() if ts >= horizon)
+
+    def demote(self, scores: np.ndarray, user: str) -> None:
+        """Lower, in place, the items `user` was recently shown and ignored, `ignored_penalty` a showing."""
+        for row, count in self.recently_ignored(user):
+            if row < len(scores):
+                scores[row] -= self.ignored_penalty * count
 
     def state(self) -> dict:
         return {"positives": self.positives, "exposure_negatives": self.negatives, "repeats_dropped": self.repeats,

@@ -71,19 +71,22 @@ class Mixer:
             if x is not None:
                 self.parts[p] = _standardise(x)
 
-    def at(self, mix: ServedMix) -> np.ndarray:
-        mixed = _coefficients((mix,), self.has_deep)[0] @ self.parts
+    def _mixed(self, mixes: tuple[ServedMix, ...]) -> np.ndarray:
+        """A row of mixed scores per mix, the ignored items lowered."""
+        mixed = _coefficients(mixes, self.has_deep) @ self.parts
         if self.ignored is not None:
             mixed -= self.ignored * (np.ptp(mixed, axis=-1, keepdims=True) + 1.0)
+        return mixed
+
+    def at(self, mix: ServedMix) -> np.ndarray:
+        mixed = self._mixed((mix,))[0]
         mixed[self.seen] = -np.inf
         return mixed
 
     def ranks_of(self, mixes: tuple[ServedMix, ...], row: int) -> np.ndarray:
         """For each mix, how many items score at least as high as item `row` (ties against it; a seen item
         ranks last): one matrix product for all of them."""
-        mixed = _coefficients(mixes, self.has_deep) @ self.parts
-        if self.ignored is not None:
-            mixed -= self.ignored * (np.ptp(mixed, axis=-1, keepdims=True) + 1.0)
+        mixed = self._mixed(mixes)
         if self.seen[row]:
             return np.full(len(mixes), len(self.seen) + 1)
         mixed[:, self.seen] = -np.inf
@@ -103,11 +106,13 @@ def mixed_scores(online: OnlineRecommender, deep: LoadedModel | None, user_id: s
 
 def ignored_showings(online: OnlineRecommender, user_id: str) -> np.ndarray | None:
     """How many times each item was lately shown to `user_id` and ignored, or None when none was."""
-    if not online.feedback.ignored.get(user_id):
+    ignored = [(row, count) for row, count in online.feedback.recently_ignored(user_id) if row < online.n_items]
+    if not ignored:
         return None
     counts = np.zeros(online.n_items)
-    online.feedback.demote(counts, user_id, per_showing=-1.0)
-    return counts if counts.any() else None
+    rows, showings = zip(*ignored, strict=True)
+    counts[list(rows)] = showings
+    return counts
 
 
 def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, exclude_seen: bool,

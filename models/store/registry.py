@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from recstream.models.errors import RegistryError, VersionNotFound
+from recstream.models.store.ids import parse_row_id
 from recstream.models.store.schema import model_audit, model_versions
 
 KINDS = ("deep", "online")
@@ -71,11 +72,11 @@ def parse_version(ref: str | int) -> int:
     """A version id from ``7``, ``"7"`` or ``"deep-7"``."""
     if isinstance(ref, int):
         return ref
-    tail = ref.rsplit("-", 1)[-1]
-    if not (tail.isascii() and tail.isdigit()) or len(tail) > 18:  # beyond 18 digits: past any row id
+    vid = parse_row_id(ref.rsplit("-", 1)[-1])
+    if vid is None:
         raise RegistryError(f"{ref!r} is not a model version: use its id (7) or name (deep-7); "
                             "`recstream models list` shows them")
-    return int(tail)
+    return vid
 
 
 class Registry:

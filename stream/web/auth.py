@@ -131,7 +131,7 @@ class Access:
         return None
 
     def may_read(self, request: Request) -> bool:
-        """Whether the request may see operator detail (a user's items, peers, errors); counts no failure twice."""
+        """Whether the request may see operator detail (a user's items, peers, errors): `reader` without a reply."""
         return self.reader(request) is None
 
     def peer_headers(self) -> dict[str, str]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-#: the largest id a database row can have (a signed 64-bit integer): a bigger number names no row
-MAX_ROW_ID = 2**63 - 1
+from recstream.models.store.ids import parse_row_id
 
 
 class BadRequest(ValueError):
@@ -36,10 +35,11 @@ def bool_param(raw: str | None, name: str, default: bool) -> bool:
 
 
 def row_id(raw: str, what: str, example: str) -> int:
-    """A database row's id from a path or query part: ASCII digits (`"²".isdigit()` is true) within 64 bits."""
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ROW_ID:
+    """A database row's id from a path or query part (see `parse_row_id`), or a BadRequest saying what to send."""
+    rid = parse_row_id(raw)
+    if rid is None:
         raise BadRequest(f"{what} is a number (e.g. {example}), got {raw[:40]!r}")
-    return int(raw)
+    return rid
 
 
 def json_object(raw: bytes, example: str) -> dict[str, Any]:

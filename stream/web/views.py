@@ -124,7 +124,7 @@ class WorkerViews:
         """Liveness and the worker's state; with read protection, peers' addresses, errors and model details
         only for a token that reads (a load balancer's probe needs none of them)."""
         h = self.state.health()
-        if self.serving.read_token_required and not self.access.may_read(request):
+        if not self.access.may_read(request):
             return Reply.json({k: h[k] for k in PUBLIC_HEALTH if k in h})
         return Reply.json(h)
 

@@ -11,7 +11,6 @@ first record of every fetched partition and counts keys found elsewhere (`recstr
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
+from recstream.models.artefacts.files import sign
 from recstream.models.store.schema import workers
 
 log = logging.getLogger("recstream.worker")
@@ -71,7 +71,7 @@ class Directory:
     def sign(self, source: str, url: str) -> str | None:
         if self.key is None:
             return None
-        return hmac.new(self.key, f"{self.group_id}\n{source}\n{url}".encode(), hashlib.sha256).hexdigest()
+        return sign(f"{self.group_id}\n{source}\n{url}".encode(), self.key)
 
     def trusted(self, source: str, url: str, signature: str | None) -> bool:
         """A row this worker may forward to: a plain base URL, signed by a worker of the group when keys are set."""

@@ -46,9 +46,6 @@ class Sessions:
     def enabled(self) -> bool:
         return self._key is not None
 
-    def token_matches(self, given: str) -> bool:
-        return self._key is not None and same_secret(given, self._key.decode())
-
     def issue(self, actor: str, now: float | None = None) -> tuple[str, Session]:
         """(the cookie's value, the session) for `actor`, who just gave the right token."""
         assert self._key is not None, "issue() needs the operator token"
