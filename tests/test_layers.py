@@ -20,7 +20,7 @@ FORBIDDEN = {
 ORDER = {
     "models": ["errors", "stats", "data", "catalogue", "store", "artefacts", "online", "deep", "retrain", "serving", "evaluation"],
     "monitors": ["metrics", "drift", "schedule"],
-    "stream": ["settings", "kafka", "ingest", "worker", "web", "app", "cli"],
+    "stream": ["settings", "kafka", "ingest", "worker", "web", "client", "app", "cli"],
 }
 
 

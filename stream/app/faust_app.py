@@ -15,6 +15,9 @@ from recstream.stream.app.services import worker_services
 from recstream.stream.settings import KafkaSettings, Settings
 from recstream.stream.web.auth import Access
 from recstream.stream.web.console.views import ConsoleViews
+from recstream.stream.web.contract.routes import Route
+from recstream.stream.web.dispatch import CROSS_ORIGIN_TAGS, answer, preflight
+from recstream.stream.web.reply import Reply
 from recstream.stream.web.views import WorkerViews
 from recstream.stream.worker.state import WorkerState
 
@@ -23,19 +26,36 @@ log = logging.getLogger("recstream.worker")
 
 def bind(app: faust.App, *view_sets: Any) -> None:
     """Serve the routes of each of `view_sets` (WorkerViews, ConsoleViews) on Faust's web server (aiohttp): one
-    page per path, a method per route."""
+    page per path, a method per route, each through `dispatch.answer` (access rule, view, CORS)."""
     pages: dict[str, dict[str, Any]] = {}
-    for views, (path, method, name) in ((v, r) for v in view_sets for r in v.ROUTES):
-        handler = getattr(views, name)
+    for views, route in ((v, r) for v in view_sets for r in v.ROUTES):
 
-        async def serve(self: View, request: Any, _handler: Any = handler, **params: str) -> Any:
-            reply = await _handler(request, **params)
-            return self.bytes(reply.body, content_type=reply.content_type, status=reply.status,
-                              headers=dict(reply.headers) if reply.headers else None)
+        async def serve(self: View, request: Any, _views: Any = views, _route: Route = route, **params: str) -> Any:
+            return respond(self, await answer(_views, _route, request, **params))
 
-        pages.setdefault(path, {})[method.lower()] = serve
+        pages.setdefault(route.path, {})[route.method.lower()] = serve
+        if route.tag in CROSS_ORIGIN_TAGS:
+            methods = [r.method for r in views.ROUTES if r.path == route.path]
+
+            async def options(self: View, request: Any, _views: Any = views, _methods: list[str] = methods,
+                              **params: str) -> Any:
+                return respond(self, preflight(request, _views.serving.cors_origins, _methods))
+
+            pages[route.path]["options"] = options
     for n, (path, methods) in enumerate(pages.items()):
-        app.page(path)(type(f"view_{n}", (View,), methods))
+        app.page(path)(type(f"view_{n}", (View,), {**methods, "get_methods": _served(methods)}))
+
+
+def _served(methods: dict[str, Any]) -> Any:
+    """Faust routes HEAD to every page (and aiohttp then advertises GET in a 405's Allow): only the methods this
+    page serves, HEAD with GET."""
+    served = {m.upper() for m in methods} | ({"HEAD"} if "get" in methods else set())
+    return lambda self: served
+
+
+def respond(view: View, reply: Reply) -> Any:
+    return view.bytes(reply.body, content_type=reply.content_type, status=reply.status,
+                      headers=dict(reply.headers) if reply.headers else None)
 
 
 def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
@@ -65,7 +85,8 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         topic_allow_declare=True,
     )
     access = Access(settings.serving)  # one count of failed tokens for both sign-in paths
-    bind(app, WorkerViews(state, access), ConsoleViews(state, access))
+    views = WorkerViews(state, access)
+    bind(app, views, ConsoleViews(state, access))
     ingest = IngestService(state)
     app.task(ingest.run)
     for service in worker_services(state):
@@ -74,6 +95,7 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
     @app.on_before_shutdown.connect
     async def leave_group(app: faust.App, **kwargs: object) -> None:
         await ingest.stop()
+        await views.events.close()
 
     @app.timer(interval=10.0)
     async def report() -> None:

@@ -13,7 +13,7 @@ from recstream.stream.cli.common import Cli, bootstrap_opt, db_opt, load_setting
 from recstream.stream.cli.drift import drift
 from recstream.stream.cli.items import items
 from recstream.stream.cli.models import models
-from recstream.stream.cli.schema import schema
+from recstream.stream.cli.schema import openapi, schema
 
 
 @click.group(cls=Cli)
@@ -215,6 +215,7 @@ def demo(events: int, keep: bool) -> None:
 main.add_command(models)
 main.add_command(drift)
 main.add_command(schema)
+main.add_command(openapi)
 main.add_command(items)
 
 

@@ -26,3 +26,18 @@ def schema(topics: tuple[str, ...], out: Path | None) -> None:
     for t, doc in docs.items():
         (out / f"{t}.schema.json").write_text(json.dumps(doc, indent=2) + "\n")
         click.echo(f"wrote {out / f'{t}.schema.json'}")
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write the document here")
+def openapi(out: Path | None) -> None:
+    """The HTTP API's OpenAPI 3.1 document (what every worker serves at /openapi.json)."""
+    from recstream.stream.web.contract.openapi import document
+    from recstream.stream.web.published import version
+
+    text = json.dumps(document(version()), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text)
+    click.echo(f"wrote {out}")

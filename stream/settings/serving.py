@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.serving.mix import RecipeConfig, ServedMix
@@ -55,8 +57,26 @@ class ServingSettings(Component):
     read_token: SecretStr | None = Field(
         None, description="bearer token that reads (metrics, drift, models, console pages) but changes nothing: "
                           "give it to Prometheus and dashboards, not the operator token")
+    auth_max_failures: int = Field(10, ge=1, description="wrong tokens from one client address within a minute "
+                                   "before it is locked out (429, right token or not)")
+    auth_lockout_s: float = Field(60.0, ge=0, description="how long a locked-out client is refused")
+    producer_token: SecretStr | None = Field(
+        None, description="token that may POST /events (behaviour and feedback over HTTP) and nothing else; a web "
+                          "page carries it, so it is public to the page's readers; unset = POST /events refused")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [], description="web origins (https://shop.example) whose pages may call the serving API and POST /events "
+                        "from a browser; comma-separated or a JSON list; * for any")
+    http_events_recent: int = Field(100_000, ge=0, description="event ids POST /events remembers, so a retried "
+                                    "batch is not produced twice")
 
-    @field_validator("operator_token", "read_token")
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: Any) -> Any:
+        if isinstance(v, str):  # NoDecode: the environment's text, a JSON list or comma-separated
+            v = json.loads(v) if v.strip().startswith("[") else v.split(",")
+        return [str(o).strip().rstrip("/") for o in v if str(o).strip()] if isinstance(v, list) else v
+
+    @field_validator("operator_token", "read_token", "producer_token")
     @classmethod
     def _long_enough(cls, v: SecretStr | None, info: Any) -> SecretStr | None:
         if v is not None and len(v.get_secret_value().strip()) < MIN_TOKEN_CHARS:

@@ -21,7 +21,7 @@ from typing import Literal
 from recstream.stream.settings import ServingSettings
 from recstream.stream.web.reply import Reply, Request
 
-Grant = Literal["operator", "read"]
+Grant = Literal["operator", "read", "producer"]
 
 
 def same_secret(given: str, expected: str) -> bool:
@@ -73,7 +73,7 @@ class Access:
 
     def __init__(self, serving: ServingSettings, limiter: FailureLimiter | None = None) -> None:
         self.serving = serving
-        self.limiter = limiter or FailureLimiter()
+        self.limiter = limiter or FailureLimiter(serving.auth_max_failures, lockout_s=serving.auth_lockout_s)
 
     def grant(self, given: str) -> Grant | None:
         """What a token allows: the operator token everything, the read token reading, anything else nothing."""
@@ -82,6 +82,9 @@ class Access:
             return "operator"
         if read is not None and same_secret(given, read.get_secret_value()):
             return "read"
+        producer = self.serving.producer_token
+        if producer is not None and same_secret(given, producer.get_secret_value()):
+            return "producer"
         return None
 
     def check(self, request: Request, given: str) -> tuple[Grant | None, Reply | None]:
@@ -112,8 +115,8 @@ class Access:
         grant, limited = self.bearer(request)
         if limited is not None:
             return limited
-        if grant == "read":
-            return Reply.error("the read token cannot change anything: send the operator token", 403)
+        if grant in ("read", "producer"):
+            return Reply.error(f"the {grant} token cannot change models: send the operator token", 403)
         if grant is None:
             return Reply.error("send the operator token as 'Authorization: Bearer <token>'", 401)
         return None
@@ -125,10 +128,36 @@ class Access:
         grant, limited = self.bearer(request)
         if limited is not None:
             return limited
-        if grant is None:
+        if grant not in ("read", "operator"):
             return Reply.error("reading this needs a token: 'Authorization: Bearer <RECSTREAM_READ_TOKEN or the "
                                "operator token>'", 401)
         return None
+
+    def producer(self, request: Request) -> Reply | None:
+        """For POST /events: None with the producer (or operator) token, as a bearer or, for a page's
+        sendBeacon which sends no headers, as `?token=`."""
+        if self.serving.producer_token is None and self.serving.operator_token is None:
+            return Reply.error("events over HTTP are disabled: set RECSTREAM_PRODUCER_TOKEN on the workers", 403)
+        grant, limited = self.bearer(request)
+        if grant is None and limited is None and request.query.get("token"):
+            grant, limited = self.check(request, request.query.get("token"))
+        if limited is not None:
+            return limited
+        if grant == "read":
+            return Reply.error("the read token cannot send events: send the producer token", 403)
+        if grant is None:
+            return Reply.error("send the producer token as 'Authorization: Bearer <token>' or ?token=<token>", 401)
+        return None
+
+    def guard(self, rule: str, request: Request) -> Reply | None:
+        """The refusal a route's access rule (contract/routes.py) gives this request, or None."""
+        if rule == "read":
+            return self.reader(request)
+        if rule == "operator":
+            return self.operator(request)
+        if rule == "producer":
+            return self.producer(request)
+        return None  # open; the console checks its own session
 
     def may_read(self, request: Request) -> bool:
         """Whether the request may see operator detail (a user's items, peers, errors): `reader` without a reply."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from recstream.models.errors import RegistryError, VersionNotFound
 from recstream.models.store.runs import RunQueue
@@ -18,17 +20,16 @@ from recstream.monitors.drift.reports import ReportNotFound, get_report, list_re
 from recstream.monitors.metrics import CONTENT_TYPE
 from recstream.stream.web.auth import Access
 from recstream.stream.web.banner import with_banner
+from recstream.stream.web.contract import requests as q
+from recstream.stream.web.contract.parse import parse_body, parse_query
+from recstream.stream.web.contract.routes import DOCUMENT, OPERATOR, SERVING
+from recstream.stream.web.events import BrokerUnavailable, EventGateway
 from recstream.stream.web.forwarding import FORWARDED_BY, Forwarder
-from recstream.stream.web.params import BadRequest, int_param, json_object, row_id
-from recstream.stream.web.recommend_request import RecommendationRequest
+from recstream.stream.web.params import BadRequest, row_id
+from recstream.stream.web.published import Published
 from recstream.stream.web.reply import Reply, Request
 from recstream.stream.worker import health
 from recstream.stream.worker.state import WorkerState
-
-#: Fields a mutating request may carry, and their JSON types (`to` is a version name or id).
-BODY_FIELDS: dict[str, tuple[type, ...]] = {"reason": (str,), "actor": (str,), "to": (str, int), "canary": (bool, int, float), "share": (int, float),
-                                            "kind": (str,)}
-
 
 #: An Evidently page needs its inline scripts, but it is built from producer input (item ids) and served on the
 #: console's origin: `sandbox` gives it an opaque origin of its own (no console cookies, no same-origin reads),
@@ -40,6 +41,8 @@ REPORT_PAGE_HEADERS = (
     ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
 
 
+B = TypeVar("B", bound=BaseModel)
+
 #: what /healthz tells a caller without a token when reads are protected
 PUBLIC_HEALTH = ("status", "uptime_s", "worker", "partitions")
 
@@ -49,28 +52,23 @@ async def blocking(fn: Callable[[], Any]) -> Any:
 
 
 class WorkerViews:
-    #: (path, method, view): what `bind()` serves
-    ROUTES = (("/recommendations/{user_id}", "GET", "recommendations"),
-              ("/recommendations/{user_id}", "POST", "recommendations"), ("/healthz", "GET", "healthz"),
-              ("/items/{item_id}/similar", "GET", "similar_items"), ("/items/{item_id}", "GET", "item"),
-              ("/readyz", "GET", "readyz"),
-              ("/metrics", "GET", "metrics"), ("/models", "GET", "models"), ("/models/runs", "GET", "runs"),
-              ("/models/rollback", "POST", "rollback"), ("/models/retrain", "POST", "retrain"),
-              ("/models/canary", "POST", "canary_share"),
-              ("/models/{ref}/promote", "POST", "promote"), ("/models/{ref}", "GET", "show"),
-              ("/drift/reports", "GET", "drift_reports"), ("/drift/reports/{ref}", "GET", "drift_report"))
+    #: what `bind()` serves (contract/routes.py: path, method, view, access, models)
+    ROUTES = SERVING + OPERATOR + DOCUMENT
 
     def __init__(self, state: WorkerState, access: Access | None = None) -> None:
         self.state = state
         self.serving = state.settings.serving
         self.access = access or Access(self.serving)
         self.forwarder = Forwarder(state.source, self.serving.forward_timeout_s)
+        self.events = EventGateway(state.settings, state.topics)
+        self.published = Published()
 
     async def recommendations(self, request: Request, user_id: str) -> Reply:
         posted = getattr(request, "method", "GET") == "POST"
         body = await request.read() if posted else None
         try:
-            ask = RecommendationRequest.from_body(body) if posted else RecommendationRequest.from_query(request.query)
+            ask = parse_body(q.RecommendationBody, body or b"") if posted else parse_query(q.RecommendationQuery,
+                                                                                            request.query)
         except BadRequest as exc:
             return Reply.error(str(exc), 400)
         if ask.explain and (denied := self.access.reader(request)) is not None:
@@ -89,7 +87,7 @@ class WorkerViews:
                 self.state.router.forwarded += 1
                 return answered
         with self.state.metrics.request_seconds.time():
-            answer = self.state.recommend(user_id, ask.k, ask.exclude_seen, ask.filters, ask.explain)
+            answer = self.state.recommend(user_id, ask.k, ask.exclude_seen, ask.filters(), ask.explain)
         answer["served_by"] = self.state.source
         return Reply.json(answer)
 
@@ -104,12 +102,12 @@ class WorkerViews:
         """GET /items/{id}/similar?k=&category=&available_only=: "more like this" from any worker (item-side
         knowledge is shared by the item feed), with the catalogue's rules and the caller's filters."""
         try:
-            ask = RecommendationRequest.from_query(request.query)
+            ask = parse_query(q.SimilarQuery, request.query)
         except BadRequest as exc:
             return Reply.error(str(exc), 400)
         if self.state.recommender.item_row(item_id) is None:
             return Reply.error(f"no item {item_id!r} has been seen in events yet, so nothing is known to be like it", 404)
-        return Reply.json(self.state.similar(item_id, ask.k, ask.filters))
+        return Reply.json(self.state.similar(item_id, ask.k, ask.filters()))
 
     async def item(self, request: Request, item_id: str) -> Reply:
         """GET /items/{id}: the catalogue's record and what the online model knows of the item."""
@@ -135,23 +133,37 @@ class WorkerViews:
         return Reply.json({"ready": ready, "why": why, "partitions": list(self.state.router.assigned)},
                           200 if ready else 503)
 
+    async def post_events(self, request: Request) -> Reply:
+        """POST /events (see events.py): JSON, sent as application/json or, from a page's sendBeacon, text/plain."""
+        try:
+            body = parse_body(q.EventsBody, await request.read())
+        except BadRequest as exc:
+            return Reply.error(str(exc), 400)
+        try:
+            return Reply.json(await self.events.post(body))
+        except BrokerUnavailable as exc:
+            return Reply.error(str(exc), 503)
+
+    async def openapi(self, request: Request) -> Reply:
+        return self.published.document()
+
+    async def docs(self, request: Request) -> Reply:
+        return self.published.docs_page()
+
+    async def static(self, request: Request, name: str) -> Reply:
+        return self.published.file(name)
+
     async def metrics(self, request: Request) -> Reply:
-        return self.access.reader(request) or Reply(200, self.state.metrics.render(), CONTENT_TYPE)
+        return Reply(200, self.state.metrics.render(), CONTENT_TYPE)
 
     async def models(self, request: Request) -> Reply:
-        if (denied := self.access.reader(request)) is not None:
-            return denied
         versions = await blocking(lambda: [v.as_dict() for v in self.state.registry.list()])
         return Reply.json({"versions": versions, "serving_here": self.state.deep.state()})
 
     async def runs(self, request: Request) -> Reply:
-        if (denied := self.access.reader(request)) is not None:
-            return denied
         return Reply.json({"runs": await blocking(RunQueue(self.state.registry.engine).runs)})
 
     async def show(self, request: Request, ref: str) -> Reply:
-        if (denied := self.access.reader(request)) is not None:
-            return denied
         registry = self.state.registry
         try:
             version, audit = await blocking(lambda: (registry.get(ref).as_dict(), registry.audit(ref)))
@@ -162,50 +174,48 @@ class WorkerViews:
     async def rollback(self, request: Request) -> Reply:
         registry = self.state.registry
 
-        def rollback(body: dict, actor: str) -> dict:
-            to, kind = body.get("to"), body.get("kind")
+        def rollback(body: q.RollbackBody) -> dict:
+            to, kind = body.to, body.kind
             if to is not None:
                 target = registry.get(to)
                 if kind is not None and kind != target.kind:
                     raise RegistryError(f"{target.name} is a {target.kind} version, not {kind}")
                 kind = target.kind
-            return registry.rollback(actor=actor, reason=body.get("reason", ""), to=to, kind=kind or "deep").as_dict()
-        return await self._mutate(request, rollback)
+            return registry.rollback(actor=body.who(), reason=body.reason, to=to, kind=kind or "deep").as_dict()
+        return await self._mutate(request, q.RollbackBody, rollback)
 
     async def retrain(self, request: Request) -> Reply:
-        def request_it(body: dict, actor: str) -> dict:
+        def request_it(body: q.RetrainBody) -> dict:
             run_id, created = RunQueue(self.state.registry.engine).request_retrain(
-                trigger="api", requested_by=actor, reason=body.get("reason"))
+                trigger="api", requested_by=body.who(), reason=body.reason or None)
             return {"run_id": run_id, "queued": created,
                     "note": "the scheduler (`recstream scheduler`) runs queued retrainings"}
-        return await self._mutate(request, request_it, status=202)
+        return await self._mutate(request, q.RetrainBody, request_it, status=202)
 
     async def promote(self, request: Request, ref: str) -> Reply:
         registry = self.state.registry
 
-        def promote(body: dict, actor: str) -> dict:
-            reason, canary = body.get("reason", ""), body.get("canary")
+        def promote(body: q.PromoteBody) -> dict:
+            canary = body.canary
             if canary is True:  # the share this worker was started with, if it has one
                 canary = self.state.settings.canary.share or 0
             if canary is not None and canary is not False:
-                return registry.start_canary(ref, share=canary, actor=actor, reason=reason).as_dict()
-            return registry.promote(ref, actor=actor, reason=reason).as_dict()
-        return await self._mutate(request, promote)
+                return registry.start_canary(ref, share=canary, actor=body.who(), reason=body.reason).as_dict()
+            return registry.promote(ref, actor=body.who(), reason=body.reason).as_dict()
+        return await self._mutate(request, q.PromoteBody, promote)
 
     async def canary_share(self, request: Request) -> Reply:
         """POST /models/canary {"share": 0.2, "reason": ...}: change the running canary's share of users."""
         registry = self.state.registry
 
-        def change(body: dict, actor: str) -> dict:
-            return registry.set_canary_share(body.get("share"), actor=actor, reason=body.get("reason", ""),
-                                             kind=body.get("kind", "deep")).as_dict()
-        return await self._mutate(request, change)
+        def change(body: q.CanaryShareBody) -> dict:
+            return registry.set_canary_share(body.share, actor=body.who(), reason=body.reason,
+                                             kind=body.kind).as_dict()
+        return await self._mutate(request, q.CanaryShareBody, change)
 
     async def drift_reports(self, request: Request) -> Reply:
-        if (denied := self.access.reader(request)) is not None:
-            return denied
         try:
-            limit = int_param(request.query.get("limit"), "limit", 50, 1, 1000)
+            limit = parse_query(q.DriftReportsQuery, request.query).limit
         except BadRequest as exc:
             return Reply.error(str(exc), 400)
         reports = await blocking(lambda: list_reports(self.state.registry.engine, limit))
@@ -215,8 +225,6 @@ class WorkerViews:
 
     async def drift_report(self, request: Request, ref: str) -> Reply:
         # One route for both: aiohttp's {ref} also matches "12.json".
-        if (denied := self.access.reader(request)) is not None:
-            return denied
         kind = "json" if ref.endswith(".json") else "html"
         try:
             number = row_id(ref.removesuffix(".json"), "a drift report id", "/drift/reports/3 or /drift/reports/3.json")
@@ -235,30 +243,18 @@ class WorkerViews:
             return Reply(200, body, headers=(("X-Content-Type-Options", "nosniff"),))
         return Reply.html(with_banner(body.decode("utf-8"), row), headers=REPORT_PAGE_HEADERS)
 
-    async def _mutate(self, request: Request, action: Callable[[dict, str], Any], status: int = 200) -> Reply:
-        """An operator's change: token checked, body validated, done in a thread, served here at once (the other
-        workers follow within RECSTREAM_MODEL_POLL_S)."""
-        if (denied := self.access.operator(request)) is not None:
-            return denied
+    async def _mutate(self, request: Request, model: type[B], action: Callable[[B], Any], status: int = 200) -> Reply:
+        """An operator's change (the route's rule has checked the token): body validated, done in a thread, served
+        here at once (the other workers follow within RECSTREAM_MODEL_POLL_S)."""
         try:
-            body = _body(await request.read())
+            body = parse_body(model, await request.read())
         except BadRequest as exc:
             return Reply.error(str(exc), 400)
-        actor = f"api:{str(body.get('actor') or 'operator')[:64]}"
         try:
-            result = await blocking(lambda: action(body, actor))
+            result = await blocking(lambda: action(body))
         except VersionNotFound as exc:
             return Reply.error(str(exc), 404)
         except RegistryError as exc:
             return Reply.error(str(exc), 409)
         await blocking(self.state.deep.poll)
         return Reply.json(result, status)
-
-
-def _body(raw: bytes) -> dict:
-    """A mutating request's JSON object, its fields type-checked."""
-    body = json_object(raw, '{"reason": "..."}')
-    for key, types in BODY_FIELDS.items():
-        if body.get(key) is not None and not isinstance(body[key], types):
-            raise BadRequest(f"{key} must be a {' or '.join(t.__name__ for t in types)}, got {body[key]!r}")
-    return body

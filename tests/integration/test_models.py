@@ -65,7 +65,7 @@ def test_retrain_promote_and_rollback_on_a_running_worker(worker_factory, s3_pre
     assert post(f"{w.api}/models/deep-2/promote", {"reason": "looks good"}, "wrong")[0] == 401
     assert post(f"{w.api}/models/deep-2/promote", {}, TOKEN)[0] == 409  # no reason given
     status, body = post(f"{w.api}/models/deep-2/promote", {"reason": 5}, TOKEN)
-    assert status == 400 and "reason must be a str" in body["error"]
+    assert status == 400 and "reason must be a string" in body["error"]
     assert post(f"{w.api}/models/deep-99/promote", {"reason": "x"}, TOKEN)[0] == 404
     status, body = post(f"{w.api}/models/deep-2/promote", {"reason": "looks good", "actor": "alice"}, TOKEN)
     assert status == 200 and body["status"] == "live"

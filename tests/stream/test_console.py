@@ -65,9 +65,9 @@ def test_every_page_renders_what_the_workers_know_escaped_and_under_a_no_script_
         History(engine).record(Sample("me", now - 600 + 20 * i, consumed=1000 * i, learned=1000 * i,
                                       dead_lettered=i, requests=i, lag=5, served_recall=0.2, p50_ms=1.0, p99_ms=3.0))
     console.state.metrics.request_seconds.observe(0.004)
-    pages = {path: call(getattr(console, view)(LocalRequest()))
-             for path, _, view in console.ROUTES if path.startswith("/console") and "{" not in path and _ == "GET"
-             and "login" not in path}
+    pages = {r.path: call(getattr(console, r.view)(LocalRequest()))
+             for r in console.ROUTES if r.path.startswith("/console") and "{" not in r.path and r.method == "GET"
+             and "login" not in r.path}
     assert set(pages) == {"/console", "/console/versions", "/console/runs", "/console/drift", "/console/dead-letters"}
     for path, reply in pages.items():
         body = reply.body.decode()

@@ -25,7 +25,7 @@ def test_recommendations_are_personal_without_seen_items_and_bad_parameters_say_
     assert body["served_by"] == "me" and body["model_version"] == "online:biased_mf"
     seen = set(views.state.recommender.recent_items("u1", 10_000))
     assert not seen & {i["item_id"] for i in body["items"]}
-    for query, message in (({"k": "0"}, "k must be an integer between 1 and 200, got 0"),
+    for query, message in (({"k": "0"}, "k must be an integer between 1 and 200, got '0'"),
                            ({"exclude_seen": "maybe"}, "exclude_seen must be true or false")):
         reply = call(views.recommendations(LocalRequest(query=query), "u1"))
         assert reply.status == 400 and message in reply.data()["error"]
@@ -50,7 +50,7 @@ def test_operator_changes_need_the_token_and_a_valid_body(views):
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert call(views.promote(LocalRequest(body=b'{"reason": "x"}'), version.name)).status == 401
     bad = call(views.promote(LocalRequest(headers=auth, body=b'{"reason": 3}'), version.name))
-    assert bad.status == 400 and "reason must be a str" in bad.data()["error"]
+    assert bad.status == 400 and "reason must be a string" in bad.data()["error"]
     assert call(views.promote(LocalRequest(headers=auth, body=b"[1]"), version.name)).status == 400
     missing = call(views.promote(LocalRequest(headers=auth, body=b'{"reason": "x"}'), "deep-99"))
     assert missing.status == 404

@@ -25,6 +25,7 @@ from recstream.monitors.metrics import quantile_ms
 from recstream.stream.web.auth import Access, same_secret
 from recstream.stream.web.console import actions, forms, monitoring, overview, versions
 from recstream.stream.web.console.session import LIFETIME_S, Session, Sessions, same_origin, set_cookie
+from recstream.stream.web.contract.routes import CONSOLE
 from recstream.stream.web.params import BadRequest, row_id
 from recstream.stream.web.reply import Reply, Request
 from recstream.stream.worker.state import WorkerState
@@ -55,11 +56,8 @@ def form_of(raw: bytes) -> dict[str, str]:
 
 
 class ConsoleViews:
-    ROUTES = (("/console", "GET", "overview"), ("/console/versions", "GET", "versions"),
-              ("/console/runs", "GET", "runs"), ("/console/drift", "GET", "drift"),
-              ("/console/dead-letters", "GET", "dead_letters"), ("/console/login", "GET", "sign_in_form"),
-              ("/console/login", "POST", "sign_in"), ("/console/logout", "POST", "sign_out"),
-              ("/console/actions/{name}", "POST", "act"), ("/favicon.ico", "GET", "favicon"))
+    #: what `bind()` serves (contract/routes.py); each view checks the session itself
+    ROUTES = CONSOLE
 
     def __init__(self, state: WorkerState, access: Access | None = None) -> None:
         self.state = state
