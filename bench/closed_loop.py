@@ -35,8 +35,8 @@ from tqdm import tqdm
 from recstream.models.evaluation.simulated_users import SimulatedUsers, UserSpec
 from recstream.models.stats import wilson_interval
 from recstream.models.store.db import create_db_engine, upgrade
-from recstream.stream.app.client import api_get
 from recstream.stream.app.launcher import running_worker
+from recstream.stream.client import api_get
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 
 ARMS = {"popularity": {}, "no_feedback": {"RECSTREAM_LEARN_FEEDBACK": "false"}, "feedback": {},

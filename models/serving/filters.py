@@ -8,11 +8,13 @@ eligible ones exist, and every path that ranks (personal, popular for a cold use
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recstream.models.catalogue.catalogue import Catalogue
-from recstream.models.online.recommender import OnlineRecommender
+if TYPE_CHECKING:  # annotations only: the HTTP contract (and the client) import Filters without the learner
+    from recstream.models.catalogue.catalogue import Catalogue
+    from recstream.models.online.recommender import OnlineRecommender
 
 #: the most item ids a request may exclude, and categories it may name
 MAX_EXCLUDE, MAX_CATEGORIES = 500, 64

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from recstream.models.errors import RecstreamError
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 
 
 class WorkerFailed(RecstreamError):

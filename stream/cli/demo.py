@@ -18,14 +18,13 @@ from typing import Any
 import click
 from kafka import KafkaProducer
 
-from recstream.models.data.interaction import Interaction
 from recstream.models.data.synthetic import SyntheticSpec, generate, item_genres
 from recstream.models.retrain.run import RetrainResult, retrain
 from recstream.models.store.db import create_db_engine, upgrade
-from recstream.stream.app.client import api_get
 from recstream.stream.app.launcher import WorkerProcess, start_worker
+from recstream.stream.client import Client, api_get
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
-from recstream.stream.kafka.produce import event_json, produce
+from recstream.stream.kafka.produce import produce
 from recstream.stream.kafka.topics import Topics, ensure_topics
 from recstream.stream.settings import Settings
 
@@ -115,7 +114,9 @@ class Demo:
                "RECSTREAM_ONLINE_PREQUENTIAL_SAMPLE": "1.0", "RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S": "1e9",
                "RECSTREAM_ARTEFACT_DIR": str(WORK / "artefacts"), "RECSTREAM_DRIFT_REPORT_DIR": str(WORK / "drift"),
                # a throwaway token of this demo's own: the console can sign in (shown once, on this terminal)
-               "RECSTREAM_OPERATOR_TOKEN": secrets.token_urlsafe(24)}
+               "RECSTREAM_OPERATOR_TOKEN": secrets.token_urlsafe(24),
+               # and one for events over HTTP (POST /events), as a web page or an app would send them
+               "RECSTREAM_PRODUCER_TOKEN": secrets.token_urlsafe(24)}
         os.environ.update(env)  # this process's own Settings and `recstream` commands read the same
         settings = Settings()
         upgrade(create_db_engine(settings.database_url))
@@ -138,17 +139,18 @@ class Demo:
                    f"live prequential Recall@10 {h['prequential_recall_at_10']}")
 
     def personalise(self) -> None:
-        _title("4. a user's recommendations change as their events arrive")
-        user, k = "demo-user", self.settings.kafka
+        _title("4. a user's recommendations change as their events arrive (sent over HTTP: POST /events)")
+        user = "demo-user"
+        api = Client(self.api, producer_token=self.env["RECSTREAM_PRODUCER_TOKEN"])
         _show("new user  ", self.get(f"/recommendations/{user}?k=5"))
-        favourite = self.get("/recommendations/u1?k=3")["items"]
-        producer = KafkaProducer(bootstrap_servers=k.bootstrap)
+        favourite = api.recommendations("u1", k=3).items
         now, sent_at = time.time(), time.monotonic()
-        for n, it in enumerate(favourite):
-            e = Interaction(f"demo-{now}-{n}", user, it["item_id"], "purchase", None, now)
-            producer.send(k.topic_behaviour, key=user.encode(), value=event_json(e))
-        producer.flush()
-        producer.close()
+        answer = api.send_events(behaviour=[
+            {"event_id": f"demo-{now}-{n}", "user_id": user, "item_id": it.item_id, "type": "purchase", "ts": now}
+            for n, it in enumerate(favourite)] + [{"event_id": f"demo-{now}-bad", "user_id": user, "item_id": "i1",
+                                                    "type": "teleport", "ts": now}])
+        click.echo(f"   POST /events: {answer.accepted} accepted; refused: "
+                   + "; ".join(f"{r.event_id} ({r.code}: {r.reason})" for r in answer.refused))
         recs = _wait("the new events to show", lambda: (r := self.get(f"/recommendations/{user}?k=5"))
                      ["source"] == "personal" and r, timeout=30)
         click.echo(f"   {len(favourite)} purchases by {user} reflected after {time.monotonic() - sent_at:.2f} s")

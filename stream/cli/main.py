@@ -8,7 +8,6 @@ import signal
 
 import click
 
-from recstream.stream.app.client import api_get
 from recstream.stream.cli.common import Cli, bootstrap_opt, db_opt, load_settings
 from recstream.stream.cli.drift import drift
 from recstream.stream.cli.items import items
@@ -22,8 +21,8 @@ def main(verbose: bool) -> None:
     """recstream: continuous-learning recommendations from Kafka events."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:  # the Kafka clients narrate every connection at INFO
-        for name in ("kafka", "aiokafka", "alembic"):
+    if not verbose:  # the Kafka clients narrate every connection at INFO, httpx every request
+        for name in ("kafka", "aiokafka", "alembic", "httpx"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -155,11 +154,11 @@ def produce(path: str | None, fmt: str, synthetic: bool, events: int, users: int
 @click.option("--api", default=None, help="API base URL (default http://RECSTREAM_WEB_HOST:RECSTREAM_WEB_PORT)")
 def recommend(user_id: str, k: int, api: str | None) -> None:
     """Ask a running worker for a user's recommendations."""
-    from urllib.parse import quote
+    from recstream.stream.client import Client
 
     s = load_settings()
-    base = api or f"http://{s.serving.web_host}:{s.serving.web_port}"
-    click.echo(json.dumps(api_get(f"{base}/recommendations/{quote(user_id, safe='')}?k={k}"), indent=2))
+    with Client(api or f"http://{s.serving.web_host}:{s.serving.web_port}", retries=1) as worker:
+        click.echo(worker.recommendations(user_id, k).model_dump_json(indent=2, exclude_none=True))
 
 
 @main.command("dead-letters")

@@ -10,6 +10,6 @@
 """
 
 from recstream.stream.client.calls import ApiError, Unreachable
-from recstream.stream.client.clients import AsyncClient, Client
+from recstream.stream.client.clients import AsyncClient, Client, api_get
 
-__all__ = ["calls", "clients", "Client", "AsyncClient", "ApiError", "Unreachable"]
+__all__ = ["calls", "clients", "Client", "AsyncClient", "ApiError", "Unreachable", "api_get"]

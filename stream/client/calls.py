@@ -8,7 +8,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from pydantic import BaseModel
 
@@ -63,6 +63,11 @@ def item(item_id: str) -> Call:
 
 def health() -> Call:
     return Call("GET", "/healthz", None, token="read")
+
+
+def get(path: str) -> Call:
+    path, _, query = path.partition("?")
+    return Call("GET", path, None, parse_qsl(query, keep_blank_values=True), token="read")
 
 
 def events(behaviour: list[Any], feedback: list[Any]) -> list[Call]:

@@ -5,9 +5,11 @@ event_id)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Iterable
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -55,6 +57,10 @@ class Client(_Base):
     def health(self) -> dict[str, Any]:
         return self._call(calls.health())
 
+    def get(self, path: str) -> Any:
+        """Any GET of the API as JSON (with the read token): `/models`, `/drift/reports`, ..."""
+        return self._call(calls.get(path))
+
     def send_events(self, behaviour: Iterable[Any] = (), feedback: Iterable[Any] = ()) -> replies.EventsAnswer:
         """Behaviour and feedback events (dicts or the contract's models), in batches of 500: how many were
         accepted, and each refused one with its dead-letter code and why."""
@@ -68,7 +74,7 @@ class Client(_Base):
                 r = self._http.request(**self._request(call))
             except httpx.TransportError as exc:
                 if not self._again(attempt, None):
-                    raise Unreachable(f"{self.url}: {exc}") from None
+                    raise Unreachable(f"no recstream API at {self.url} ({exc}): is `recstream worker` running?") from None
                 time.sleep(calls.retry_wait(attempt, self.backoff_s, None))
             else:
                 if not (r.status_code in calls.RETRY_STATUSES and self._again(attempt, r.status_code)):
@@ -109,6 +115,9 @@ class AsyncClient(_Base):
     async def health(self) -> dict[str, Any]:
         return await self._call(calls.health())
 
+    async def get(self, path: str) -> Any:
+        return await self._call(calls.get(path))
+
     async def send_events(self, behaviour: Iterable[Any] = (), feedback: Iterable[Any] = ()) -> replies.EventsAnswer:
         batches = calls.events(list(behaviour), list(feedback))
         return calls.merge(batches, [await self._call(c) for c in batches])
@@ -120,7 +129,7 @@ class AsyncClient(_Base):
                 r = await self._http.request(**self._request(call))
             except httpx.TransportError as exc:
                 if not self._again(attempt, None):
-                    raise Unreachable(f"{self.url}: {exc}") from None
+                    raise Unreachable(f"no recstream API at {self.url} ({exc}): is `recstream worker` running?") from None
                 await asyncio.sleep(calls.retry_wait(attempt, self.backoff_s, None))
             else:
                 if not (r.status_code in calls.RETRY_STATUSES and self._again(attempt, r.status_code)):
@@ -136,3 +145,16 @@ class AsyncClient(_Base):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _shared(base: str, token: str | None, timeout_s: float) -> Client:
+    return Client(base, token=token, timeout_s=timeout_s, retries=0)
+
+
+def api_get(url: str, timeout: float = 5.0, token: str | None = None) -> Any:
+    """GET a worker's JSON by full URL, once (no retries: the callers poll), over a kept-alive connection per
+    worker (tests, the demo and the benches poll health many times a second)."""
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    return _shared(base, token, timeout).get(url[len(base):] or "/")

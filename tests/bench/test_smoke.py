@@ -40,3 +40,13 @@ def test_large_reports_memory_latency_and_a_checkpoint_at_a_small_scale():
     for r in (*out["recommendations"].values(), out["similar_items"]):
         assert 0 < r["p50_ms"] <= r["p99_ms"]
     assert out["checkpoint"]["bytes"] > 0 and out["learn_events_per_s"] > 0
+
+
+def test_http_ingest_posts_events_that_the_worker_learns_and_times_requests_beside_them():
+    out = smoke("http_ingest.py")
+    assert out["learned_after_both"] == 2 * out["events"] and out["dead_lettered"] == {}
+    assert out["http_events_per_s"] > 0 and out["kafka_direct_events_per_s"] > 0
+    assert out["http_over_kafka_direct"] == pytest.approx(out["http_events_per_s"] / out["kafka_direct_events_per_s"],
+                                                          rel=0.01)
+    for phase in out["recommendations_ms"].values():
+        assert phase["requests"] > 0 and 0 < phase["p50"] <= phase["p99"]

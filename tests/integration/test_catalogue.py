@@ -9,7 +9,7 @@ import time
 import pytest
 from kafka import KafkaProducer
 
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 
 from .test_checkpoints import produce
 from .test_cli import recstream

@@ -11,7 +11,7 @@ import pytest
 from recstream.models.store.db import create_db_engine
 from recstream.models.store.events import EventStore
 from recstream.models.store.registry import Registry
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 
 from .test_cli import recstream
 

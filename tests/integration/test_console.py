@@ -10,7 +10,7 @@ import time
 import pytest
 from kafka import KafkaProducer
 
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 
 from .browser import browser_page, screenshot
 from .test_checkpoints import produce

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from recstream.models.store.db import create_db_engine
 from recstream.models.store.events import EventStore
 from recstream.monitors.metrics import parse
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 from recstream.stream.kafka.broker import free_port
 
 from .test_checkpoints import produce

@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 
 from recstream.monitors.metrics import parse
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 
 from .browser import ARTIFACTS, chromium
 from .test_cli import recstream

@@ -18,8 +18,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from recstream.models.data.synthetic import SyntheticSpec, generate
-from recstream.stream.app.client import api_get
-from recstream.stream.client import ApiError, Client
+from recstream.stream.client import ApiError, Client, api_get
 from recstream.stream.web.console.views import ConsoleViews
 from recstream.stream.web.views import WorkerViews
 

@@ -11,7 +11,7 @@ from kafka import KafkaProducer
 
 from recstream.models.store.db import create_db_engine
 from recstream.models.store.events import EventStore
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 from recstream.stream.ingest.dead_letters import read_dead_letters
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 
 from .test_cli import recstream
 

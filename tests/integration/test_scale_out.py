@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from recstream.models.data.keys import user_partition
 from recstream.models.store.db import create_db_engine
 from recstream.models.store.events import EventStore
-from recstream.stream.app.client import api_get
+from recstream.stream.client import api_get
 
 from .test_checkpoints import checkpoint_covering, produce
 
