@@ -67,16 +67,13 @@ def models_show(version: str, database_url: str | None) -> None:
 def models_promote(version: str, reason: str, canary: float | None, actor: str | None,
                    database_url: str | None) -> None:
     """Make VERSION live (or canary to a share of users). Every worker serves it within about a second."""
-    reg, who = open_registry(database_url), actor_name(actor)
     if canary == -1.0:
         raise click.UsageError("--canary needs the share of users to serve it to, e.g. --canary 0.1")
-    _verify(reg.get(version))
+    v = _operations(database_url, actor).promote(version, reason, canary)
     if canary is None:
-        v = reg.promote(version, actor=who, reason=reason)
         click.echo(f"{v.name} is {v.status}")
-        return
-    v = reg.start_canary(version, share=canary, actor=who, reason=reason)
-    click.echo(f"{v.name} is canary for {v.canary_share:.0%} of users (every worker within about a second)")
+    else:
+        click.echo(f"{v.name} is canary for {v.canary_share:.0%} of users (every worker within about a second)")
 
 
 @models.command("canary-share")
@@ -86,7 +83,7 @@ def models_promote(version: str, reason: str, canary: float | None, actor: str |
 @db_opt
 def models_canary_share(share: float, reason: str, actor: str | None, database_url: str | None) -> None:
     """Change the running canary's share of users."""
-    v = open_registry(database_url).set_canary_share(share, actor=actor_name(actor), reason=reason)
+    v = _operations(database_url, actor).set_canary_share(share, reason)
     click.echo(f"{v.name} is canary for {v.canary_share:.0%} of users")
 
 
@@ -101,18 +98,12 @@ def models_canary_share(share: float, reason: str, actor: str | None, database_u
 def models_rollback(to: str | None, reason: str, canary: bool, kind: str | None, actor: str | None,
                     database_url: str | None) -> None:
     """Take the live version out and serve the previous one (or --to VERSION) on every worker."""
-    reg, who = open_registry(database_url), actor_name(actor)
+    op = _operations(database_url, actor)
     if canary:
-        v = reg.end_canary(actor=who, reason=reason, kind=kind or "deep")
+        v = op.end_canary(reason, kind or "deep")
         click.echo(f"canary {v.name} ended ({v.status})")
         return
-    if to is not None:
-        target = reg.get(to)
-        if kind is not None and kind != target.kind:
-            raise click.UsageError(f"--to {target.name} is a {target.kind} version, not {kind}")
-        kind = target.kind
-        _verify(target)
-    v = reg.rollback(actor=who, reason=reason, to=to, kind=kind or "deep")
+    v = op.rollback(reason, to, kind)
     click.echo(f"rolled back: {v.name} is live")
 
 
@@ -127,9 +118,7 @@ def models_retrain(reason: str | None, queue: bool, database_url: str | None) ->
     s = load_settings(database_url=database_url)
     reg = open_registry(database_url)
     if queue:
-        from recstream.models.store.runs import RunQueue
-
-        run_id, created = RunQueue(reg.engine).request_retrain(trigger="manual", requested_by=actor_name(None), reason=reason)
+        run_id, created = _operations(database_url, None).retrain(reason, trigger="manual")
         click.echo(f"retrain request {run_id} {'queued' if created else 'already waiting'}")
         return
     r = retrain(reg.engine, s.retrain_config(), trigger="manual", requested_by=actor_name(None), reason=reason,
@@ -193,6 +182,13 @@ def models_runs(database_url: str | None) -> None:
 
     for r in RunQueue(open_registry(database_url).engine).runs():
         click.echo(json.dumps(r, default=str))
+
+
+def _operations(database_url: str | None, actor: str | None) -> Any:
+    """The operator's changes (models/store/operations.py), as `actor`, each version checked before it serves."""
+    from recstream.models.store.operations import Operations
+
+    return Operations(open_registry(database_url), actor_name(actor), verify=_verify)
 
 
 def _verify(version: Any) -> None:

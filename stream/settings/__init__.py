@@ -63,7 +63,7 @@ class Settings(Component):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     # what watches it
     drift: DriftSettings = Field(default_factory=DriftSettings)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="how much a worker logs")
     mode: Literal["development", "production"] = Field(
         "development", description="production refuses to start without what a shared deployment needs: an "
                                    "artefact HMAC key of at least 32 bytes and read protection")

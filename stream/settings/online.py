@@ -15,13 +15,17 @@ D = OnlineConfig
 class OnlineSettings(Component):
     model_config = Component.model_config | {"env_prefix": "RECSTREAM_ONLINE_"}
 
-    algorithm: Literal["biased_mf", "funk_mf"] = D.algorithm
-    loss: Literal["squared", "log"] = D.loss
-    factors: int = Field(D.n_factors, ge=1)
-    learning_rate: float = Field(D.learning_rate, gt=0)
-    negatives: int = Field(D.negatives, ge=0)
-    negative_sampling: Literal["uniform", "popularity"] = D.negative_sampling
-    popularity_blend: float = Field(D.popularity_blend, ge=0)
+    algorithm: Literal["biased_mf", "funk_mf"] = Field(D.algorithm, description="the online factor model: biased_mf or funk_mf")
+    loss: Literal["squared", "log"] = Field(D.loss, description="log (logistic MF: positive 1, negative 0) or "
+                                            "squared (regress event weights)")
+    factors: int = Field(D.n_factors, ge=1, description="latent factors of the online model")
+    learning_rate: float = Field(D.learning_rate, gt=0, description="SGD step of the online model")
+    negatives: int = Field(D.negatives, ge=0, description="sampled negatives learned after each positive event "
+                           "(quality against ingest speed)")
+    negative_sampling: Literal["uniform", "popularity"] = Field(D.negative_sampling, description="popularity (in "
+                                                                "proportion to popularity) or uniform")
+    popularity_blend: float = Field(D.popularity_blend, ge=0, description="weight of log-popularity in personal "
+                                    "scores")
     cooccurrence_weight: float = Field(D.cooccurrence_weight, ge=0,
                                        description="weight of co-occurrence with the user's latest positives (0 = off)")
     cooccurrence_window: int = Field(D.cooccurrence_window, ge=1,
@@ -35,12 +39,14 @@ class OnlineSettings(Component):
                                            "a taste shift is noticed (1 = not watched)")
     similar_pair_decay: float = Field(D.similar_pair_decay, gt=0, le=1, description="similar items weigh a pair of "
                                       "a user's items this^(steps apart - 1)")
-    popularity_half_life_s: float = Field(D.popularity_half_life_s, gt=0)
+    popularity_half_life_s: float = Field(D.popularity_half_life_s, gt=0, description="popularity decays by half "
+                                          "in this many seconds of event time (a year measured best on MovieLens)")
     exposure_window_s: float = Field(D.exposure_window_s, ge=0, description="an impression not clicked within "
                                      "this many seconds (event time) is an exposure negative")
     ignored_penalty: float = Field(D.ignored_penalty, ge=0, description="score lowered per ignored showing (0 = off)")
     ignored_for_s: float = Field(D.ignored_for_s, ge=0, description="how long an ignored item stays lowered")
-    prequential_sample: float = Field(D.prequential_sample, ge=0, le=1)
+    prequential_sample: float = Field(D.prequential_sample, ge=0, le=1, description="share of positive events "
+                                      "scored before learning, for the live prequential Recall@10")
     # A worker caps its probes (OnlineConfig leaves them uncapped, so replays stay deterministic).
     prequential_max_per_s: float = Field(200.0, gt=0, description="most prequential probes a second")
 

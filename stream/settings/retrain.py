@@ -18,10 +18,10 @@ def _prefix(name: str) -> dict:
 class DeepSettings(Component):
     model_config = _prefix("DEEP")
 
-    dim: int = Field(DeepConfig.dim, ge=1)
+    dim: int = Field(DeepConfig.dim, ge=1, description="embedding size of the deep model")
     history: int = Field(DeepConfig.history, ge=1, description="recent items that make up a user for the deep model")
     epochs: int = Field(DeepConfig.epochs, ge=0, description="epochs of a cold-start training")
-    learning_rate: float = Field(DeepConfig.learning_rate, gt=0)
+    learning_rate: float = Field(DeepConfig.learning_rate, gt=0, description="Adam step of the deep model")
 
     def config(self) -> DeepConfig:
         return DeepConfig(dim=self.dim, history=self.history, epochs=self.epochs, learning_rate=self.learning_rate)
@@ -36,7 +36,8 @@ class RetrainSettings(Component):
                           description="NDCG@10 a candidate must add over live to be promoted")
     auto_promote: bool = Field(RetrainConfig.auto_promote, description="promote (or canary) a candidate that "
                                                                          "passes the gate")
-    min_interactions: int = Field(RetrainConfig.min_interactions, ge=1)
+    min_interactions: int = Field(RetrainConfig.min_interactions, ge=1, description="a retraining with fewer "
+                                  "interactions in its window is skipped")
     interval_s: float | None = Field(None, gt=0, description="scheduled retraining period (unset = off)")
     cron: str | None = Field(None, description="crontab schedule for retraining, e.g. '0 3 * * *'")
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from recstream.models.errors import RegistryError, VersionNotFound
+from recstream.models.store.operations import Operations
 from recstream.models.store.runs import RunQueue
 from recstream.monitors.drift.reports import ReportNotFound, get_report, list_reports, report_bytes
 from recstream.monitors.metrics import CONTENT_TYPE
@@ -172,46 +173,28 @@ class WorkerViews:
         return Reply.json({**version, "audit": audit})
 
     async def rollback(self, request: Request) -> Reply:
-        registry = self.state.registry
-
-        def rollback(body: q.RollbackBody) -> dict:
-            to, kind = body.to, body.kind
-            if to is not None:
-                target = registry.get(to)
-                if kind is not None and kind != target.kind:
-                    raise RegistryError(f"{target.name} is a {target.kind} version, not {kind}")
-                kind = target.kind
-            return registry.rollback(actor=body.who(), reason=body.reason, to=to, kind=kind or "deep").as_dict()
-        return await self._mutate(request, q.RollbackBody, rollback)
+        return await self._mutate(request, q.RollbackBody,
+                                  lambda op, body: op.rollback(body.reason, body.to, body.kind).as_dict())
 
     async def retrain(self, request: Request) -> Reply:
-        def request_it(body: q.RetrainBody) -> dict:
-            run_id, created = RunQueue(self.state.registry.engine).request_retrain(
-                trigger="api", requested_by=body.who(), reason=body.reason or None)
+        def request_it(op: Operations, body: q.RetrainBody) -> dict:
+            run_id, created = op.retrain(body.reason or None, trigger="api")
             return {"run_id": run_id, "queued": created,
                     "note": "the scheduler (`recstream scheduler`) runs queued retrainings"}
         return await self._mutate(request, q.RetrainBody, request_it, status=202)
 
     async def promote(self, request: Request, ref: str) -> Reply:
-        registry = self.state.registry
-
-        def promote(body: q.PromoteBody) -> dict:
+        def promote(op: Operations, body: q.PromoteBody) -> dict:
             canary = body.canary
             if canary is True:  # the share this worker was started with, if it has one
                 canary = self.state.settings.canary.share or 0
-            if canary is not None and canary is not False:
-                return registry.start_canary(ref, share=canary, actor=body.who(), reason=body.reason).as_dict()
-            return registry.promote(ref, actor=body.who(), reason=body.reason).as_dict()
+            return op.promote(ref, body.reason, None if canary is False else canary).as_dict()
         return await self._mutate(request, q.PromoteBody, promote)
 
     async def canary_share(self, request: Request) -> Reply:
         """POST /models/canary {"share": 0.2, "reason": ...}: change the running canary's share of users."""
-        registry = self.state.registry
-
-        def change(body: q.CanaryShareBody) -> dict:
-            return registry.set_canary_share(body.share, actor=body.who(), reason=body.reason,
-                                             kind=body.kind).as_dict()
-        return await self._mutate(request, q.CanaryShareBody, change)
+        return await self._mutate(request, q.CanaryShareBody,
+                                  lambda op, body: op.set_canary_share(body.share, body.reason, body.kind).as_dict())
 
     async def drift_reports(self, request: Request) -> Reply:
         try:
@@ -243,7 +226,8 @@ class WorkerViews:
             return Reply(200, body, headers=(("X-Content-Type-Options", "nosniff"),))
         return Reply.html(with_banner(body.decode("utf-8"), row), headers=REPORT_PAGE_HEADERS)
 
-    async def _mutate(self, request: Request, model: type[B], action: Callable[[B], Any], status: int = 200) -> Reply:
+    async def _mutate(self, request: Request, model: type[B], action: Callable[[Operations, B], Any],
+                      status: int = 200) -> Reply:
         """An operator's change (the route's rule has checked the token): body validated, done in a thread, served
         here at once (the other workers follow within RECSTREAM_MODEL_POLL_S)."""
         try:
@@ -251,7 +235,7 @@ class WorkerViews:
         except BadRequest as exc:
             return Reply.error(str(exc), 400)
         try:
-            result = await blocking(lambda: action(body))
+            result = await blocking(lambda: action(Operations(self.state.registry, body.who()), body))
         except VersionNotFound as exc:
             return Reply.error(str(exc), 404)
         except RegistryError as exc:

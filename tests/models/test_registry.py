@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from recstream.models.errors import RegistryError
+from recstream.models.store.operations import Operations
 from recstream.models.store.registry import Registry, parse_version
 from recstream.models.store.schema import metadata
 
@@ -120,3 +121,20 @@ def test_an_unknown_kind_is_named_as_the_problem(engine):
                  lambda: reg.end_canary(actor="a", reason="r", kind="dep")):
         with pytest.raises(RegistryError, match="model kind must be one of"):
             call()
+
+
+def test_operator_actions_are_one_set_for_every_caller(engine):
+    """models/store/operations.py: what the CLI, the HTTP API and the console call (one code path each)."""
+    reg = Registry(engine)
+    checked = []
+    op = Operations(reg, "cli:alice", verify=lambda v: checked.append(v.name))
+    v1, v2 = _register(reg), _register(reg)
+    assert op.promote(v1.name, "first").status == "live"
+    canary = op.promote(v2.name, "try it", canary=0.2)
+    assert (canary.status, canary.canary_share) == ("canary", 0.2) and checked == [v1.name, v2.name]
+    assert op.set_canary_share(0.5, "more").canary_share == 0.5
+    assert op.end_canary("enough").status == "rolled_back"
+    with pytest.raises(RegistryError, match=f"{v1.name} is a deep version, not online"):
+        op.rollback("wrong kind", to=v1.name, kind="online")
+    assert op.retrain("drifted", trigger="api")[1] and not op.retrain("again", trigger="api")[1]  # not doubled
+    assert {a["actor"] for a in reg.audit()} >= {"cli:alice"}

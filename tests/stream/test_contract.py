@@ -14,7 +14,9 @@ from recstream.stream.ingest.events import EventParser
 from recstream.stream.ingest.item_events import parse_item
 from recstream.stream.ingest.rejections import Rejection
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+#: where the contract's examples are shown: a summary in the README, the whole of it in docs/events.md
+PAGES = (ROOT / "README.md", ROOT / "docs" / "events.md")
 
 
 def validator(topic: str) -> Draft202012Validator:
@@ -24,7 +26,7 @@ def validator(topic: str) -> Draft202012Validator:
 
 
 def readme_examples() -> list[dict]:
-    blocks = re.findall(r"```json\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    blocks = [b for page in PAGES for b in re.findall(r"```json\n(.*?)```", page.read_text(), flags=re.DOTALL)]
     return [json.loads(line) for block in blocks for line in block.splitlines() if line.strip()]
 
 

@@ -3,6 +3,7 @@
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -11,7 +12,8 @@ from recstream.models.deep.config import DeepConfig
 from recstream.models.errors import ConfigError
 from recstream.models.online.config import OnlineConfig
 from recstream.monitors.drift.config import DriftConfig
-from recstream.stream.settings import Settings
+from recstream.stream.settings import Component, Settings
+from recstream.stream.settings.reference import markdown
 
 
 def test_an_empty_operator_token_means_none_configured(monkeypatch):
@@ -89,3 +91,14 @@ def test_a_worker_starts_without_torch_until_it_loads_a_deep_version():
             "print(sorted(m for m in ('torch', 'pandas', 'evidently') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_settings_reference_is_generated_from_the_classes_and_current():
+    written = (Path(__file__).resolve().parents[2] / "docs" / "settings.md").read_text()
+    assert written == markdown(), "docs/settings.md is stale: python -m recstream.stream.settings.reference > docs/settings.md"
+    for component in (Settings, *(f.annotation for f in Settings.model_fields.values()
+                                  if isinstance(f.annotation, type) and issubclass(f.annotation, Component))):
+        for name, field in component.model_fields.items():
+            if not (isinstance(field.annotation, type) and issubclass(field.annotation, Component)):
+                assert field.description, f"{component.env_name(name)} has no description"
+                assert f"`{component.env_name(name)}`" in written

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from recstream.models.store.registry import Registry
-from recstream.models.store.runs import RunQueue
+from recstream.models.store.operations import Operations
 
 
 class ActionRefused(ValueError):
@@ -27,7 +26,7 @@ class Action:
     describe: Callable[[Mapping[str, str]], str]
     #: does it; returns the page to go back to, naming what changed (`?done=deep-3`): that page reads what the
     #: registry recorded rather than echo text from the URL
-    perform: Callable[[Registry, Mapping[str, str], str], str]
+    perform: Callable[[Operations, Mapping[str, str]], str]
 
 
 def _share(fields: Mapping[str, str]) -> float:
@@ -50,28 +49,28 @@ def _done(version: str) -> str:
     return f"/console/versions?done={version}"
 
 
-def _promote(r: Registry, f: Mapping[str, str], actor: str) -> str:
-    return _done(r.promote(f["version"], actor=actor, reason=f["reason"]).name)
+def _promote(op: Operations, f: Mapping[str, str]) -> str:
+    return _done(op.promote(f["version"], f["reason"]).name)
 
 
-def _canary(r: Registry, f: Mapping[str, str], actor: str) -> str:
-    return _done(r.start_canary(f["version"], share=_share(f), actor=actor, reason=f["reason"]).name)
+def _canary(op: Operations, f: Mapping[str, str]) -> str:
+    return _done(op.promote(f["version"], f["reason"], canary=_share(f)).name)
 
 
-def _canary_share(r: Registry, f: Mapping[str, str], actor: str) -> str:
-    return _done(r.set_canary_share(_share(f), actor=actor, reason=f["reason"], kind=_kind(f)).name)
+def _canary_share(op: Operations, f: Mapping[str, str]) -> str:
+    return _done(op.set_canary_share(_share(f), f["reason"], _kind(f)).name)
 
 
-def _end_canary(r: Registry, f: Mapping[str, str], actor: str) -> str:
-    return _done(r.end_canary(actor=actor, reason=f["reason"], kind=_kind(f)).name)
+def _end_canary(op: Operations, f: Mapping[str, str]) -> str:
+    return _done(op.end_canary(f["reason"], _kind(f)).name)
 
 
-def _rollback(r: Registry, f: Mapping[str, str], actor: str) -> str:
-    return _done(r.rollback(actor=actor, reason=f["reason"], to=f.get("to") or None, kind=_kind(f)).name)
+def _rollback(op: Operations, f: Mapping[str, str]) -> str:
+    return _done(op.rollback(f["reason"], to=f.get("to") or None, kind=_kind(f)).name)
 
 
-def _retrain(r: Registry, f: Mapping[str, str], actor: str) -> str:
-    run_id, _ = RunQueue(r.engine).request_retrain(trigger="console", requested_by=actor, reason=f["reason"])
+def _retrain(op: Operations, f: Mapping[str, str]) -> str:
+    run_id, _ = op.retrain(f["reason"], trigger="console")
     return f"/console/runs?done={run_id}"
 
 

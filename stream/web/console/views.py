@@ -19,6 +19,7 @@ from recstream.models.errors import RegistryError, VersionNotFound
 from recstream.models.serving.abtest import canary_report
 from recstream.models.store.dead_letters import DeadLetterLog
 from recstream.models.store.history import History
+from recstream.models.store.operations import Operations
 from recstream.models.store.runs import RunQueue
 from recstream.monitors.drift.reports import list_reports
 from recstream.monitors.metrics import quantile_ms
@@ -209,7 +210,8 @@ class ConsoleViews:
             return html(forms.confirm(name, action.label, action.describe(fields), fields, session.csrf,
                                       actor=session.actor))
         try:
-            back = await blocking(lambda: action.perform(self.state.registry, fields, f"console:{session.actor}"))
+            operator = Operations(self.state.registry, f"console:{session.actor}")
+            back = await blocking(lambda: action.perform(operator, fields))
         except VersionNotFound as exc:
             return html(forms.refused(str(exc), **who, status_page="/console/versions"), 404)
         except RegistryError as exc:
