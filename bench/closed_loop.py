@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from common import add_smoke, shrink
 from kafka import KafkaProducer
 from tqdm import tqdm
 
@@ -179,7 +180,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--short", action="store_true", help="60 rounds of 30 users (about a minute an arm)")
     ap.add_argument("--arms", default="popularity,no_feedback,feedback,explore")
-    args = ap.parse_args()
+    add_smoke(ap)
+    args = shrink(ap.parse_args(), rounds=8, users_per_round=10, arms="no_feedback,feedback")
     if args.short:
         args.rounds, args.users_per_round = 60, 30
     arms = args.arms.split(",")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import add_smoke, shrink
 from sqlalchemy import insert
 
 from recstream.models.data.synthetic import SyntheticSpec, generate
@@ -90,10 +91,11 @@ def console(database_url: str) -> ConsoleViews:
 async def timed(views: ConsoleViews, repeat: int) -> dict:
     cookie = views.sessions.issue("bench")[0]
     out = {}
-    for path, method, name in views.ROUTES:
-        if method != "GET" or "{" in path or "login" in path or path == "/favicon.ico":
+    for route in views.ROUTES:
+        path = route.path
+        if route.method != "GET" or "{" in path or "login" in path or path == "/favicon.ico":
             continue
-        view, ms = getattr(views, name), []
+        view, ms = getattr(views, route.view), []
         for _ in range(repeat):
             t = time.perf_counter()
             reply = await view(LocalRequest(path, headers={"Cookie": f"recstream_console={cookie}"}))
@@ -111,7 +113,9 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=10_000)
     ap.add_argument("--dead-letters", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=20)
+    add_smoke(ap)
     args = ap.parse_args()
+    shrink(args, versions=20, reports=50, dead_letters=200, repeat=2)
     if min(args.versions, args.reports, args.dead_letters, args.repeat) < 1:
         ap.error("--versions, --reports, --dead-letters and --repeat must be >= 1")
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import add_smoke, shrink
 from ingest import fill, run_worker_ingest
 
 from recstream.models.data.synthetic import SyntheticSpec, generate
@@ -187,7 +188,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="pairs of ingest runs (alone / with reports)")
     ap.add_argument("--busy-share", type=float, default=DriftConfig.busy_share,
                     help="RECSTREAM_DRIFT_BUSY_SHARE of the report loop (1 = truly back to back)")
-    args = ap.parse_args()
+    add_smoke(ap)
+    args = shrink(ap.parse_args(), sizes="2000", ingest_events=5_000, loop_window=1_000, repeats=1)
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         costs = report_costs(sizes, Path(tmp))

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from common import add_smoke, shrink
 
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.deep.config import DeepConfig
@@ -77,8 +78,11 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--tune-budget-s", type=float, default=180.0)
-    args = ap.parse_args()
-    print(json.dumps({"bench": "efficiency", "latency_and_size": [latency_and_size(10_000), latency_and_size(100_000)],
+    ap.add_argument("--items", default="10000,100000", help="catalogue sizes of the latency and size comparison")
+    add_smoke(ap)
+    args = shrink(ap.parse_args(), events=5_000, epochs=1, tune_budget_s=2.0, items="2000")
+    sizes = [int(n) for n in args.items.split(",")]
+    print(json.dumps({"bench": "efficiency", "latency_and_size": [latency_and_size(n) for n in sizes],
                       "holdout_quality": quality(args.events, args.epochs, args.tune_budget_s)}, indent=2))
 
 

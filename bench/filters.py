@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from common import add_smoke, shrink
 
 from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.catalogue.items import ItemRecord
@@ -48,7 +49,9 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--requests", type=int, default=3_000)
     ap.add_argument("--k", type=int, default=10)
+    add_smoke(ap)
     args = ap.parse_args()
+    shrink(args, items=1000, users=200, events=5000, requests=100)
     online = OnlineRecommender(OnlineConfig())
     online.learn(list(generate(SyntheticSpec(users=args.users, items=args.items, events=args.events, seed=3))))
     ids = list(online.item_ids)

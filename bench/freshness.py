@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import get
+from common import add_smoke, get, shrink
 from kafka import KafkaProducer
 
 from recstream.models.data.interaction import Interaction
@@ -72,11 +72,11 @@ def latencies(conn: http.client.HTTPConnection, n: int, rate: float, users: list
     return out
 
 
-def warm_up(conn: http.client.HTTPConnection, s: Settings) -> int:
-    """A stream touching (nearly) all 10k items; returns how many items the worker ranks."""
-    warm = SyntheticSpec(users=5_000, items=10_000, events=60_000, seed=5, zipf=1.01, start_ts=time.time() - 7200)
+def warm_up(conn: http.client.HTTPConnection, s: Settings, items: int, events: int) -> int:
+    """A stream touching (nearly) all `items`; returns how many items the worker ranks."""
+    warm = SyntheticSpec(users=5_000, items=items, events=events, seed=5, zipf=1.01, start_ts=time.time() - 7200)
     catalogue = [Interaction(f"cat-{i}", f"u{i % 5_000}", f"i{i}", "view", None, time.time() - 7300)
-                 for i in range(10_000)]
+                 for i in range(items)]
     produce(iter(catalogue), s.kafka.bootstrap, s.kafka.topic_behaviour, progress=False)
     produce(generate(warm), s.kafka.bootstrap, s.kafka.topic_behaviour, total=warm.events, progress=False)
     while get(conn, "/healthz")["events_learned"] < warm.events + len(catalogue):
@@ -111,7 +111,7 @@ def freshness(conn: http.client.HTTPConnection, s: Settings, probes: int) -> lis
 def measure(args: argparse.Namespace, s: Settings, env: dict[str, str], tmp: str) -> dict:
     with running_worker(env, Path(tmp) / "worker.log"):
         conn = http.client.HTTPConnection("127.0.0.1", s.serving.web_port, timeout=10)
-        n_items = warm_up(conn, s)
+        n_items = warm_up(conn, s, args.items, args.warm_events)
         users = [f"u{i}" for i in range(0, 5_000, 7)]
         idle = latencies(conn, args.requests, args.request_rate, users)
         load = Load(env, args.load_rate)
@@ -138,7 +138,10 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=100)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--request-rate", type=float, default=200)
-    args = ap.parse_args()
+    ap.add_argument("--items", type=int, default=10_000, help="items the warm-up stream touches")
+    ap.add_argument("--warm-events", type=int, default=60_000)
+    add_smoke(ap)
+    args = shrink(ap.parse_args(), items=500, warm_events=3_000, probes=5, requests=50, load_rate=300)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         s = Settings.build(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/f.db", web_port=port)

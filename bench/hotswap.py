@@ -23,10 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from common import get
+from common import add_smoke, get, shrink
 
 from recstream.models.data.synthetic import SyntheticSpec, generate
-from recstream.models.deep.config import DeepConfig
 from recstream.models.retrain.run import retrain
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.registry import Registry
@@ -148,7 +147,7 @@ def run(args: argparse.Namespace, s: Settings, env: dict[str, str], tmp: Path) -
             time.sleep(0.2)
         cfg = s.retrain_config()
         v1 = retrain(engine, cfg, trigger="manual", requested_by="bench").version
-        v2 = retrain(engine, replace(cfg, auto_promote=False, deep=DeepConfig(dim=32, epochs=4, seed=1)),
+        v2 = retrain(engine, replace(cfg, auto_promote=False, deep=replace(cfg.deep, seed=1)),
                      trigger="manual", requested_by="bench").version
         assert v1 is not None and v2 is not None and v1.status == "live", (v1, v2)
         users = personal_users(conns)
@@ -172,10 +171,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100, help="requests per second per worker")
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--changes", type=int, default=10, help="promotions + rollbacks, alternating")
-    args = ap.parse_args()
+    ap.add_argument("--deep-epochs", type=int, default=4)
+    ap.add_argument("--deep-learning-rate", type=float, default=0.003)
+    add_smoke(ap)
+    # the smoke's smaller stream needs more epochs for a first version that passes the gate
+    args = shrink(ap.parse_args(), events=12_000, changes=2, rate=30, deep_epochs=10, deep_learning_rate=0.005)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         s = Settings.build(bootstrap=broker.bootstrap, database_url=f"sqlite:///{tmp}/h.db",
-                           artefact_dir=Path(tmp) / "artefacts", deep_dim=32, deep_epochs=4)
+                           artefact_dir=Path(tmp) / "artefacts", deep_dim=32, deep_epochs=args.deep_epochs,
+                           deep_learning_rate=args.deep_learning_rate)
         upgrade(create_db_engine(s.database_url))
         ensure_topics(s.kafka.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions)
         env = {**os.environ, "RECSTREAM_BOOTSTRAP": s.kafka.bootstrap, "RECSTREAM_DATABASE_URL": s.database_url,

@@ -21,6 +21,7 @@ import textwrap
 import time
 
 from aiokafka import AIOKafkaProducer
+from common import add_smoke, shrink
 
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.online.config import OnlineConfig
@@ -151,7 +152,8 @@ def main() -> None:
     ap.add_argument("--faust-events", type=int, default=20_000)
     ap.add_argument("--database-url")
     ap.add_argument("--in-process", action="store_true", help="validate+store in the worker process (no helper)")
-    args = ap.parse_args()
+    add_smoke(ap)
+    args = shrink(ap.parse_args(), events=5_000, faust_events=500)
     events = list(generate(SyntheticSpec(users=5_000, items=10_000, events=args.events, seed=1)))
     payloads = [(e.user_id.encode(), event_json(e)) for e in events]
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:

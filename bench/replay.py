@@ -14,6 +14,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from common import add_smoke, shrink
+
 from recstream.models.data.files import read_interactions
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.online.config import OnlineConfig
@@ -43,10 +45,12 @@ def main() -> None:
     default_ml = Path(__file__).resolve().parents[1].parent / "shared/data/ml-latest-small/ratings.csv"
     ap.add_argument("--movielens", default=str(default_ml))
     ap.add_argument("--chunk", type=int, default=10, help="events learned together (the worker learns ~per second)")
-    args = ap.parse_args()
+    ap.add_argument("--events", type=int, default=60_000, help="synthetic events")
+    add_smoke(ap)
+    args = shrink(ap.parse_args(), events=3_000, movielens="")
     result = {"bench": "replay", "metric": "prequential Recall@10, seen items excluded", "chunk": args.chunk,
-              "synthetic": compare("synthetic", list(generate(SyntheticSpec(events=60_000, seed=11))), args.chunk)}
-    if Path(args.movielens).is_file():
+              "synthetic": compare("synthetic", list(generate(SyntheticSpec(events=args.events, seed=11))), args.chunk)}
+    if args.movielens and Path(args.movielens).is_file():
         result["movielens_latest_small"] = compare("movielens", read_interactions(args.movielens), args.chunk)
     else:
         result["movielens_latest_small"] = f"skipped: {args.movielens} not found"

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import add_smoke, shrink
 
 from recstream.models.data.files import read_interactions
 from recstream.models.data.interaction import Interaction
@@ -112,7 +113,9 @@ def main() -> None:
     ap.add_argument("--skip-1m", action="store_true")
     ap.add_argument("--movielens", type=Path, default=SHARED)
     ap.add_argument("--epochs", type=int, default=6)
-    args = ap.parse_args()
+    ap.add_argument("--warm-events", type=int, default=200_000, help="synthetic events of the warm-vs-cold curve")
+    add_smoke(ap)
+    args = shrink(ap.parse_args(), events=5_000, epochs=1, warm_events=5_000, movielens=None)
     out: dict = {"bench": "retrain", "torch_threads": __import__("torch").get_num_threads()}
     cfg = DeepConfig(epochs=args.epochs)
 
@@ -146,11 +149,11 @@ def main() -> None:
         print(json.dumps(out["one_million"]), file=sys.stderr)
 
     curves = []
-    if args.movielens.is_file():
+    if args.movielens is not None and args.movielens.is_file():
         curves.append(warm_vs_cold("movielens-latest-small", from_events(read_interactions(args.movielens)),
                                    cfg, args.epochs))
     curves.append(warm_vs_cold("synthetic-200k", from_events(list(generate(SyntheticSpec(
-        users=5_000, items=5_000, events=200_000, seed=11)))), cfg, args.epochs))
+        users=5_000, items=5_000, events=args.warm_events, seed=11)))), cfg, args.epochs))
     out["warm_vs_cold"] = curves
     print(json.dumps(out, indent=2))
 

@@ -17,6 +17,7 @@ import sys
 import time
 
 import numpy as np
+from common import add_smoke, shrink
 from tqdm import tqdm
 
 from recstream.models.data.files import read_interactions
@@ -102,7 +103,9 @@ def main() -> None:
     ap.add_argument("--probe-every", type=int, default=3, help="judge every Nth positive")
     ap.add_argument("--pair-decay", type=float, help="RECSTREAM_ONLINE_SIMILAR_PAIR_DECAY (default: the learner's)")
     ap.add_argument("--warmup", type=int, default=2_000, help="positives learned before the first probe")
+    add_smoke(ap)
     args = ap.parse_args()
+    shrink(args, events=3000, warmup=300, synthetic=True)
     if args.synthetic == (args.file is not None):
         sys.exit("give either FILE or --synthetic")
     if args.synthetic:

@@ -1,25 +1,54 @@
-"""Every bench that has a smoke mode runs in it and prints the JSON its full run prints: a bench that crashes
-or loses a field fails here, not at the next release's measurements."""
+"""Every bench under bench/ runs in its smoke mode (tiny sizes, the same code path) and prints the JSON its
+full run prints: a bench that crashes or loses a field fails here the day it breaks, not at the next release's
+measurements. The folder is listed, so a new bench cannot skip it."""
 
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+BENCHES = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name != "common.py")
+#: extra arguments of a smoke run
+ARGS = {"served.py": ("--sessions",), "large.py": ("--requests", "60")}
+#: the longest first, so three at a time finish together
+FIRST = ("hotswap.py", "scale.py", "closed_loop.py", "drift.py", "freshness.py", "http_ingest.py", "ingest.py")
 
 
-def smoke(script: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--smoke", *args], cwd=ROOT,
-                         capture_output=True, text=True, check=False, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+def run(script: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / script), "--smoke", *ARGS.get(script, ())],
+                          cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, subprocess.CompletedProcess]:
+    """Every bench's smoke run, three at a time: most of a run waits on brokers and workers, not the CPU."""
+    order = [b for b in FIRST if b in BENCHES] + [b for b in BENCHES if b not in FIRST]
+    with ThreadPoolExecutor(3) as pool:
+        done = dict(zip(order, pool.map(run, order)))
+    return done
+
+
+def smoke(runs: dict, script: str) -> dict:
+    out = runs[script]
+    assert out.returncode == 0, f"bench/{script} --smoke failed:\n{out.stderr[-3000:]}"
     return json.loads(out.stdout)
 
 
-def test_served_judges_the_served_list_against_every_reference():
-    out = smoke("served.py", "--sessions")
+@pytest.mark.parametrize("script", BENCHES)
+def test_every_bench_runs_in_its_smoke_mode_and_prints_its_json(runs, script):
+    text = (ROOT / "bench" / script).read_text()
+    assert "add_smoke(ap)" in text or '"--smoke"' in text, f"bench/{script} has no --smoke mode"
+    out = smoke(runs, script)
+    assert out["bench"] == script.removesuffix(".py")
+    assert "NaN" not in runs[script].stdout, "a figure came out as NaN"
+
+
+def test_served_judges_the_served_list_against_every_reference(runs):
+    out = smoke(runs, "served.py")
     recall = out["recall_at_10"]
     assert {"served", "popularity", "sr", "sknn"} <= set(recall) and any(k.startswith("ease") for k in recall)
     for name, r in recall.items():
@@ -32,8 +61,8 @@ def test_served_judges_the_served_list_against_every_reference():
     assert set(out["scale_out"]) == {"1", "2"} and out["retrains"]["runs"]  # a deep retrain ran, whatever its outcome
 
 
-def test_large_reports_memory_latency_and_a_checkpoint_at_a_small_scale():
-    out = smoke("large.py", "--requests", "60")
+def test_large_reports_memory_latency_and_a_checkpoint_at_a_small_scale(runs):
+    out = smoke(runs, "large.py")
     assert out["learned"]["events"] == out["spec"]["events"] and out["learned"]["items"] > 0
     assert out["memory"]["rss_after_mb"] >= out["memory"]["rss_before_mb"] > 0
     assert set(out["recommendations"]) == {"plain", "category keeping 10%", "500 excluded ids"}
@@ -42,11 +71,33 @@ def test_large_reports_memory_latency_and_a_checkpoint_at_a_small_scale():
     assert out["checkpoint"]["bytes"] > 0 and out["learn_events_per_s"] > 0
 
 
-def test_http_ingest_posts_events_that_the_worker_learns_and_times_requests_beside_them():
-    out = smoke("http_ingest.py")
+def test_http_ingest_posts_events_that_the_worker_learns_and_times_requests_beside_them(runs):
+    out = smoke(runs, "http_ingest.py")
     assert out["learned_after_both"] == 2 * out["events"] and out["dead_lettered"] == {}
     assert out["http_events_per_s"] > 0 and out["kafka_direct_events_per_s"] > 0
     assert out["http_over_kafka_direct"] == pytest.approx(out["http_events_per_s"] / out["kafka_direct_events_per_s"],
                                                           rel=0.01)
     for phase in out["recommendations_ms"].values():
         assert phase["requests"] > 0 and 0 < phase["p50"] <= phase["p99"]
+
+
+def test_scale_loses_nothing_and_learns_nothing_twice_across_a_crash(runs):
+    out = smoke(runs, "scale.py")
+    assert out["throughput"]["one_worker"]["learned_per_worker"] == [out["throughput"]["one_worker"]["events"]]
+    crash = out["after_kill_9"]
+    assert (crash["lost"], crash["duplicated_rows"], crash["learned_twice"]) == (0, 0, 0)
+    assert crash["survivor_events_learned"] == crash["produced"]
+
+
+def test_hotswap_fails_no_request_across_promotions_and_rollbacks(runs):
+    out = smoke(runs, "hotswap.py")
+    assert out["failed_requests"] == 0 and out["requests"] > 0
+
+
+def test_the_quality_benches_compare_with_their_references_in_the_same_run(runs):
+    similar = smoke(runs, "similar.py")
+    assert similar["probes"] > 0 and similar["served"] in similar["hit_rate_at_k"]
+    replay = smoke(runs, "replay.py")["synthetic"]
+    assert {"popularity"} <= set(replay)
+    loop = smoke(runs, "closed_loop.py")
+    assert set(loop["arms"]) == {"no_feedback", "feedback"} and loop["feedback_over_no_feedback_ctr"] is not None
