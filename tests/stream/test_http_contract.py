@@ -9,7 +9,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from openapi_spec_validator import validate
 
-from recstream.stream.client import ApiError, Client
+from recstream.stream.client import ApiError, AsyncClient, Client
 from recstream.stream.settings import Settings
 from recstream.stream.web.auth import Access
 from recstream.stream.web.console.views import ConsoleViews
@@ -161,3 +161,26 @@ def test_the_client_retries_what_means_not_now_and_raises_what_the_worker_refuse
     assert api.item("i1").seen_in_events
     with pytest.raises(ApiError, match="404: no item 'x'"):
         api.item("x")
+
+
+def test_the_async_client_asks_the_same_and_retries_the_same():
+    answers = iter([httpx.Response(502, json={"error": "a proxy between"}),
+                    httpx.Response(200, json={"user_id": "u1", "rec_id": "r", "items": [{"item_id": "i1", "score": 1.0}],
+                                              "source": "personal", "model_version": "online:biased_mf",
+                                              "model_versions": {"online": "online:biased_mf", "deep": None},
+                                              "canary": False, "events_learned": 5, "served_by": "w"})])
+    asked: list[httpx.Request] = []
+
+    def worker(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return next(answers)
+
+    async def ask():
+        async with AsyncClient("http://worker", backoff_s=0.001) as api:
+            api._http = httpx.AsyncClient(transport=httpx.MockTransport(worker))
+            return await api.recommendations("user/with,comma", k=3, exclude=["a,b"])
+
+    top = call(ask())
+    assert top.items[0].item_id == "i1" and len(asked) == 2
+    assert asked[-1].url.raw_path == b"/recommendations/user%2Fwith%2Ccomma"  # one path segment
+    assert json.loads(asked[-1].content)["exclude"] == ["a,b"]  # a JSON body: ids keep their commas
