@@ -133,10 +133,8 @@ class Settings(Component):
 
     def retrain_config(self) -> RetrainConfig:
         """What a retraining needs: the deep, retrain, quantize, tune, canary, online and artefact parts."""
-        r, q = self.retrain, self.quantize
-        return RetrainConfig(
-            deep=self.deep.config(), artefact_dir=self.artefacts.dir, artefact_key=self.artefacts.keys,
-            window_s=r.window_s, min_interactions=r.min_interactions, warm_epochs=r.warm_epochs,
-            promote_margin=r.margin, auto_promote=r.auto_promote, canary_share=self.canary.share,
-            quantize_tolerance=q.tolerance, quantize_require_faster=q.require_faster,
-            online=self.online.config(), tune=self.tune.config())
+        q = self.quantize
+        return self.retrain.derive(
+            RetrainConfig, {"margin": "promote_margin"}, deep=self.deep.config(), artefact_dir=self.artefacts.dir,
+            artefact_key=self.artefacts.keys, canary_share=self.canary.share, quantize_tolerance=q.tolerance,
+            quantize_require_faster=q.require_faster, online=self.online.config(), tune=self.tune.config())

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Any, get_args
+from collections.abc import Mapping
+from typing import Any, TypeVar, get_args
 
 from pydantic import AliasChoices, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+T = TypeVar("T")
 
 
 class Component(BaseSettings):
@@ -27,6 +31,15 @@ class Component(BaseSettings):
     def _path_as_text(cls, v: object) -> object:
         # Locations are text (a directory or s3://bucket/prefix); code building settings passes a Path.
         return os.fspath(v) if isinstance(v, os.PathLike) else v
+
+    def derive(self, config: type[T], renames: Mapping[str, str] | None = None, **given: Any) -> T:
+        """`config` (a model's config dataclass) from every setting it shares by name — `renames` maps a
+        setting's name to the config's where they differ — and `given` for what the settings do not hold, so no
+        field is copied by hand (a new setting reaches its config by its name)."""
+        renames = renames or {}
+        wanted = {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+        values = {renames.get(n, n): getattr(self, n) for n in type(self).model_fields if renames.get(n, n) in wanted}
+        return config(**{**values, **given})
 
     @classmethod
     def env_name(cls, field: str) -> str:

@@ -35,9 +35,4 @@ class DriftSettings(Component):
     probe_flush_s: float = Field(2.0, gt=0, description="how often workers store model-output probes")
 
     def config(self) -> DriftConfig:
-        return DriftConfig(
-            window_events=self.window_events, window_s=self.window_s, max_rows=self.max_rows,
-            min_events=self.min_events, reference_start=self.reference_start, reference_end=self.reference_end,
-            num_method=self.num_method, cat_method=self.cat_method, column_threshold=self.column_threshold,
-            drift_share=self.share, consecutive=self.consecutive, cooldown_s=self.cooldown_s,
-            trigger_retrain=self.trigger_retrain, report_dir=self.report_dir, busy_share=self.busy_share)
+        return self.derive(DriftConfig, {"share": "drift_share"})

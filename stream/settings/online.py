@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from recstream.models.online.config import OnlineConfig
 from recstream.stream.settings.base import Component
@@ -34,9 +34,9 @@ class OnlineSettings(Component):
                                          description="companions kept per item")
     cooccurrence_half_life: float | None = Field(D.cooccurrence_half_life, gt=0, description="positive events "
                                                  "over which companion counts halve (unset = never)")
-    cooccurrence_shift_fade: float = Field(D.cooccurrence_shift_fade if D.cooccurrence_shift_fade is not None else 1.0,
-                                           ge=0, le=1, description="companion counts are multiplied by this when "
-                                           "a taste shift is noticed (1 = not watched)")
+    cooccurrence_shift_fade: float | None = Field(D.cooccurrence_shift_fade, ge=0, lt=1, description="companion "
+                                                  "counts are multiplied by this when a taste shift is noticed "
+                                                  "(unset or 1 = shifts not watched)")
     similar_pair_decay: float = Field(D.similar_pair_decay, gt=0, le=1, description="similar items weigh a pair of "
                                       "a user's items this^(steps apart - 1)")
     popularity_half_life_s: float = Field(D.popularity_half_life_s, gt=0, description="popularity decays by half "
@@ -50,18 +50,11 @@ class OnlineSettings(Component):
     # A worker caps its probes (OnlineConfig leaves them uncapped, so replays stay deterministic).
     prequential_max_per_s: float = Field(200.0, gt=0, description="most prequential probes a second")
 
+    @field_validator("cooccurrence_shift_fade", mode="before")
+    @classmethod
+    def _one_is_off(cls, v: object) -> object:
+        # 1 (nothing faded) was how "off" was written before; None is "off" everywhere now
+        return None if v is not None and str(v).strip() in ("1", "1.0") else v
+
     def config(self) -> OnlineConfig:
-        return OnlineConfig(algorithm=self.algorithm, loss=self.loss, n_factors=self.factors,
-                            learning_rate=self.learning_rate, negatives=self.negatives,
-                            negative_sampling=self.negative_sampling, popularity_blend=self.popularity_blend,
-                            cooccurrence_weight=self.cooccurrence_weight,
-                            cooccurrence_window=self.cooccurrence_window,
-                            cooccurrence_neighbours=self.cooccurrence_neighbours,
-                            cooccurrence_half_life=self.cooccurrence_half_life,
-                            similar_pair_decay=self.similar_pair_decay,
-                            cooccurrence_shift_fade=self.cooccurrence_shift_fade if self.cooccurrence_shift_fade < 1 else None,
-                            popularity_half_life_s=self.popularity_half_life_s,
-                            prequential_sample=self.prequential_sample,
-                            exposure_window_s=self.exposure_window_s, ignored_penalty=self.ignored_penalty,
-                            ignored_for_s=self.ignored_for_s,
-                            prequential_max_per_s=self.prequential_max_per_s)
+        return self.derive(OnlineConfig, {"factors": "n_factors"})

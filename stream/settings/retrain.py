@@ -24,7 +24,7 @@ class DeepSettings(Component):
     learning_rate: float = Field(DeepConfig.learning_rate, gt=0, description="Adam step of the deep model")
 
     def config(self) -> DeepConfig:
-        return DeepConfig(dim=self.dim, history=self.history, epochs=self.epochs, learning_rate=self.learning_rate)
+        return self.derive(DeepConfig)
 
 
 class RetrainSettings(Component):
@@ -90,9 +90,7 @@ class TuneSettings(Component):
     def config(self) -> TuneConfig | None:
         if not self.budget_s:
             return None
-        return TuneConfig(budget_s=self.budget_s, max_trials=self.max_trials, epochs=self.epochs,
-                          space=SearchSpace.from_json(self.space) if self.space else SearchSpace(),
-                          online_budget_s=self.online_budget_s, online_events=self.online_events)
+        return self.derive(TuneConfig, space=SearchSpace.from_json(self.space) if self.space else SearchSpace())
 
 
 class SchedulerSettings(Component):
