@@ -17,15 +17,16 @@ from recstream.stream.web.auth import Access
 from recstream.stream.web.console.views import ConsoleViews
 from recstream.stream.web.contract.routes import Route
 from recstream.stream.web.dispatch import CROSS_ORIGIN_TAGS, answer, preflight
+from recstream.stream.web.operator import OperatorViews
 from recstream.stream.web.reply import Reply
-from recstream.stream.web.views import WorkerViews
+from recstream.stream.web.serving import ServingViews
 from recstream.stream.worker.state import WorkerState
 
 log = logging.getLogger("recstream.worker")
 
 
 def bind(app: faust.App, *view_sets: Any) -> None:
-    """Serve the routes of each of `view_sets` (WorkerViews, ConsoleViews) on Faust's web server (aiohttp): one
+    """Serve the routes of each of `view_sets` (serving, operator, console) on Faust's web server (aiohttp): one
     page per path, a method per route, each through `dispatch.answer` (access rule, view, CORS)."""
     pages: dict[str, dict[str, Any]] = {}
     for views, route in ((v, r) for v in view_sets for r in v.ROUTES):
@@ -85,8 +86,8 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
         topic_allow_declare=True,
     )
     access = Access(settings.serving)  # one count of failed tokens for both sign-in paths
-    views = WorkerViews(state, access)
-    bind(app, views, ConsoleViews(state, access))
+    serving = ServingViews(state, access)
+    bind(app, serving, OperatorViews(state, access), ConsoleViews(state, access))
     ingest = IngestService(state)
     app.task(ingest.run)
     for service in worker_services(state):
@@ -95,7 +96,7 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
     @app.on_before_shutdown.connect
     async def leave_group(app: faust.App, **kwargs: object) -> None:
         await ingest.stop()
-        await views.events.close()
+        await serving.events.close()
 
     @app.timer(interval=10.0)
     async def report() -> None:

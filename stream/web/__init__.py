@@ -1,4 +1,4 @@
-"""The HTTP API as a class of views over the worker's state, with its parameters, operator access, forwarding,
-and the operator console's pages."""
+"""The HTTP API: its contract (routes, models, OpenAPI), the serving and the operator views over the worker's
+state, access rules, events over HTTP, forwarding, and the operator console's pages."""
 
-__all__ = ["views", "reply", "params", "dispatch", "events", "published", "contract", "auth", "forwarding", "banner", "console"]
+__all__ = ["serving", "operator", "reply", "params", "dispatch", "events", "published", "contract", "auth", "forwarding", "banner", "console"]

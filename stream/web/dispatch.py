@@ -3,6 +3,8 @@ may call it (RECSTREAM_CORS_ORIGINS). `bind()` serves every route through here; 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -12,6 +14,11 @@ from recstream.stream.web.reply import Reply, Request
 #: routes a page on another origin may call (never the operator's: a page must not read or change models)
 CROSS_ORIGIN_TAGS = ("serving", "events")
 PREFLIGHT_MAX_AGE_S = 600
+
+
+async def blocking(fn: Callable[[], Any]) -> Any:
+    """`fn` in a thread (database work, file reads): requests keep being served meanwhile."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn)
 
 
 async def answer(views: Any, route: Route, request: Request, **params: str) -> Reply:

@@ -18,8 +18,8 @@ from recstream.models.store.registry import Registry
 from recstream.monitors.drift.config import DriftConfig
 from recstream.monitors.drift.run import run_drift
 from recstream.stream.settings import Settings
+from recstream.stream.web.operator import OperatorViews
 from recstream.stream.web.reply import LocalRequest, Reply
-from recstream.stream.web.views import WorkerViews
 from recstream.stream.worker.state import WorkerState
 
 from .browser import browser_page
@@ -57,7 +57,7 @@ def test_a_script_as_an_item_id_does_not_run_on_the_drift_page(engine, tmp_path)
     settings = Settings.build(database_url=str(engine.url), drift_report_dir=str(tmp_path / "drift"),
                               read_token_required=False)
     state = WorkerState.of(settings, OnlineRecommender(settings.online.config()), DeepSlot(Registry(engine)), "me")
-    reply = asyncio.run(WorkerViews(state).drift_report(LocalRequest(), str(report["id"])))
+    reply = asyncio.run(OperatorViews(state).drift_report(LocalRequest(), str(report["id"])))
     assert reply.status == 200
     headers = dict(reply.headers)
     assert "sandbox" in headers["Content-Security-Policy"] and headers["X-Content-Type-Options"] == "nosniff"

@@ -20,7 +20,8 @@ from openapi_spec_validator import validate
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.stream.client import ApiError, Client, api_get
 from recstream.stream.web.console.views import ConsoleViews
-from recstream.stream.web.views import WorkerViews
+from recstream.stream.web.operator import OperatorViews
+from recstream.stream.web.serving import ServingViews
 
 from .browser import browser_page
 
@@ -66,7 +67,7 @@ def test_the_published_contract_holds_against_a_live_worker(worker_factory, tmp_
 
     document = api_get(f"{w.api}/openapi.json")
     validate(document)
-    routes = {(r.path, r.method.lower()) for r in WorkerViews.ROUTES + ConsoleViews.ROUTES}
+    routes = {(r.path, r.method.lower()) for r in ServingViews.ROUTES + OperatorViews.ROUTES + ConsoleViews.ROUTES}
     assert routes == {(p, m) for p, ops in document["paths"].items() for m in ops}
     for name in ("recstream.js", "swagger-ui-bundle.js", "swagger-ui.css", "docs.js"):
         assert Client(w.api)._http.get(f"{w.api}/static/{name}").status_code == 200, name

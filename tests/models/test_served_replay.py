@@ -92,7 +92,7 @@ def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: P
     from recstream.models.store.registry import Registry
     from recstream.stream.settings import Settings
     from recstream.stream.web.reply import LocalRequest
-    from recstream.stream.web.views import WorkerViews
+    from recstream.stream.web.serving import ServingViews
     from recstream.stream.worker.state import WorkerState
 
     events = list(generate(SyntheticSpec(users=60, items=120, events=4_000, seed=4)))
@@ -109,7 +109,7 @@ def test_the_served_list_is_what_a_worker_answers_for_the_same_state(tmp_path: P
     settings = Settings.build(database_url=f"sqlite:///{tmp_path / 'served.db'}")
     state = WorkerState.of(settings, replay.learners[0], replay.slot, "me")
     state.recipe = replay.recipes[0]  # the same recipe object: the mix the replay's judge has tuned so far
-    views = WorkerViews(state)
+    views = ServingViews(state)
     for user in ("u1", "u7", "u30", "nobody"):
         answer = asyncio.run(views.recommendations(LocalRequest(query={"k": "10"}), user)).data()
         assert [i["item_id"] for i in answer["items"]] == replay.lists(user)["served"]

@@ -16,8 +16,9 @@ from recstream.stream.web.console.views import ConsoleViews
 from recstream.stream.web.contract.openapi import document
 from recstream.stream.web.dispatch import preflight
 from recstream.stream.web.events import EventGateway
+from recstream.stream.web.operator import OperatorViews
 from recstream.stream.web.reply import LocalRequest
-from recstream.stream.web.views import WorkerViews
+from recstream.stream.web.serving import ServingViews
 
 from .conftest import TOKEN
 
@@ -76,7 +77,7 @@ def event(n: int, **extra) -> dict:
 def test_the_document_validates_and_names_a_view_for_every_route():
     doc = document("1.0")
     validate(doc)
-    for views in (WorkerViews, ConsoleViews):
+    for views in (ServingViews, OperatorViews, ConsoleViews):
         for route in views.ROUTES:
             assert callable(getattr(views, route.view, None)), route
             assert route.method.lower() in doc["paths"][route.path], route

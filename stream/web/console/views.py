@@ -1,4 +1,4 @@
-"""The console's HTTP side: its pages and forms as views over the worker's state, like `WorkerViews`.
+"""The console's HTTP side: its pages and forms as views over the worker's state, like `ServingViews`.
 
 Reading follows RECSTREAM_READ_TOKEN_REQUIRED (the sign-in cookie counts as the token); every change needs a
 signed-in session, a CSRF token of that session, an Origin of this host (when the browser sends one) and a
@@ -27,6 +27,7 @@ from recstream.stream.web.auth import Access, same_secret
 from recstream.stream.web.console import actions, forms, monitoring, overview, versions
 from recstream.stream.web.console.session import LIFETIME_S, Session, Sessions, same_origin, set_cookie
 from recstream.stream.web.contract.routes import CONSOLE
+from recstream.stream.web.dispatch import blocking
 from recstream.stream.web.params import BadRequest, row_id
 from recstream.stream.web.reply import Reply, Request
 from recstream.stream.worker.state import WorkerState
@@ -45,10 +46,6 @@ ICON = (b"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><rect widt
 
 def html(text: str, status: int = 200, extra: tuple[tuple[str, str], ...] = ()) -> Reply:
     return Reply.html(text, status, SECURITY + extra)
-
-
-async def blocking(fn: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, fn)
 
 
 def form_of(raw: bytes) -> dict[str, str]:
