@@ -20,6 +20,7 @@ from recstream.stream.web.dispatch import CROSS_ORIGIN_TAGS, answer, preflight
 from recstream.stream.web.operator import OperatorViews
 from recstream.stream.web.reply import Reply
 from recstream.stream.web.serving import ServingViews
+from recstream.stream.worker import health
 from recstream.stream.worker.state import WorkerState
 
 log = logging.getLogger("recstream.worker")
@@ -100,7 +101,7 @@ def create_app(settings: Settings, state: WorkerState) -> faust.App:
 
     @app.timer(interval=10.0)
     async def report() -> None:
-        h = state.health()
+        h = health.health(state)
         if h["pipeline"]:
             log.info("learned %d events (%d users, %d items), dead-lettered %s, live Recall@10 %s",
                      h["events_learned"], h["users"], h["items"], h["pipeline"]["dead_lettered"] or 0,

@@ -98,7 +98,7 @@ class ServingViews:
     async def healthz(self, request: Request) -> Reply:
         """Liveness and the worker's state; with read protection, peers' addresses, errors and model details
         only for a token that reads (a load balancer's probe needs none of them)."""
-        h = self.state.health()
+        h = health.health(self.state)
         if not self.access.may_read(request):
             return Reply.json({k: h[k] for k in PUBLIC_HEALTH if k in h})
         return Reply.json(h)

@@ -1,35 +1,11 @@
-"""What a worker reports about itself: /healthz's JSON and /metrics' snapshot, from counters kept anyway."""
+"""What a worker reports about itself to people and load balancers: /healthz's JSON and /readyz's verdict, from
+counters kept anyway (the /metrics snapshot is the state's own: state.py)."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
-from recstream.monitors.metrics import Snapshot
-
-if TYPE_CHECKING:  # the state holds these reports' sources; only its type is needed here
-    from recstream.stream.worker.state import WorkerState
-
-
-def snapshot(state: WorkerState) -> Snapshot:
-    """Metrics at scrape time."""
-    r, p, loop = state.recommender, state.pipeline, state.ingest_loop
-    deep = {role: slot.version.name for role, slot in (("live", state.deep.live), ("canary", state.deep.canary))
-            if slot is not None}
-    drift = state.drift_summary or {}
-    return Snapshot(
-        consumed=p.stats.consumed if p else 0, stored=p.stats.stored if p else 0,
-        learned=p.stats.learned if p else 0, duplicates=p.stats.duplicates if p else 0,
-        batch_failures=loop.failures if loop else 0, rebalances=loop.rebalances if loop else 0,
-        misrouted_keys=loop.misrouted if loop else 0, broker_up=loop.broker_up if loop else None,
-        broker_failed_probes=loop.broker_errors if loop else 0,
-        database_up=state.database.up, database_failed_probes=state.database.failed_probes,
-        forwarded=state.router.forwarded, item_feed_events=r.peer_events_learned, assigned_partitions=len(state.router.assigned),
-        dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
-        prequential_recall_at_10=r.prequential.recall_at_10, deep_versions=deep,
-        served_recall_at_10=state.judge.recall_at_10, deep_weight=state.deep_weight,
-        drift_share=drift.get("drift_share"), drift_detected=bool(drift.get("drifted")) if drift else None,
-        drift_report_id=drift.get("id"))
+from recstream.stream.worker.state import WorkerState
 
 
 def readiness(state: WorkerState) -> tuple[bool, str]:

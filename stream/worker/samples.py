@@ -5,13 +5,10 @@ readings of the latency histogram, so a slow minute shows even after a day of fa
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from recstream.models.store.history import Sample
 from recstream.monitors.metrics import buckets, quantile_ms
-
-if TYPE_CHECKING:
-    from recstream.stream.worker.state import WorkerState
+from recstream.stream.worker.state import WorkerState
 
 
 class Sampler:

@@ -26,14 +26,13 @@ from recstream.models.store.db import create_db_engine, require_current_schema
 from recstream.models.store.dead_letters import DeadLetterLog
 from recstream.models.store.items import ItemStore
 from recstream.models.store.registry import ModelVersion, Registry
-from recstream.monitors.metrics import WorkerMetrics
+from recstream.monitors.metrics import Snapshot, WorkerMetrics
 from recstream.stream.ingest.dead_letters import KeptDeadLetters
 from recstream.stream.ingest.pipeline import DeadLetterSink, Pipeline
 from recstream.stream.ingest.prepare import Preparer, PreparerProcess
 from recstream.stream.ingest.runtime import tune_for_throughput
 from recstream.stream.kafka.topics import Topics
 from recstream.stream.settings import Settings
-from recstream.stream.worker import health
 from recstream.stream.worker.answers import recommendation_answer
 from recstream.stream.worker.checkpoints import CheckpointKeeper
 from recstream.stream.worker.database import DatabaseProbe
@@ -86,7 +85,7 @@ class WorkerState:
     recipe: ServedRecipe = field(init=False)
 
     def __post_init__(self) -> None:
-        self.metrics = WorkerMetrics(lambda: health.snapshot(self))
+        self.metrics = WorkerMetrics(lambda: snapshot(self))
         self.database = DatabaseProbe(self.deep.registry.engine)
         self.recipe = ServedRecipe(self.settings.serving.recipe())
         #: a restored window of learned ids, waiting for the pipeline (restored before attach())
@@ -215,5 +214,23 @@ class WorkerState:
         return {"item_id": item_id, "items": [{"item_id": i, "score": round(s, 6)} for i, s in zip(rec.items, rec.scores)],
                 "rules": filters.rules(), "served_by": self.source}
 
-    def health(self) -> dict:
-        return health.health(self)
+
+def snapshot(state: WorkerState) -> Snapshot:
+    """/metrics at scrape time, read from the counters the state keeps anyway."""
+    r, p, loop = state.recommender, state.pipeline, state.ingest_loop
+    deep = {role: slot.version.name for role, slot in (("live", state.deep.live), ("canary", state.deep.canary))
+            if slot is not None}
+    drift = state.drift_summary or {}
+    return Snapshot(
+        consumed=p.stats.consumed if p else 0, stored=p.stats.stored if p else 0,
+        learned=p.stats.learned if p else 0, duplicates=p.stats.duplicates if p else 0,
+        batch_failures=loop.failures if loop else 0, rebalances=loop.rebalances if loop else 0,
+        misrouted_keys=loop.misrouted if loop else 0, broker_up=loop.broker_up if loop else None,
+        broker_failed_probes=loop.broker_errors if loop else 0,
+        database_up=state.database.up, database_failed_probes=state.database.failed_probes,
+        forwarded=state.router.forwarded, item_feed_events=r.peer_events_learned, assigned_partitions=len(state.router.assigned),
+        dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
+        prequential_recall_at_10=r.prequential.recall_at_10, deep_versions=deep,
+        served_recall_at_10=state.judge.recall_at_10, deep_weight=state.deep_weight,
+        drift_share=drift.get("drift_share"), drift_detected=bool(drift.get("drifted")) if drift else None,
+        drift_report_id=drift.get("id"))

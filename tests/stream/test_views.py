@@ -9,6 +9,7 @@ from recstream.stream.settings import Settings
 from recstream.stream.web.auth import Access
 from recstream.stream.web.forwarding import FORWARDED_BY
 from recstream.stream.web.reply import LocalRequest
+from recstream.stream.worker import health
 from recstream.stream.worker.directory import WorkerInfo
 
 from .conftest import TOKEN
@@ -76,11 +77,11 @@ def test_the_worker_judges_what_it_serves_and_reports_it(views):
     from recstream.models.data.interaction import InteractionColumns
 
     state = views.state
-    assert state.health()["served_trials"] == 0 and state.health()["served_recall_at_10"] is None
+    assert health.health(state)["served_trials"] == 0 and health.health(state)["served_recall_at_10"] is None
     state.judge.sample, state.judge.budget = 1.0, None  # judge every novel positive of the next events
     more = list(generate(SyntheticSpec(users=50, items=80, events=4_000, seed=2)))[3_000:]
     state.judge.before_learning(state.recommender, state.deep.choose, InteractionColumns.of(more))
-    h = state.health()
+    h = health.health(state)
     assert h["served_trials"] > 100 and 0 < h["served_recall_at_10"] < 1
     assert h["deep_weight"] == 0.5  # no deep version yet: nothing to tune, the configured share
     metrics = call(views.metrics(LocalRequest())).body.decode()

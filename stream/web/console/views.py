@@ -30,6 +30,7 @@ from recstream.stream.web.contract.routes import CONSOLE
 from recstream.stream.web.dispatch import blocking
 from recstream.stream.web.params import BadRequest, row_id
 from recstream.stream.web.reply import Reply, Request
+from recstream.stream.worker import health
 from recstream.stream.worker.state import WorkerState
 
 SECURITY = (("Content-Security-Policy", ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -85,7 +86,7 @@ class ConsoleViews:
         if denied:
             return denied
         seconds, pipeline, engine = self.state.metrics.request_seconds, self.state.pipeline, self.state.registry.engine
-        h = {**self.state.health(), "lag_total": sum(pipeline.stats.lag.values()) if pipeline else None}
+        h = {**health.health(self.state), "lag_total": sum(pipeline.stats.lag.values()) if pipeline else None}
         now = time.time()
         history, counts = await blocking(lambda: (History(engine).series(now - HOUR_S, now),
                                                   DeadLetterLog(engine).counts()))
