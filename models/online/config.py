@@ -29,35 +29,29 @@ class OnlineConfig:
     learning_rate: float = 0.05
     l2: float = 0.002
     #: Sampled negatives (target 0) learned after each positive event: implicit data has no explicit "no".
-    #: Each costs one more learn_one. Measured (replay, chunk 10, vs popularity 0.1732 / 0.0788): 1 negative
-    #: 0.1778 synthetic / 0.0793 MovieLens, 2: 0.1828 / 0.0791, 3: 0.1850 / 0.0795.
+    #: Each costs one more learn_one. (Why each default: docs/benchmarks.md, "Why the online learner's defaults".)
     negatives: int = 2
     #: "uniform" over known items, or "popularity" (in proportion to decayed popularity): the latter leaves
     #: popularity to the blend term and makes the factors learn what sets a user apart from the crowd.
     negative_sampling: Literal["uniform", "popularity"] = "popularity"
-    #: Weight of log-popularity in the personal score: popularity is a strong prior the factors refine. 2 was
-    #: best for the factors alone; 1 with co-occurrence (MovieLens replay 0.0915 at 2, 0.0963 at 1).
+    #: Weight of log-popularity in the personal score: popularity is a strong prior the factors refine.
     popularity_blend: float = 1.0
     #: Weight of item co-occurrence with the user's recent positives in the personal score (0 = off; see
-    #: cooccurrence.py). The factors alone only tie popularity on the MovieLens replay.
+    #: cooccurrence.py).
     cooccurrence_weight: float = 2.0
     #: How many of a user's latest positive items the co-occurrence score looks at (and each new one pairs with),
     #: the weight of each step back in that window, and how many companions each item keeps.
     cooccurrence_window: int = 10
     cooccurrence_decay: float = 0.8
     cooccurrence_neighbours: int = 64
-    #: Companion counts halve every this many positive events (None: they never fade). A trade-off, so off by
-    #: default (bench/served.py): 30k brings the synthetic stream back within 5% of its level 4.6% of the stream
-    #: after a preference shift (5.2% without) but costs sessions 3% of their recall (10k: 4.2%, -8%).
+    #: Companion counts halve every this many positive events (None: they never fade). A trade-off (faster
+    #: recovery from a shift, less recall on sessions), so off by default.
     cooccurrence_half_life: float | None = None
     #: When the share of new pairs that counts already knew drops (a taste shift, shift.py), every companion count
-    #: is multiplied by this once (None: not watched). bench/served.py: 0.1 brings the synthetic stream back within
-    #: 5% of its level 4.6% of the stream after a shift (5.2% unwatched); the session stream noticed none, MovieLens
-    #: two (0.0952 -> 0.0949 online Recall@10, intervals overlapping).
+    #: is multiplied by this once (None: not watched).
     cooccurrence_shift_fade: float | None = 0.1
     #: "More like this" reads companion counts where a pair counts this^(steps apart - 1) in the user's window
-    #: (bench/similar.py, next positive among the 10 similar to the last: 1 / 0.5 / 0.3 -> sessions 0.626 / 0.686 /
-    #: 0.694, MovieLens 0.0658 at 0.5 and 0.0657 at 0.3; a user's score keeps counting every pair alike).
+    #: (a user's score keeps counting every pair alike).
     similar_pair_decay: float = 0.5
     popularity_half_life_s: float = 365 * 24 * 3600.0
     #: Target learned for each implicit event type; ratings map to 1 (>= rating_threshold) or 0.
@@ -75,10 +69,8 @@ class OnlineConfig:
     min_user_events: int = 1
     #: Share of positive events scored before learning for the live Recall@10 (1.0 = every one).
     prequential_sample: float = 0.05
-    #: At most this many probes per second of wall-clock time (None: no cap). A probe scores the whole catalogue
-    #: (~0.2 ms over 10k items): at 40k events/s a 5% share took a third of the worker's learning time, for far
-    #: more probes than a live figure needs. The worker sets it (RECSTREAM_ONLINE_PREQUENTIAL_MAX_PER_S);
-    #: replays leave it off, so they stay deterministic.
+    #: At most this many probes per second of wall-clock time (None: no cap): a probe scores the whole catalogue.
+    #: The worker sets a cap; replays leave it off, so they stay deterministic.
     prequential_max_per_s: float | None = None
     #: How many of a user's most recent items are remembered (and excluded from their recommendations).
     max_seen_per_user: int = 2000
