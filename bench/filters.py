@@ -23,6 +23,7 @@ from recstream.models.catalogue.items import ItemRecord
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend import blend
 from recstream.models.serving.filters import Filters, deny_mask
 from recstream.models.serving.mix import ServedMix
@@ -34,7 +35,7 @@ def timed(online: OnlineRecommender, catalogue: Catalogue, users: list[str], fil
     for n, u in enumerate(users):
         f = filters(n) if callable(filters) else filters
         t = time.perf_counter()
-        rec, _ = blend(online, None, u, k, True, ServedMix(0.0, 0.0), deny_mask(online, catalogue, f))
+        rec, _ = blend(online, None, Ask(u, k, deny=deny_mask(online, catalogue, f)), ServedMix(0.0, 0.0))
         seconds.append(time.perf_counter() - t)
         lengths.append(len(rec.items))
     ms = np.array(seconds) * 1000

@@ -26,6 +26,7 @@ from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.online import kernels, legacy
 from recstream.models.online.checkpoint import OnlineCheckpoint
 from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.ask import Ask
 from recstream.models.serving.filters import Filters, deny_mask
 from recstream.models.serving.mix import RecipeConfig
 from recstream.models.serving.recipe import ServedRecipe
@@ -73,7 +74,7 @@ def serving(online: OnlineRecommender, users: list[str], rng: np.random.Generato
         seconds = []
         for n, user in enumerate(users):
             t = time.perf_counter()
-            recipe.serve(online, None, user, 10, deny=deny_mask(online, catalogue, filters))
+            recipe.serve(online, None, Ask(user, 10, deny=deny_mask(online, catalogue, filters)))
             if n >= 20:  # the first requests fill caches (the category's mask)
                 seconds.append(time.perf_counter() - t)
         out[name] = percentiles(seconds)

@@ -28,6 +28,7 @@ from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import retrain
+from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend import blend
 from recstream.models.serving.hotswap import DeepSlot
 from recstream.models.serving.mix import RecipeConfig, ServedMix
@@ -104,7 +105,7 @@ class ServedReplay:
     def served(self, user: str) -> list[str]:
         """What a worker serves `user` now: its recipe (new-item slots from each item's first event)."""
         online, w = self.learner(user), self.worker(user)
-        rec, _ = self.recipes[w].serve(online, self.slot.choose(user), user, K,
+        rec, _ = self.recipes[w].serve(online, self.slot.choose(user), Ask(user, K),
                                        new_key=(online.events_learned, online.n_items),
                                        created_at=lambda: self.created_at)
         self.served_items.update(rec.items)
@@ -114,7 +115,7 @@ class ServedReplay:
         """What each source would serve `user` now (seen items excluded)."""
         online = self.learner(user)
         return {"served": self.served(user), "online": online.recommend(user, K).items,
-                "deep": blend(online, self.slot.choose(user), user, K, True, ServedMix(0.0, 1.0))[0].items,
+                "deep": blend(online, self.slot.choose(user), Ask(user, K), ServedMix(0.0, 1.0))[0].items,
                 **self.references.top(user, self.interacted.get(user, set()))}
 
     def probe(self, index: int, chunk: Sequence[Interaction]) -> None:

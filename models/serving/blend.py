@@ -9,6 +9,7 @@ import numpy as np
 
 from recstream.models.deep.config import PAD
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
+from recstream.models.serving.ask import Ask
 from recstream.models.serving.hotswap import LoadedModel
 from recstream.models.serving.mix import ServedMix
 
@@ -115,13 +116,13 @@ def ignored_showings(online: OnlineRecommender, user_id: str) -> np.ndarray | No
     return counts
 
 
-def blend(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, exclude_seen: bool,
-          mix: ServedMix, deny: np.ndarray | None = None) -> tuple[Recommendation, bool]:
-    """Top-k of the user's served scores (`mixed_scores`), never an item row `deny` marks (see filters.py).
+def blend(online: OnlineRecommender, deep: LoadedModel | None, ask: Ask, mix: ServedMix) -> tuple[Recommendation, bool]:
+    """Top-k of the user's served scores (`mixed_scores`), never an item row `ask.deny` marks (see filters.py).
     Returns whether the deep model contributed: it does when the user has history it knows."""
+    user_id, k, deny = ask.user_id, ask.k, ask.deny
     if online.n_items == 0 or k <= 0 or (deny is not None and deny[:online.n_items].all()):
         return Recommendation([], [], "popular"), False  # nothing may be served: nothing to score
-    scores, used_deep = mixed_scores(online, deep, user_id, exclude_seen, mix)
+    scores, used_deep = mixed_scores(online, deep, user_id, ask.exclude_seen, mix)
     if deny is not None:
         scores[deny[:len(scores)]] = -np.inf
     source = "personal" if used_deep or online.is_personal(user_id) else "popular"

@@ -17,6 +17,7 @@ import numpy as np
 from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
+from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend import blend
 from recstream.models.serving.hotswap import LoadedModel
 from recstream.models.serving.mix import ServedMix
@@ -64,17 +65,17 @@ class NewItemSlots:
         self._key: Any = None
         self._fresh = np.zeros(0, dtype=bool)
 
-    def serve(self, served: Recommendation, policy: NewItemPolicy, *, key: Any,
+    def serve(self, served: Recommendation, policy: NewItemPolicy, ask: Ask, *, key: Any,
               created_at: Callable[[], dict[str, float]], online: OnlineRecommender, deep: LoadedModel | None,
-              user_id: str, k: int, exclude_seen: bool, mix: ServedMix,
-              deny: np.ndarray | None = None) -> Recommendation:
-        """`served` with `policy.share` of its slots for the user's best new items (under the same `deny`)."""
+              mix: ServedMix) -> Recommendation:
+        """`served` with `policy.share` of its slots for the user's best new items (under the same `ask.deny`)."""
         if policy.share <= 0 or served.source != "personal":
             return served
         if key != self._key:
             self._key, self._fresh = key, new_item_rows(online, created_at(), policy)
         if not self._fresh.any():
             return served
+        deny = ask.deny
         others = ~self._fresh if deny is None else deny | ~self._fresh[:len(deny)]
-        new, _ = blend(online, deep, user_id, k, exclude_seen, mix, others)
-        return with_new_items(served, new, k, policy.share)
+        new, _ = blend(online, deep, ask.but(deny=others), mix)
+        return with_new_items(served, new, ask.k, policy.share)

@@ -14,6 +14,7 @@ import numpy as np
 
 from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
+from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend import blend
 from recstream.models.serving.blend_tuner import MixTuner, ServedJudge
 from recstream.models.serving.explore import POOL, explore
@@ -34,18 +35,17 @@ class ServedRecipe:
         """The mix served now."""
         return self.judge.tuner.weight if self.cfg.tuned else self.cfg.start
 
-    def serve(self, online: OnlineRecommender, deep: LoadedModel | None, user_id: str, k: int, *,
-              exclude_seen: bool = True, deny: np.ndarray | None = None, new_key: Hashable = None,
+    def serve(self, online: OnlineRecommender, deep: LoadedModel | None, ask: Ask, *, new_key: Hashable = None,
               created_at: Callable[[], dict[str, float]] = dict) -> tuple[Recommendation, bool]:
-        """The user's list, and whether the deep model took part. `deny` marks item rows never served (filters);
+        """The user's list, and whether the deep model took part: blend, exploration, new-item slots.
         `created_at` gives items' catalogue times for the new-item slots, worked out again when `new_key` changes."""
         mix, share = self.mix, self.cfg.explore_share
-        exploring = share > 0 and online.is_personal(user_id)
-        rec, used_deep = blend(online, deep, user_id, k * POOL if exploring else k, exclude_seen, mix, deny)
+        exploring = share > 0 and online.is_personal(ask.user_id)
+        rec, used_deep = blend(online, deep, ask.but(k=ask.k * POOL) if exploring else ask, mix)
         if exploring:
-            rec = explore(rec, k, share, self._rng)
-        rec = self._new_items.serve(rec, self.cfg.new_items, key=new_key, created_at=created_at, online=online,
-                                    deep=deep, user_id=user_id, k=k, exclude_seen=exclude_seen, mix=mix, deny=deny)
+            rec = explore(rec, ask.k, share, self._rng)
+        rec = self._new_items.serve(rec, self.cfg.new_items, ask, key=new_key, created_at=created_at, online=online,
+                                    deep=deep, mix=mix)
         return rec, used_deep
 
     def before_learning(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None],

@@ -14,6 +14,7 @@ from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.checkpoint import OnlineCheckpoint
 from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend_tuner import ServedJudge
 from recstream.models.serving.explain import explain
 from recstream.models.serving.filters import Filters, deny_mask
@@ -197,7 +198,7 @@ class WorkerState:
         online, mix = self.recommender, self.mix
         deny = deny_mask(online, self.catalogue, filters)
         rec, used_deep = self.recipe.serve(
-            online, deep, user_id, k, exclude_seen=exclude_seen, deny=deny,
+            online, deep, Ask(user_id, k, exclude_seen, deny),
             new_key=(self.catalogue.applied, online.events_learned, online.n_items),
             created_at=lambda: catalogue_created_at(self.catalogue))
         answer = recommendation_answer(user_id, rec, deep, used_deep, self.online_version,

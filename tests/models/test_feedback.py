@@ -73,6 +73,7 @@ def test_the_same_click_reported_as_feedback_and_as_behaviour_is_learned_once():
 
 
 def test_an_ignored_item_stays_down_however_strongly_it_follows_the_last_item():
+    from recstream.models.serving.ask import Ask
     from recstream.models.serving.blend import blend
     from recstream.models.serving.mix import ServedMix
 
@@ -81,8 +82,8 @@ def test_an_ignored_item_stays_down_however_strongly_it_follows_the_last_item():
     rec.learn([Interaction(f"s{u}", f"v{u}", f"i{j}", "click", None, T + 30 + u)
                for u in range(40) for j in (0, 9)], evaluate=False)
     strong = ServedMix(successors=4.0, deep=0.0)
-    assert blend(rec, None, "me", 1, True, strong)[0].items == ["i9"]
+    assert blend(rec, None, Ask("me", 1), strong)[0].items == ["i9"]
     rec.learn_feedback([fb(1, "i9", "impression", T + 100), fb(2, "i4", "impression", T + 800)])
-    served = blend(rec, None, "me", 10, True, strong)[0].items
+    served = blend(rec, None, Ask("me", 10), strong)[0].items
     assert served[-1] == "i9" and len(served) == 5  # ignored: last, demoted after mixing, not only online
-    assert blend(rec, None, "v1", 5, True, strong)[0].items  # other users' lists are untouched
+    assert blend(rec, None, Ask("v1", 5), strong)[0].items  # other users' lists are untouched

@@ -12,6 +12,7 @@ from recstream.models.deep.config import DeepConfig
 from recstream.models.deep.model import DeepModel
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend import blend
 from recstream.models.serving.hotswap import DeepSlot, in_canary
 from recstream.models.serving.mix import ServedMix
@@ -113,14 +114,14 @@ def test_blend_uses_the_deep_model_only_for_users_with_known_history(reg, tmp_pa
     reg.promote(v.id, actor="t", reason="x")
     slot = DeepSlot(reg)
     slot.poll()
-    rec, used = blend(online, slot.live, "u1", 5, True, ServedMix(0.0, 0.5))
+    rec, used = blend(online, slot.live, Ask("u1", 5), ServedMix(0.0, 0.5))
     assert used and rec.source == "personal" and len(rec.items) == 5
     seen = set(online.recent_items("u1", 1000))
     assert not seen & set(rec.items)
-    rec, used = blend(online, slot.live, "stranger", 5, True, ServedMix(0.0, 0.5))
+    rec, used = blend(online, slot.live, Ask("stranger", 5), ServedMix(0.0, 0.5))
     assert not used and rec.source == "popular"
     # An item newer than the deep version is still ranked (by the online model).
-    assert "brand-new-item" in blend(online, slot.live, "u1", 40, True, ServedMix(0.0, 0.5))[0].items
+    assert "brand-new-item" in blend(online, slot.live, Ask("u1", 40), ServedMix(0.0, 0.5))[0].items
 
 
 def test_deep_rows_follow_each_learner_s_own_item_numbering():
