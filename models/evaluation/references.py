@@ -3,7 +3,8 @@
 A reference is something a reader could deploy instead: every one serves popular items to a user it cannot judge
 yet (no history, or before its first fit), as recstream does, and breaks ties by popularity. They follow the
 independent tool `../shared/tools/reference_stream.py` (kept outside the project) model for model, so their
-figures can be checked against it on any stream (tests/models/test_references.py does when the tool is there):
+figures can be checked against it on any stream (tests/models/evaluation/test_references.py does, when the tool
+is there):
 
 - `popularity`: all-time counts of positives.
 - `ease_l{λ}` and `ease_recent_l{λ}`: EASE (Steck 2019), B = I - P / diag(P) with P = (XᵀX + λI)⁻¹ over the

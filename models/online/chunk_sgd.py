@@ -3,7 +3,7 @@
 `learn_one` costs ~16 us a call, nearly all of it Python overhead around a 32-float update; the worker learned
 ~18k events/s with one call per event. Here a chunk's keys are turned into matrix rows in Python (one dict
 lookup each) and the updates run as one compiled loop over the rows, in order (kernels.py): the result
-equals River's `learn_one` loop up to float rounding (tests/models/test_chunk_sgd.py), and new users and items
+equals River's `learn_one` loop up to float rounding (tests/models/online/test_chunk_sgd.py), and new users and items
 draw their initial factors from River's initializer in the same order. (The version before this one updated
 "waves" of events sharing no user or item with NumPy array operations: ~20 waves a 200-event chunk, ~15 NumPy
 calls each, cost ~4 us an event; the compiled loop ~0.1 us.)

@@ -3,7 +3,7 @@ and the statistics of a prequential probe's scores.
 
 A step is ~32 multiply-adds; in Python (River's `learn_one`) it costs ~16 us, in NumPy array operations over a
 chunk ~4 us an event of call overhead, compiled ~0.1 us. The arithmetic is River's, term for term (see
-`ChunkLearner`; tests/models/test_chunk_sgd.py compares the results with `learn_one`).
+`ChunkLearner`; tests/models/online/test_chunk_sgd.py compares the results with `learn_one`).
 
 `cache=True` keeps the machine code next to this file (or in NUMBA_CACHE_DIR): the first process compiles
 (~1.5 s), later ones load it. `warm_up()` does either before a worker takes traffic.
