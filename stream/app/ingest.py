@@ -12,8 +12,8 @@ from recstream.models.store.items import ItemStore
 from recstream.stream.ingest.catalogue_feed import CatalogueFeed, make_catalogue_consumer
 from recstream.stream.ingest.dead_letters import KafkaDeadLetters
 from recstream.stream.ingest.events import EventParser
-from recstream.stream.ingest.item_feed import ItemFeed, make_feed_consumer
 from recstream.stream.ingest.loop import IngestLoop, make_consumer
+from recstream.stream.ingest.peer_feed import PeerFeed, make_feed_consumer
 from recstream.stream.worker.state import WorkerState
 
 log = logging.getLogger("recstream.worker")
@@ -56,20 +56,20 @@ class IngestService:
             if feed is not None:
                 feed.cancel()
                 await asyncio.gather(feed, return_exceptions=True)
-                await state.item_feed.consumer.stop()
+                await state.peer_feed.consumer.stop()
             await state.router.leave()
             await producer.stop()
             pipeline.preparer.close()
 
     async def _start_feed(self) -> asyncio.Task:
-        """The item feed (see stream/ingest/item_feed.py); it starts reading at the first assignment."""
+        """The peer feed (see stream/ingest/peer_feed.py); it starts reading at the first assignment."""
         state, s = self.state, self.state.settings
         consumer = make_feed_consumer(s.kafka, s.ingest)
         await consumer.start()
-        state.item_feed = ItemFeed(consumer, state.topics.behaviour,
+        state.peer_feed = PeerFeed(consumer, state.topics.behaviour,
                                    EventParser(s.ingest.max_event_bytes, s.ingest.max_future_skew_s),
                                    lambda cols: state.recommender.learn_items(cols), s.ingest.batch_max)
-        return asyncio.create_task(state.item_feed.run(), name="item feed")
+        return asyncio.create_task(state.peer_feed.run(), name="item feed")
 
     async def _start_catalogue(self) -> asyncio.Task:
         """The catalogue feed (see stream/ingest/catalogue_feed.py): every items partition, from the start."""
@@ -84,8 +84,8 @@ class IngestService:
     async def _on_assignment(self, behaviour: list[int], partitions: int) -> None:
         state = self.state
         await state.router.on_assignment(behaviour, partitions)
-        if state.item_feed is not None and state.ingest_loop is not None:
-            await state.item_feed.assign(behaviour, partitions, state.ingest_loop.committed)
+        if state.peer_feed is not None and state.ingest_loop is not None:
+            await state.peer_feed.assign(behaviour, partitions, state.ingest_loop.learned_offsets)
 
     async def stop(self) -> None:
         """On SIGTERM, stop ingesting (the batch in hand finishes or is re-read) and leave the consumer group

@@ -108,7 +108,7 @@ class IngestLoop:
         #: next offset per partition of everything this worker's model learned ("topic:partition" -> offset):
         #: what a checkpoint records, and where a partition assigned to this worker is read from. It starts at
         #: the restored checkpoint's offsets and keeps partitions that a rebalance took away.
-        self.committed: dict[str, int] = {}
+        self.learned_offsets: dict[str, int] = {}
         #: at the first assignment: restores a checkpoint for the assigned partitions, returns its offsets
         self.choose_start = choose_start
         self.after_commit = after_commit
@@ -159,17 +159,17 @@ class IngestLoop:
         group = {tp: await self.consumer.committed(tp) for tp in assigned}
         if self.choose_start is not None:  # the first assignment: resume from the best checkpoint for it
             choose, self.choose_start = self.choose_start, None
-            self.committed = dict(await choose({offset_key(tp.topic, tp.partition): c for tp, c in group.items()}))
+            self.learned_offsets = dict(await choose({offset_key(tp.topic, tp.partition): c for tp, c in group.items()}))
         again: dict[str, int] = {}
         # A partition this model never learned: build its users' state from the start of what Kafka keeps.
         # (beginning_offsets + seek, not seek_to_beginning: that one waits for the fetcher, which waits for
         # this callback.)
-        unseen = [tp for tp in assigned if offset_key(tp.topic, tp.partition) not in self.committed]
+        unseen = [tp for tp in assigned if offset_key(tp.topic, tp.partition) not in self.learned_offsets]
         start = await self.consumer.beginning_offsets(unseen) if unseen else {}
         for tp in assigned:
             self._handled[tp] = max(group[tp] or 0, self._handled.get(tp, 0))
             key = offset_key(tp.topic, tp.partition)
-            learned = self.committed.get(key, start.get(tp))
+            learned = self.learned_offsets.get(key, start.get(tp))
             if learned is not None:
                 self.consumer.seek(tp, learned)
             learned = learned or 0
@@ -201,7 +201,7 @@ class IngestLoop:
         if not fetched:
             self._update_lag()
             if self.after_commit is not None:  # idle: the last batches' state gets its checkpoint too
-                self.after_commit(self.committed)
+                self.after_commit(self.learned_offsets)
             return None
         records: list[Record] = [m for msgs in fetched.values() for m in msgs]  # aiokafka's records, as they are
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in fetched.items()}
@@ -263,10 +263,10 @@ class IngestLoop:
                     t1 = time.perf_counter()
                     await self.consumer.commit(head.offsets)
                     self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1
-                    self.committed.update({offset_key(tp.topic, tp.partition): m.offset
+                    self.learned_offsets.update({offset_key(tp.topic, tp.partition): m.offset
                                            for tp, m in head.offsets.items()})
                 if self.after_commit is not None:
-                    self.after_commit(self.committed)
+                    self.after_commit(self.learned_offsets)
                 backoff = 0.5
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise

@@ -37,7 +37,7 @@ def health(state: WorkerState) -> dict:
             "deep": state.deep.state(),
             "drift": state.drift_summary,
             "online_checkpoint": ckpt.name if ckpt else None,
-            "item_feed": {**state.item_feed.state(), "learned": r.peer_events_learned} if state.item_feed else None,
+            "item_feed": {**state.peer_feed.state(), "learned": r.peer_events_learned} if state.peer_feed else None,
             "catalogue": state.catalogue_feed.state() if state.catalogue_feed else state.catalogue.state(),
             "worker": state.source, "partitions": list(state.router.assigned),
             "broker": {"up": loop.broker_up, "failed_probes": loop.broker_errors} if loop else None,

@@ -42,8 +42,8 @@ from recstream.stream.worker.routing import Router
 
 if TYPE_CHECKING:
     from recstream.stream.ingest.catalogue_feed import CatalogueFeed
-    from recstream.stream.ingest.item_feed import ItemFeed
     from recstream.stream.ingest.loop import IngestLoop
+    from recstream.stream.ingest.peer_feed import PeerFeed
 
 log = logging.getLogger("recstream.worker")
 NO_FILTERS = Filters()
@@ -76,7 +76,7 @@ class WorkerState:
     #: the running ingest loop (its failure, rebalance and misrouted-key counts feed /metrics)
     ingest_loop: IngestLoop | None = None
     #: other workers' events, learned item-side (None: RECSTREAM_SHARE_ITEMS=false)
-    item_feed: ItemFeed | None = None
+    peer_feed: PeerFeed | None = None
     #: the shop's catalogue (availability, categories), applied from the items topic by `catalogue_feed`
     catalogue: Catalogue = field(default_factory=Catalogue)
     catalogue_feed: CatalogueFeed | None = None
@@ -152,7 +152,8 @@ class WorkerState:
     def save_checkpoint(self, committed: dict[str, int]) -> None:
         """After each commit (the ingest loop's hook): a checkpoint when one is due."""
         if self.pipeline is not None:
-            feed = {"item_feed": dict(self.item_feed.positions)} if self.item_feed is not None else {}
+            # "item_feed": the key checkpoints have always used for the peer feed's positions
+            feed = {"item_feed": dict(self.peer_feed.positions)} if self.peer_feed is not None else {}
             self.checkpoints.maybe_save(self.recommender, self.pipeline.recent, committed, feed)
 
     def restore(self, version: ModelVersion, ckpt: OnlineCheckpoint) -> None:
@@ -160,8 +161,8 @@ class WorkerState:
         from the current offsets)."""
         self.recommender = ckpt.recommender
         recent = ckpt.extra.get("recent_ids")
-        if self.item_feed is not None and "item_feed" in ckpt.extra:  # peers' events this state holds
-            self.item_feed.restore(ckpt.extra["item_feed"])
+        if self.peer_feed is not None and "item_feed" in ckpt.extra:  # peers' events this state holds
+            self.peer_feed.restore(ckpt.extra["item_feed"])
         if self.pipeline is not None:
             self.pipeline.recommender = ckpt.recommender
             if recent is not None:

@@ -1,4 +1,4 @@
-"""The item feed: what other workers' users do, learned item-side by this worker.
+"""The peer feed: what other workers' users do, learned item-side by this worker (/healthz calls it `item_feed`).
 
 A worker learns in full (factors, seen items, everything) only the users of its partitions. What those users
 tell about *items* — which are popular now, which go together — every worker needs: without it, each one ranks
@@ -41,7 +41,7 @@ def make_feed_consumer(kafka: KafkaSettings, ingest: IngestSettings) -> AIOKafka
                             max_poll_records=ingest.batch_max, fetch_max_wait_ms=500, **kafka.client_options())
 
 
-class ItemFeed:
+class PeerFeed:
     """Reads the peer partitions of `topic` and passes their valid events to `learn` (in order per partition)."""
 
     def __init__(self, consumer: AIOKafkaConsumer, topic: str, parser: EventParser,
