@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+#: the first test's setup runs every bench (about two minutes on 2 cores): more than the suite's 300 s a test
+pytestmark = pytest.mark.timeout(900)
 ROOT = Path(__file__).resolve().parents[2]
 BENCHES = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name != "common.py")
 #: extra arguments of a smoke run
 ARGS = {"served.py": ("--sessions",), "large.py": ("--requests", "60")}
 #: the longest first, so three at a time finish together
-FIRST = ("hotswap.py", "scale.py", "closed_loop.py", "drift.py", "freshness.py", "http_ingest.py", "ingest.py")
+FIRST = ("soak.py", "hotswap.py", "scale.py", "closed_loop.py", "drift.py", "freshness.py", "http_ingest.py", "ingest.py")
 
 
 def run(script: str) -> subprocess.CompletedProcess:
@@ -101,3 +103,17 @@ def test_the_quality_benches_compare_with_their_references_in_the_same_run(runs)
     assert {"popularity"} <= set(replay)
     loop = smoke(runs, "closed_loop.py")
     assert set(loop["arms"]) == {"no_feedback", "feedback"} and loop["feedback_over_no_feedback_ctr"] is not None
+
+
+def test_soak_loses_nothing_and_counts_every_fault_it_made(runs):
+    out = smoke(runs, "soak.py")
+    events = out["events"]
+    assert events["valid_produced"] > 0 and events["bad_produced"] > 0
+    assert (events["lost"], events["stored_twice"]) == (0, 0)
+    # learned_twice / not_learned_by_survivor are reported, not asserted: under kill -9 with a restored checkpoint
+    # the last worker can hold events twice or lack some (found by bench/soak.py; issue 33, not fixed yet)
+    assert events["survivor_learned"] > 0
+    assert (events["feedback_lost"], events["feedback_stored_twice"], events["bad_missing_from_dead_letters"]) == (0, 0, 0)
+    assert out["faults"] and all(f["kind"] in ("kill9", "freeze_broker", "stop_database") for f in out["faults"])
+    assert not any(f["detail"].startswith("failed") for f in out["faults"]), out["faults"]
+    assert out["requests"]["5xx_outside_faults"] == 0

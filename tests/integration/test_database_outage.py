@@ -2,71 +2,31 @@
 keeps serving from memory, holds its offsets, reports the outage, and afterwards every event is stored once and
 learned once."""
 
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from recstream.models.store.db import create_db_engine
 from recstream.models.store.events import EventStore
 from recstream.monitors.metrics import parse
+from recstream.stream.app.own_postgres import OwnPostgres, available
 from recstream.stream.client import api_get
-from recstream.stream.kafka.broker import free_port
 
 from .test_checkpoints import produce
 
 pytestmark = pytest.mark.integration
 
 
-class OwnPostgres:
-    """initdb + pg_ctl on a free port (as the postgres user when run as root: initdb refuses root)."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="recstream-pg-"))
-        self.root.chmod(0o755)
-        self.data, self.port = self.root / "data", free_port()
-        self.as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.as_pg:
-            shutil.chown(self.root, "postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/outage"
-
-    def _run(self, *args: str) -> None:
-        out = subprocess.run([*self.as_pg, *args], capture_output=True, text=True, timeout=60, check=False)
-        assert out.returncode == 0, out.stderr + out.stdout
-
-    def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def create_database(self) -> None:
-        admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres",
-                              isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE outage"))
-        admin.dispose()
-
-
 @pytest.fixture
 def own_postgres():
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+    if not available():
         pytest.skip("initdb/pg_ctl not installed")
-    pg = OwnPostgres()
+    pg = OwnPostgres("outage")
     pg.start()
     pg.create_database()
     yield pg
-    subprocess.run([*pg.as_pg, "pg_ctl", "-D", str(pg.data), "-m", "immediate", "stop"], capture_output=True,
-                   check=False)
-    shutil.rmtree(pg.root, ignore_errors=True)
+    pg.remove()
 
 
 def test_a_15_s_database_outage_loses_nothing_and_the_worker_keeps_serving(worker_factory, own_postgres):

@@ -22,7 +22,7 @@ def stocked(engine):
 
 
 def config(tmp_path, **kw) -> RetrainConfig:
-    return RetrainConfig(deep=kw.pop("deep", FAST), artefact_dir=tmp_path / "artefacts", **kw)
+    return RetrainConfig(deep=kw.pop("deep", FAST), artefact_dir=kw.pop("artefact_dir", tmp_path / "artefacts"), **kw)
 
 
 def test_first_run_beats_popularity_and_goes_live(stocked, tmp_path):
@@ -72,3 +72,39 @@ def test_runs_never_overlap(stocked, tmp_path):
     with pytest.raises(TrainingBusy, match="someone-else"):
         retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
     assert reg.runs() == []  # a refused run records nothing: the request stays queued
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 512 KiB tmpfs (a real filesystem that runs out of space), filled to within 4 KiB; skipped where this
+    process may not mount (it needs root)."""
+    import os
+    import subprocess
+
+    where = tmp_path / "small-disk"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(where)], capture_output=True,
+                             check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    filler = where / "filler"
+    free = os.statvfs(where).f_bavail * os.statvfs(where).f_frsize
+    filler.write_bytes(b"\0" * (free - 4096))
+    yield where, filler
+    subprocess.run(["umount", str(where)], check=False)
+
+
+def test_a_retrain_that_cannot_write_its_artefact_fails_cleanly_and_succeeds_once_space_returns(stocked, tmp_path,
+                                                                                              full_disk):
+    first = retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
+    small, filler = full_disk
+    no_space = retrain(stocked, config(tmp_path, artefact_dir=small), trigger="schedule", requested_by="scheduler")
+    assert no_space.outcome == "failed" and "No space left" in no_space.error
+    assert RunQueue(stocked).run(no_space.run_id)["status"] == "failed"
+    assert Registry(stocked).live().id == first.version.id  # the live version keeps serving
+    assert sorted(p.name for p in small.iterdir()) == ["filler"]  # no half-written artefact left behind
+    assert RunQueue(stocked).training_lock_holder() is None
+    filler.unlink()  # space returns
+    again = retrain(stocked, config(tmp_path, artefact_dir=small), trigger="schedule", requested_by="scheduler")
+    assert again.outcome == "promoted" and Registry(stocked).live().id == again.version.id
+    assert load_model(again.version).items

@@ -1,0 +1,421 @@
+"""Faults together, for a while: two workers and the scheduler on the embedded broker and a PostgreSQL this bench
+starts itself, a steady producer (behaviour, feedback, catalogue updates and a share of bad messages), request
+load on every worker, and a fault every --fault-every-s chosen at random (seeded) from: kill -9 a worker and
+restart it, freeze the broker past the session timeout, stop PostgreSQL for a while, add a third worker and take
+it away, promote or roll back over the operator API.
+
+    python bench/soak.py [--minutes 60] [--seed 1] [--rate 300] [--fault-every-s 60] [--smoke]
+
+Checked at the end against the producer's own record: every valid behaviour event stored once, every bad message
+dead-lettered (at least once; a worker killed between sending dead letters and committing repeats its batch's),
+and — once one worker owns every partition — every event learned once. Over time, each --sample-s: RSS and open
+files of every process, consumer lag, database connections and the request p99; slopes after the first third.
+Prints one JSON object (the fault log included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+from common import add_smoke, shrink
+from kafka import KafkaConsumer, KafkaProducer
+from sqlalchemy import func, select, text
+
+from recstream.models.errors import RecstreamError
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.schema import feedback, interactions
+from recstream.stream.app.launcher import WorkerFailed, WorkerProcess, start_worker
+from recstream.stream.app.own_postgres import OwnPostgres
+from recstream.stream.client import api_get
+from recstream.stream.kafka.broker import EmbeddedBroker, free_port
+from recstream.stream.kafka.topics import Topics, ensure_topics
+from recstream.stream.settings import Settings
+
+TOKEN = "soak-operator-token-0001"
+SESSION_TIMEOUT_S = 6.0
+#: seconds after a fault ends during which errors and lag are still its doing
+GRACE_S = 10.0
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def open_files(pid: int) -> int | None:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+class Producer(threading.Thread):
+    """Steady events at `rate`/s, each recorded: valid behaviour ids, bad messages' markers."""
+
+    def __init__(self, env: dict[str, str], rate: float, bad_share: float, seed: int) -> None:
+        super().__init__(daemon=True)
+        self.env, self.rate, self.bad_share = env, rate, bad_share
+        self.rng = random.Random(seed)
+        self.valid: list[str] = []
+        self.feedback: list[str] = []
+        self.bad: list[str] = []
+        self.users_seen: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        producer = KafkaProducer(bootstrap_servers=self.env["RECSTREAM_BOOTSTRAP"], linger_ms=5, acks="all",
+                                 retries=1_000_000, max_block_ms=600_000)
+        topic, items_topic = self.env["RECSTREAM_TOPIC_BEHAVIOUR"], self.env["RECSTREAM_TOPIC_ITEMS"]
+        feedback_topic = self.env["RECSTREAM_TOPIC_FEEDBACK"]
+        start, n = time.monotonic(), 0
+        while not self.stop.is_set():
+            n += 1
+            user, item = f"u{self.rng.randrange(2_000)}", f"i{int(self.rng.paretovariate(1.2)) % 3_000}"
+            if self.rng.random() < self.bad_share:
+                marker = f"bad-{uuid.uuid4().hex}"
+                producer.send(topic, key=user.encode(), value=json.dumps(
+                    {"event_id": marker, "user_id": user, "item_id": item, "type": "teleport", "ts": time.time()}
+                ).encode())
+                self.bad.append(marker)
+            elif self.rng.random() < 0.1:  # impressions: stored, and never learned as interactions
+                event_id = f"f{n}-{uuid.uuid4().hex[:8]}"
+                producer.send(feedback_topic, key=user.encode(), value=json.dumps(
+                    {"event_id": event_id, "user_id": user, "item_id": item, "action": "impression",
+                     "rec_id": "soak", "model_version": "online:biased_mf", "ts": time.time()}).encode())
+                self.feedback.append(event_id)
+            elif self.rng.random() < 0.01:
+                producer.send(items_topic, key=item.encode(), value=json.dumps(
+                    {"item_id": item, "available": True, "categories": [f"c{hash(item) % 7}"]}).encode())
+            else:
+                event_id = f"e{n}-{uuid.uuid4().hex[:8]}"
+                producer.send(topic, key=user.encode(), value=json.dumps(
+                    {"event_id": event_id, "user_id": user, "item_id": item,
+                     "type": self.rng.choice(("view", "click", "purchase")), "ts": time.time()}).encode())
+                self.valid.append(event_id)
+                self.users_seen.setdefault(user, time.monotonic())
+            ahead = n / self.rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+        producer.flush()
+        producer.close()
+
+
+class Requests(threading.Thread):
+    """About `rate`/s requests spread over the live workers: (time, status, seconds, personal?, user known?)."""
+
+    def __init__(self, soak: Soak, producer: Producer, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.soak, self.producer, self.rate = soak, producer, rate
+        self.log: list[tuple[float, int, float, bool, bool]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        rng = random.Random(7)
+        while not self.stop.is_set():
+            workers = list(self.soak.workers.values())
+            users = list(self.producer.users_seen.items())
+            if workers and users:
+                user, first = rng.choice(users)
+                w = rng.choice(workers)
+                t = time.perf_counter()
+                try:
+                    answer = api_get(f"{w.api}/recommendations/{user}?k=10", timeout=5)
+                    status, personal = 200, answer["source"] == "personal"
+                except RecstreamError as exc:
+                    text_ = str(exc)
+                    status = int(text_.split(":")[0]) if text_[:3].isdigit() else 0
+                    personal = False
+                self.log.append((time.monotonic(), status, time.perf_counter() - t, personal,
+                                 time.monotonic() - first > 30))
+            time.sleep(1 / self.rate)
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args, self.tmp = args, tmp
+        self.rng = random.Random(args.seed)
+        self.broker = EmbeddedBroker(log_path=tmp / "broker.log").start()
+        self.pg = OwnPostgres("soak")
+        self.pg.start()
+        self.pg.create_database()
+        upgrade(create_db_engine(self.pg.url))
+        s = Settings.build(bootstrap=self.broker.bootstrap, database_url=self.pg.url)
+        ensure_topics(self.broker.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions)
+        self.env = {**os.environ, "RECSTREAM_BOOTSTRAP": self.broker.bootstrap, "RECSTREAM_DATABASE_URL": self.pg.url,
+                    "RECSTREAM_TOPIC_BEHAVIOUR": s.kafka.topic_behaviour, "RECSTREAM_TOPIC_ITEMS": s.kafka.topic_items,
+                    "RECSTREAM_TOPIC_FEEDBACK": s.kafka.topic_feedback,
+                    "RECSTREAM_TOPIC_DEAD_LETTER": s.kafka.topic_dead_letter,
+                    "RECSTREAM_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S), "RECSTREAM_OPERATOR_TOKEN": TOKEN,
+                    "RECSTREAM_WORKER_HEARTBEAT_S": "0.5", "RECSTREAM_CHECKPOINT_INTERVAL_S": "10",
+                    "RECSTREAM_ARTEFACT_DIR": str(tmp / "artefacts"), "RECSTREAM_DRIFT_REPORT_DIR": str(tmp / "drift"),
+                    "RECSTREAM_RETRAIN_INTERVAL_S": str(args.retrain_every_s),
+                    "RECSTREAM_DRIFT_INTERVAL_S": str(args.retrain_every_s / 2),
+                    "RECSTREAM_DEEP_EPOCHS": "2", "RECSTREAM_DEEP_DIM": "16"}
+        self.workers: dict[str, WorkerProcess] = {}
+        self.starts = 0
+        self.faults: list[dict] = []
+        self.scheduler = self._scheduler()
+
+    def _scheduler(self):
+        import subprocess
+
+        log = (self.tmp / "scheduler.log").open("wb")
+        return subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "scheduler"], env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+    def start(self, name: str) -> WorkerProcess:
+        self.starts += 1
+        env = {**self.env, "RECSTREAM_WEB_PORT": str(free_port())}
+        w = start_worker(env, self.tmp / f"{name}-{self.starts}.log", timeout=120)
+        self.workers[name] = w
+        return w
+
+    def fault(self, kind: str, action: Callable[[], str]) -> None:
+        began = time.monotonic()
+        try:
+            detail = action()
+        except Exception as exc:  # noqa: BLE001 - recorded: a fault that could not be made is part of the log
+            detail = f"failed: {type(exc).__name__}: {exc}"
+        self.faults.append({"kind": kind, "start_s": round(began - self.t0, 1),
+                            "seconds": round(time.monotonic() - began, 1), "detail": detail[:300]})
+
+    def kill9(self) -> str:
+        name = self.rng.choice(sorted(n for n in self.workers if n != "extra"))
+        self.workers.pop(name).process.send_signal(signal.SIGKILL)
+        time.sleep(2)
+        self.start(name)
+        return f"{name} killed and restarted"
+
+    def freeze_broker(self) -> str:
+        os.kill(self.broker.process.pid, signal.SIGSTOP)
+        time.sleep(SESSION_TIMEOUT_S + 2)
+        os.kill(self.broker.process.pid, signal.SIGCONT)
+        return f"broker frozen {SESSION_TIMEOUT_S + 2:.0f} s"
+
+    def stop_database(self) -> str:
+        down = self.rng.uniform(*self.args.db_outage_s)
+        self.pg.stop("immediate")
+        time.sleep(down)
+        self.pg.start()
+        return f"PostgreSQL down {down:.0f} s"
+
+    def add_remove_worker(self) -> str:
+        self.start("extra")
+        time.sleep(10)
+        self.workers.pop("extra").stop()
+        return "a third worker joined for 10 s and left"
+
+    def operate(self) -> str:
+        w = next(iter(self.workers.values()))
+        versions = api_get(f"{w.api}/models", token=TOKEN)["versions"]
+        deep = [v for v in versions if v["kind"] == "deep" and v["status"] in ("candidate", "retired", "live")]
+        live = [v for v in deep if v["status"] == "live"]
+        others = [v for v in deep if v["status"] != "live"]
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        if others:
+            target = self.rng.choice(others)["name"]
+            r = httpx.post(f"{w.api}/models/{target}/promote", json={"reason": "soak"}, headers=bearer, timeout=10)
+            return f"promote {target} answered {r.status_code}"
+        if live:
+            r = httpx.post(f"{w.api}/models/rollback", json={"reason": "soak"}, headers=bearer, timeout=10)
+            return f"rollback answered {r.status_code}"
+        return "no deep version yet"
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.stop(signal.SIGKILL)
+        self.scheduler.kill()
+        self.broker.stop()
+        self.pg.remove()
+
+
+FAULTS = ("kill9", "freeze_broker", "stop_database", "add_remove_worker", "operate")
+
+
+def sample(soak: Soak, engine, requests: Requests, since: float) -> dict:
+    procs = {n: w.process.pid for n, w in soak.workers.items()} | {"scheduler": soak.scheduler.pid,
+                                                                   "broker": soak.broker.process.pid}
+    lag = 0
+    for w in soak.workers.values():
+        try:
+            p = w.health()["pipeline"]
+            lag += sum((p or {}).get("lag", {}).values()) if p else 0
+        except RecstreamError:
+            lag = None
+            break
+    try:
+        with engine.connect() as c:
+            conns = c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = 'soak'")).scalar_one()
+    except Exception:  # noqa: BLE001 - the database may be the fault of the moment
+        conns = None
+    recent = [x[2] for x in requests.log if x[0] >= since and x[1] == 200]
+    return {"t_s": round(time.monotonic() - soak.t0, 1), "lag": lag, "db_connections": conns,
+            "rss_mb": {n: rss_mb(pid) for n, pid in procs.items()},
+            "open_files": {n: open_files(pid) for n, pid in procs.items()},
+            "request_p99_ms": round(float(np.percentile(recent, 99)) * 1e3, 2) if recent else None}
+
+
+def slope_per_hour(samples: list[dict], name: str, after_s: float) -> float | None:
+    """RSS growth of `name` after warm-up, as a share of its mean per hour (linear fit)."""
+    pts = [(s["t_s"], s["rss_mb"].get(name)) for s in samples if s["t_s"] >= after_s and s["rss_mb"].get(name)]
+    if len(pts) < 3:
+        return None
+    t, y = np.array(pts, dtype=float).T
+    return round(float(np.polyfit(t, y, 1)[0]) * 3600 / float(y.mean()), 4)
+
+
+def in_fault(t: float, faults: list[dict], t0: float) -> bool:
+    return any(f["start_s"] <= t - t0 <= f["start_s"] + f["seconds"] + GRACE_S for f in faults)
+
+
+def dead_lettered(env: dict[str, str]) -> list[str]:
+    """Event ids of the dead-letter topic's messages, read to its end."""
+    consumer = KafkaConsumer(env["RECSTREAM_TOPIC_DEAD_LETTER"], bootstrap_servers=env["RECSTREAM_BOOTSTRAP"],
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5_000,
+                             group_id=None)
+    ids = []
+    for msg in consumer:
+        try:
+            ids.append(json.loads(msg.value)["event_id"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    consumer.close()
+    return ids
+
+
+def settle(soak: Soak, engine, produced: int, timeout: float = 300.0) -> int:
+    """Wait until every produced valid event is stored; the rows stored."""
+    deadline = time.monotonic() + timeout
+    rows = 0
+    while time.monotonic() < deadline:
+        with engine.connect() as c:
+            rows = c.execute(select(func.count(func.distinct(interactions.c.event_id)))).scalar_one()
+        if rows >= produced:
+            return rows
+        time.sleep(1)
+    return rows
+
+
+def run(args: argparse.Namespace, tmp: Path) -> dict:
+    soak = Soak(args, tmp)
+    try:
+        soak.start("a")
+        soak.start("b")
+        producer = Producer(soak.env, args.rate, args.bad_share, args.seed)
+        requests = Requests(soak, producer, args.request_rate)
+        engine = create_db_engine(soak.pg.url)
+        soak.t0 = time.monotonic()
+        producer.start()
+        requests.start()
+        samples, next_fault, next_sample = [], time.monotonic() + args.fault_every_s, time.monotonic()
+        end = soak.t0 + args.minutes * 60
+        while time.monotonic() < end:
+            now = time.monotonic()
+            if now >= next_sample:
+                samples.append(sample(soak, engine, requests, now - args.sample_s))
+                next_sample = now + args.sample_s
+            if now >= next_fault:
+                kind = soak.rng.choice(args.faults)
+                soak.fault(kind, getattr(soak, kind))
+                next_fault = time.monotonic() + args.fault_every_s * soak.rng.uniform(0.7, 1.3)
+            time.sleep(0.2)
+        producer.stop.set()
+        producer.join(120)
+        requests.stop.set()
+        requests.join(30)
+        stored = settle(soak, engine, len(producer.valid))
+        with engine.connect() as c:
+            rows = c.execute(select(func.count()).select_from(interactions)).scalar_one()
+            ids = {r[0] for r in c.execute(select(interactions.c.event_id))}
+            fb_rows = c.execute(select(func.count()).select_from(feedback)).scalar_one()
+            fb_ids = {r[0] for r in c.execute(select(feedback.c.event_id))}
+        letters = dead_lettered(soak.env)
+        bad = set(producer.bad)
+        # one worker left: it owns every partition and must hold every event once
+        for name in [n for n in soak.workers if n != "a"]:
+            soak.workers.pop(name).stop()
+        survivor = soak.workers["a"]
+        try:
+            learned = survivor.wait(lambda h: h["events_learned"] >= len(producer.valid), timeout=args.learn_wait_s,
+                                    what="the survivor to learn every event")["events_learned"]
+        except WorkerFailed:  # reported below as events not learned: the soak's finding, not its crash
+            learned = survivor.health()["events_learned"]
+        outside = [x for x in requests.log if not in_fault(x[0], soak.faults, soak.t0)]
+        warm = args.minutes * 60 / 3
+        return {
+            "bench": "soak", "minutes": args.minutes, "seed": args.seed, "rate": args.rate,
+            "faults": soak.faults,
+            "events": {"valid_produced": len(producer.valid), "stored_distinct": stored, "stored_rows": rows,
+                       "lost": len(set(producer.valid) - ids), "stored_twice": rows - stored,
+                       "survivor_learned": learned, "learned_twice": max(learned - len(producer.valid), 0),
+                       "not_learned_by_survivor": max(len(producer.valid) - learned, 0),
+                       "feedback_produced": len(producer.feedback),
+                       "feedback_lost": len(set(producer.feedback) - fb_ids), "feedback_stored_twice": fb_rows - len(fb_ids),
+                       "bad_produced": len(bad), "bad_dead_lettered": len(bad & set(letters)),
+                       "bad_missing_from_dead_letters": len(bad - set(letters)),
+                       "bad_dead_lettered_again": sum(1 for x in letters if x in bad) - len(bad & set(letters))},
+            "requests": {"total": len(requests.log), "outside_faults": len(outside),
+                         "5xx_outside_faults": sum(1 for x in outside if x[1] >= 500),
+                         "failed_outside_faults": sum(1 for x in outside if x[1] != 200),
+                         # 0: no answer (connection refused, or no answer within 5 s)
+                         "failed_by_status": {str(k): v for k, v in sorted(Counter(
+                             x[1] for x in outside if x[1] != 200).items())},
+                         "known_users_answered_not_personal_outside_faults":
+                             sum(1 for x in outside if x[1] == 200 and x[4] and not x[3]),
+                         "p99_ms_outside_faults": round(float(np.percentile([x[2] for x in outside if x[1] == 200],
+                                                                             99)) * 1e3, 2) if outside else None},
+            "rss_slope_per_hour_after_warmup": {n: slope_per_hour(samples, n, warm)
+                                                for n in ("a", "b", "scheduler", "broker")},
+            "lag_max_outside_faults": max((s["lag"] or 0 for s in samples
+                                           if not in_fault(s["t_s"] + soak.t0, soak.faults, soak.t0)), default=None),
+            "samples": samples,
+        }
+    finally:
+        soak.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rate", type=float, default=300.0, help="events per second")
+    ap.add_argument("--bad-share", type=float, default=0.02)
+    ap.add_argument("--request-rate", type=float, default=20.0)
+    ap.add_argument("--fault-every-s", type=float, default=60.0)
+    ap.add_argument("--sample-s", type=float, default=60.0)
+    ap.add_argument("--retrain-every-s", type=float, default=600.0)
+    ap.add_argument("--faults", default=",".join(FAULTS))
+    ap.add_argument("--learn-wait-s", type=float, default=300.0, help="how long the last worker may take to hold "
+                    "every event before what it lacks is reported")
+    add_smoke(ap)
+    args = shrink(ap.parse_args(), minutes=0.5, rate=100.0, fault_every_s=10.0, sample_s=5.0, learn_wait_s=30.0,
+                  retrain_every_s=3600.0, faults="kill9,freeze_broker,stop_database")
+    args.faults = args.faults.split(",")
+    args.db_outage_s = (3.0, 5.0) if args.smoke else (10.0, 30.0)
+    if unknown := set(args.faults) - set(FAULTS):
+        ap.error(f"unknown faults {sorted(unknown)}; choose from {', '.join(FAULTS)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(run(args, Path(tmp))))
+
+
+if __name__ == "__main__":
+    main()
