@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import time
+from collections.abc import Callable
 
 
 def get(conn: http.client.HTTPConnection, path: str) -> dict:
@@ -15,6 +17,23 @@ def get(conn: http.client.HTTPConnection, path: str) -> dict:
     if r.status != 200:
         raise RuntimeError(f"{path}: {r.status} {body[:200]!r}")
     return json.loads(body)
+
+
+def latencies(conn: http.client.HTTPConnection, n: int, rate: float, users: list[str],
+              busy: Callable[[], bool] = lambda: True) -> list[float]:
+    """Seconds per GET /recommendations, `n` at `rate`/s over one kept-alive connection (fewer if `busy()`
+    turns false first: the load beside it has ended)."""
+    out, start = [], time.monotonic()
+    for i in range(n):
+        if not busy():
+            break
+        wait = start + i / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        t = time.perf_counter()
+        get(conn, f"/recommendations/{users[i % len(users)]}?k=10")
+        out.append(time.perf_counter() - t)
+    return out
 
 
 def add_smoke(ap: argparse.ArgumentParser) -> None:

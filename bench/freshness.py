@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import add_smoke, get, shrink
+from common import add_smoke, get, latencies, shrink
 from kafka import KafkaProducer
 
 from recstream.models.data.interaction import Interaction
@@ -57,19 +57,6 @@ class Load:
         self.process.terminate()
         self.process.wait(10)
         return int((time.monotonic() - self.started) * self.rate)
-
-
-def latencies(conn: http.client.HTTPConnection, n: int, rate: float, users: list[str]) -> list[float]:
-    out = []
-    start = time.monotonic()
-    for i in range(n):
-        wait = start + i / rate - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        t = time.perf_counter()
-        get(conn, f"/recommendations/{users[i % len(users)]}?k=10")
-        out.append(time.perf_counter() - t)
-    return out
 
 
 def warm_up(conn: http.client.HTTPConnection, s: Settings, items: int, events: int) -> int:

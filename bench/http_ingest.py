@@ -22,12 +22,11 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from common import get
+from common import latencies
 
 from recstream.models.data.files import read_interactions
 from recstream.models.data.synthetic import SyntheticSpec, generate
@@ -89,21 +88,6 @@ class Senders:
         return sum(a for a, _ in done), max(t for _, t in done) - self.started
 
 
-def latencies(conn: http.client.HTTPConnection, n: int, users: list[str], rate: float = 200.0,
-              busy: Callable[[], bool] = lambda: True) -> list[float]:
-    out, start = [], time.monotonic()
-    for i in range(n):
-        if not busy():
-            break
-        wait = start + i / rate - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        t = time.perf_counter()
-        get(conn, f"/recommendations/{users[i % len(users)]}?k=10")
-        out.append(time.perf_counter() - t)
-    return out
-
-
 def measure(args: argparse.Namespace, events: list, s: Settings, env: dict[str, str], tmp: str) -> dict:
     users = sorted({e.user_id for e in events})[:500]
     with running_worker(env, Path(tmp) / "worker.log") as w:
@@ -112,9 +96,9 @@ def measure(args: argparse.Namespace, events: list, s: Settings, env: dict[str, 
         produce(events, s.kafka.bootstrap, s.kafka.topic_behaviour, progress=False)
         kafka_s = time.perf_counter() - start
         w.wait(lambda h: h["events_learned"] >= len(events), timeout=600, what="the Kafka-direct events learned")
-        idle = latencies(conn, args.requests, users)
+        idle = latencies(conn, args.requests, 200.0, users)
         senders = Senders(s.serving.web_port, bodies(events, "http-"), args.senders)
-        loaded = latencies(conn, args.requests, users, busy=senders.busy)
+        loaded = latencies(conn, args.requests, 200.0, users, busy=senders.busy)
         accepted, http_s = senders.result()
         h = w.wait(lambda h: h["events_learned"] >= 2 * len(events), timeout=600,
                    what="the HTTP events learned")

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +39,7 @@ from sqlalchemy import func, select, text
 from recstream.models.errors import RecstreamError
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.schema import feedback, interactions
+from recstream.monitors.metrics import parse
 from recstream.stream.app.launcher import WorkerFailed, WorkerProcess, start_worker
 from recstream.stream.app.own_postgres import OwnPostgres
 from recstream.stream.client import api_get
@@ -175,9 +177,7 @@ class Soak:
         self.faults: list[dict] = []
         self.scheduler = self._scheduler()
 
-    def _scheduler(self):
-        import subprocess
-
+    def _scheduler(self) -> subprocess.Popen:
         log = (self.tmp / "scheduler.log").open("wb")
         return subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "scheduler"], env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT)
@@ -254,12 +254,12 @@ FAULTS = ("kill9", "freeze_broker", "stop_database", "add_remove_worker", "opera
 def sample(soak: Soak, engine, requests: Requests, since: float) -> dict:
     procs = {n: w.process.pid for n, w in soak.workers.items()} | {"scheduler": soak.scheduler.pid,
                                                                    "broker": soak.broker.process.pid}
-    lag = 0
+    lag: float | None = 0
     for w in soak.workers.values():
-        try:
-            p = w.health()["pipeline"]
-            lag += sum((p or {}).get("lag", {}).values()) if p else 0
-        except RecstreamError:
+        try:  # /healthz's pipeline has no lag; /metrics has it per partition
+            lag += sum(v for k, v in parse(httpx.get(f"{w.api}/metrics", timeout=5).text).items()
+                       if k.startswith("recstream_consumer_lag{"))
+        except httpx.HTTPError:
             lag = None
             break
     try:

@@ -77,7 +77,7 @@ class Client(_Base):
                     raise Unreachable(f"no recstream API at {self.url} ({exc}): is `recstream worker` running?") from None
                 time.sleep(calls.retry_wait(attempt, self.backoff_s, None))
             else:
-                if not (r.status_code in calls.RETRY_STATUSES and self._again(attempt, r.status_code)):
+                if not self._again(attempt, r.status_code):
                     return calls.read(call, r.status_code, r.content)
                 time.sleep(calls.retry_wait(attempt, self.backoff_s, r.headers.get("Retry-After")))
             attempt += 1
@@ -132,7 +132,7 @@ class AsyncClient(_Base):
                     raise Unreachable(f"no recstream API at {self.url} ({exc}): is `recstream worker` running?") from None
                 await asyncio.sleep(calls.retry_wait(attempt, self.backoff_s, None))
             else:
-                if not (r.status_code in calls.RETRY_STATUSES and self._again(attempt, r.status_code)):
+                if not self._again(attempt, r.status_code):
                     return calls.read(call, r.status_code, r.content)
                 await asyncio.sleep(calls.retry_wait(attempt, self.backoff_s, r.headers.get("Retry-After")))
             attempt += 1

@@ -23,9 +23,8 @@ async def blocking(fn: Callable[[], Any]) -> Any:
 
 async def answer(views: Any, route: Route, request: Request, **params: str) -> Reply:
     reply = views.access.guard(route.access, request) or await getattr(views, route.view)(request, **params)
-    if route.tag in CROSS_ORIGIN_TAGS:
-        return replace(reply, headers=reply.headers + cors_headers(request, views.serving.cors_origins))
-    return reply
+    cors = cors_headers(request, views.serving.cors_origins) if route.tag in CROSS_ORIGIN_TAGS else ()
+    return replace(reply, headers=reply.headers + cors) if cors else reply
 
 
 def cors_headers(request: Request, allowed: list[str]) -> tuple[tuple[str, str], ...]:

@@ -58,7 +58,6 @@ class EventGateway:
             linger_ms=2, max_batch_size=256 * 1024, **settings.kafka.client_options()))
         self._producer: Any = None
         self._starting = asyncio.Lock()
-        self.accepted = 0
 
     async def post(self, body: EventsBody) -> dict[str, Any]:
         """Validate every event; produce the valid, new ones; say what happened to each."""
@@ -77,7 +76,6 @@ class EventGateway:
                     send.append((getattr(self.topics, topic), key, value, got.event_id))
         if send:
             await self._produce(send)
-        self.accepted += len(send)
         return {"accepted": len(send), "duplicates": duplicates, "refused": refused}
 
     async def _produce(self, send: list[tuple[str, bytes, bytes, str]]) -> None:
