@@ -122,22 +122,23 @@ class Producer(threading.Thread):
 
 
 class Requests(threading.Thread):
-    """About `rate`/s requests spread over the live workers: (time, status, seconds, personal?, user known?)."""
+    """About `rate`/s requests spread over the live workers: (time, status, seconds, personal?, user known?,
+    worker-pid)."""
 
     def __init__(self, soak: Soak, producer: Producer, rate: float) -> None:
         super().__init__(daemon=True)
         self.soak, self.producer, self.rate = soak, producer, rate
-        self.log: list[tuple[float, int, float, bool, bool]] = []
+        self.log: list[tuple[float, int, float, bool, bool, str]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         rng = random.Random(7)
         while not self.stop.is_set():
-            workers = list(self.soak.workers.values())
+            workers = list(self.soak.workers.items())
             users = list(self.producer.users_seen.items())
             if workers and users:
                 user, first = rng.choice(users)
-                w = rng.choice(workers)
+                name, w = rng.choice(workers)
                 t = time.perf_counter()
                 try:
                     answer = api_get(f"{w.api}/recommendations/{user}?k=10", timeout=5)
@@ -147,15 +148,16 @@ class Requests(threading.Thread):
                     status = int(text_.split(":")[0]) if text_[:3].isdigit() else 0
                     personal = False
                 self.log.append((time.monotonic(), status, time.perf_counter() - t, personal,
-                                 time.monotonic() - first > 30))
+                                 time.monotonic() - first > 30, f"{name}-{w.process.pid}"))
             time.sleep(1 / self.rate)
 
 
 class Soak:
     def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
         self.args, self.tmp = args, tmp
+        self.logs = args.logs or tmp
         self.rng = random.Random(args.seed)
-        self.broker = EmbeddedBroker(log_path=tmp / "broker.log").start()
+        self.broker = EmbeddedBroker(log_path=self.logs / "broker.log").start()
         self.pg = OwnPostgres("soak")
         self.pg.start()
         self.pg.create_database()
@@ -178,14 +180,14 @@ class Soak:
         self.scheduler = self._scheduler()
 
     def _scheduler(self) -> subprocess.Popen:
-        log = (self.tmp / "scheduler.log").open("wb")
+        log = (self.logs / "scheduler.log").open("wb")
         return subprocess.Popen([sys.executable, "-m", "recstream.stream.cli", "scheduler"], env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT)
 
     def start(self, name: str) -> WorkerProcess:
         self.starts += 1
         env = {**self.env, "RECSTREAM_WEB_PORT": str(free_port())}
-        w = start_worker(env, self.tmp / f"{name}-{self.starts}.log", timeout=120)
+        w = start_worker(env, self.logs / f"{name}-{self.starts}.log", timeout=120)
         self.workers[name] = w
         return w
 
@@ -379,6 +381,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
                          # 0: no answer (connection refused, or no answer within 5 s)
                          "failed_by_status": {str(k): v for k, v in sorted(Counter(
                              x[1] for x in outside if x[1] != 200).items())},
+                         # where they were: (seconds into the run, to 10 s; worker-pid; status) -> requests
+                         "failed_outside_faults_at": [[*k, v] for k, v in sorted(Counter(
+                             (int((x[0] - soak.t0) // 10 * 10), x[5], x[1]) for x in outside if x[1] != 200).items())],
                          "known_users_answered_not_personal_outside_faults":
                              sum(1 for x in outside if x[1] == 200 and x[4] and not x[3]),
                          "p99_ms_outside_faults": round(float(np.percentile([x[2] for x in outside if x[1] == 200],
@@ -406,6 +411,8 @@ def main() -> None:
     ap.add_argument("--faults", default=",".join(FAULTS))
     ap.add_argument("--learn-wait-s", type=float, default=300.0, help="how long the last worker may take to hold "
                     "every event before what it lacks is reported")
+    ap.add_argument("--logs", type=Path, help="keep the broker's, workers' and scheduler's logs in this directory "
+                    "(default: deleted with the run's temporary directory)")
     add_smoke(ap)
     args = shrink(ap.parse_args(), minutes=0.5, rate=100.0, fault_every_s=10.0, sample_s=5.0, learn_wait_s=30.0,
                   retrain_every_s=3600.0, faults="kill9,freeze_broker,stop_database")
@@ -414,6 +421,8 @@ def main() -> None:
     if unknown := set(args.faults) - set(FAULTS):
         ap.error(f"unknown faults {sorted(unknown)}; choose from {', '.join(FAULTS)}")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.logs is not None:
+            args.logs.mkdir(parents=True, exist_ok=True)
         print(json.dumps(run(args, Path(tmp))))
 
 

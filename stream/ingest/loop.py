@@ -8,8 +8,9 @@ Up to IN_FLIGHT (6) batches are in flight: while batch N is learned here, the ne
 by the helper processes or wait for them. Batches are applied and committed strictly in order.
 
 Rebalances (a worker joining or leaving the group): before giving partitions up, the batch being learned is
-finished and committed and the batches fetched after it are dropped (their records are read again by whoever
-owns the partition next). Each assigned partition is read from where *this worker's model* left off (its
+finished and committed. Nothing is applied while an assignment is taken, and batches fetched around it are
+dropped: every partition is then read again from where this model stopped learning it (aiokafka fetches a new
+partition from the group's offset until the assignment seeks it, so such a batch may start anywhere). Each assigned partition is read from where *this worker's model* left off (its
 checkpoint's offsets, or where it stopped learning that partition before), not from the group's committed
 offset: events another worker learned meanwhile are then learned here too, so the model holds every event of
 the users it serves. A partition its model never learned is read from the beginning of what Kafka keeps.
@@ -26,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from recstream.models.data.keys import user_partition
@@ -86,8 +87,8 @@ class _Rebalance(ConsumerRebalanceListener):
 
 
 class IngestLoop:
-    """Consume → prepare → apply → commit, forever. A failed batch is not committed and is re-read after a
-    back-off (with anything fetched after it)."""
+    """Consume → prepare → apply → commit, forever. A failed batch is re-read after a back-off (with anything
+    fetched after it), from where the model stopped learning."""
 
     def __init__(self, consumer: AIOKafkaConsumer, pipeline: Pipeline, kafka: KafkaSettings, ingest: IngestSettings,
                  topics: Topics,
@@ -121,9 +122,15 @@ class IngestLoop:
         self._handled: dict[TopicPartition, int] = {}
         #: next offset to read per partition, as of the last fetch (for the consumer-lag metric)
         self._next: dict[TopicPartition, int] = {}
+        #: offsets handled (stored, dead-lettered, learned) whose commit failed: sent again with the next one
+        self._uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}
         self._generation = 0
         #: held while a batch is applied and committed: a revocation waits for it
         self._applying = asyncio.Lock()
+        #: cleared while an assignment is being taken (a checkpoint restored, partitions sought): no batch is
+        #: applied then, since the model may be swapped and what is fetched meanwhile comes from other offsets
+        self._settled = asyncio.Event()
+        self._settled.set()
         consumer.subscribe([topics.behaviour, topics.feedback, topics.items], listener=_Rebalance(self))
 
     async def probe_broker(self, timeout_s: float) -> bool:
@@ -154,8 +161,20 @@ class IngestLoop:
         self._next.clear()
 
     async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Seek each assigned partition to where this model stopped learning it (restoring a checkpoint first,
+        at the first assignment). aiokafka fetches the new partitions from the group's offsets while this
+        runs: nothing is applied meanwhile, and what was fetched before the seeks is dropped."""
+        self._settled.clear()
+        try:
+            await self._assign(assigned)
+        finally:
+            self._generation += 1
+            self._settled.set()
+
+    async def _assign(self, assigned: list[TopicPartition]) -> None:
         self.rebalances += 1
-        self._generation += 1  # batches fetched before this point came from positions we now seek away from
+        # a revoked partition's new owner commits what it handles; one still ours is committed from here
+        self._uncommitted = {tp: m for tp, m in self._uncommitted.items() if tp in set(assigned)}
         group = {tp: await self.consumer.committed(tp) for tp in assigned}
         if self.choose_start is not None:  # the first assignment: resume from the best checkpoint for it
             choose, self.choose_start = self.choose_start, None
@@ -193,13 +212,16 @@ class IngestLoop:
     async def _fetch(self, wait: bool) -> Batch | None:
         t0 = time.perf_counter()
         timeout_ms = int(self.ingest.batch_within_s * 1000) if wait else 0
+        before = self._generation
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.ingest.batch_max)
-        # Tagged as it arrives (not before the wait: a rebalance may complete while getmany waits, and what
-        # it returns then was read from the new assignment's positions).
-        generation = self._generation
+        # An assignment taken while getmany waited: what it returns may come from before or after the seeks,
+        # so it is dropped and every partition read again from where the model stopped (see run).
+        generation = self._generation if before == self._generation else -1
         self.pipeline.stats.seconds["fetch"] += time.perf_counter() - t0
         if not fetched:
             self._update_lag()
+            if self._uncommitted:  # idle after a failed commit: the group's offset catches up now
+                await self._retry_commit()
             if self.after_commit is not None:  # idle: the last batches' state gets its checkpoint too
                 self.after_commit(self.learned_offsets)
             return None
@@ -209,6 +231,13 @@ class IngestLoop:
         self._update_lag()
         self._check_keys(fetched)
         return Batch(records, offsets, asyncio.ensure_future(self.pipeline.prepare(records)), generation)
+
+    async def _retry_commit(self) -> None:
+        try:
+            async with self._applying:
+                await self._commit({})
+        except KafkaError as exc:
+            log.debug("commit failed again (%s); retrying when idle or with the next batch", exc)
 
     def _check_keys(self, fetched: dict) -> None:
         """One record per fetched partition: is its key where Kafka's default partitioner puts it? Requests are
@@ -248,23 +277,26 @@ class IngestLoop:
             if not in_flight:
                 continue
             head = in_flight.popleft()
-            if head.generation != self._generation:  # fetched before a rebalance: read again by the owner
-                await asyncio.gather(head.prepared, return_exceptions=True)
+            await asyncio.gather(head.prepared, return_exceptions=True)  # a failure is raised below
+            await self._settled.wait()
+            if head.generation != self._generation:  # fetched around a rebalance: read it all again
+                for later in in_flight:
+                    await asyncio.gather(later.prepared, return_exceptions=True)
+                in_flight.clear()
+                await self._read_again()
                 continue
             try:
                 async with self._applying:
-                    if head.generation != self._generation:
-                        await asyncio.gather(head.prepared, return_exceptions=True)
+                    if head.generation != self._generation:  # a revocation came first: the loop reads again
+                        in_flight.appendleft(head)
                         continue
-                    prepared = self._not_yet_dead_lettered(head, await head.prepared)
+                    prepared = self._not_yet_dead_lettered(head, head.prepared.result())
                     await self.pipeline.apply(head.records, prepared)
-                    for tp, meta in head.offsets.items():
-                        self._handled[tp] = max(self._handled.get(tp, 0), meta.offset)
-                    t1 = time.perf_counter()
-                    await self.consumer.commit(head.offsets)
-                    self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1
+                    # The model holds these now, committed or not: a failure from here on must not read them
+                    # again (nor skip what it has not learned: see _read_again).
                     self.learned_offsets.update({offset_key(tp.topic, tp.partition): m.offset
-                                           for tp, m in head.offsets.items()})
+                                                 for tp, m in head.offsets.items()})
+                    await self._commit(head.offsets)
                 if self.after_commit is not None:
                     self.after_commit(self.learned_offsets)
                 backoff = 0.5
@@ -272,16 +304,40 @@ class IngestLoop:
                 raise
             except Exception as exc:  # a bad batch must never kill the worker
                 self.failures += 1
-                log.error("batch of %d records failed, retrying from the last commit in %.1f s: %s",
+                log.error("batch of %d records failed, reading again from what the model learned in %.1f s: %s",
                           len(head.records), backoff, exc, exc_info=not isinstance(exc, KafkaError))
                 for later in in_flight:  # fetched after the failed batch: it will be read again
                     await asyncio.gather(later.prepared, return_exceptions=True)
                 in_flight.clear()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
-                for tp in self.consumer.assignment():
-                    committed = await self.consumer.committed(tp)
-                    if committed is None:
-                        await self.consumer.seek_to_beginning(tp)
-                    else:
-                        self.consumer.seek(tp, committed)
+                await self._read_again()
+
+    async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Commit what was handled past the group's offset, with anything a failed commit left behind. A batch
+        replayed only to learn (below the committed offset) commits nothing: that would move the group back."""
+        due = {tp: m for tp, m in offsets.items() if m.offset > self._handled.get(tp, 0)}
+        for tp, meta in offsets.items():
+            self._handled[tp] = max(self._handled.get(tp, 0), meta.offset)
+        self._uncommitted.update(due)
+        if not self._uncommitted:
+            return
+        t1 = time.perf_counter()
+        await self.consumer.commit(dict(self._uncommitted))
+        self._uncommitted.clear()
+        self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1
+
+    async def _read_again(self) -> None:
+        """After a failed batch, or one fetched around a rebalance: read each partition again from where this model stopped learning it. Not from
+        the group's committed offset: while a worker catches up on events another one committed (after a
+        restart or a rebalance), that offset is ahead of its model, and seeking there skipped the rest of
+        the catch-up (bench/soak.py: 353 of 2,789 events never learned after a kill -9 and a database outage)."""
+        for tp in self.consumer.assignment():
+            learned = self.learned_offsets.get(offset_key(tp.topic, tp.partition))
+            try:
+                if learned is None:  # this model has learned nothing of it: from the beginning of what Kafka keeps
+                    await self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, learned)
+            except IllegalStateError:  # a rebalance took it meanwhile: its assignment seeks it (or its owner)
+                continue

@@ -105,6 +105,12 @@ class CheckpointKeeper:
         # (each worker restores only its own line of state; see docs/design.md "Online checkpoints").
         if live is None or mine is None or live.id >= mine.id or live.id == self._refused:
             return None
+        # Each worker promotes its own checkpoints, and two promotions can land out of order: an older checkpoint
+        # is then live with no operator involved (bench/soak.py caught a worker "restoring" its peer's state so).
+        # Only an operator's rollback since this worker's checkpoint was written is one.
+        rolled_back_at = self.registry.last_rollback_at("online")
+        if rolled_back_at is None or rolled_back_at < mine.created_at:
+            return None
         try:
             ckpt = load_checkpoint(live, self.artefacts.keys)
         except ArtefactError as exc:

@@ -4,7 +4,9 @@
   IN_FLIGHT batches (of at most RECSTREAM_BATCH_MAX records) await learning, and commits each one after it is
   learned; the rest of the backlog stays in Kafka. (aiokafka's own read-ahead is bounded by fetch_max_bytes.)
 - Records read again (after a failed commit, or replayed for learning after a rebalance) are not dead-lettered
-  a second time."""
+  a second time.
+- After a failed batch, a partition is read again from where the model stopped learning it: every record is
+  learned once, even when the failure hits while the worker catches up on what another one committed."""
 
 import asyncio
 from collections import namedtuple
@@ -35,6 +37,7 @@ class Backlog:
         self.handed_out = 0
         self.group_committed = group_committed
         self.failing_commits = failing_commits
+        self.commits: list[int] = []
 
     def subscribe(self, topics, listener) -> None:
         pass
@@ -65,6 +68,7 @@ class Backlog:
         return {tp: 0 for tp in tps}
 
     async def commit(self, offsets: dict) -> None:
+        self.commits.append(offsets[self.tp].offset)
         if self.failing_commits:
             self.failing_commits -= 1
             raise CommitFailedError("the group rebalanced")
@@ -166,3 +170,101 @@ def test_records_replayed_for_learning_after_a_rebalance_are_not_dead_lettered_a
     loop, sink = drain(consumer, assigned_first=True)
     assert sorted(sink.sent) == list(range(60, 100))
     assert loop.pipeline.stats.consumed == 100  # it did read (and could learn) all of them
+
+
+class Learner:
+    """Learns every record it is handed (records their offsets); its `fail_at`-th batch fails before learning,
+    as a batch does when the database is down."""
+
+    def __init__(self, fail_at: int | None = None, prepare_s: float = 0.0) -> None:
+        self.stats = PipelineStats()
+        self.prepare_s = prepare_s
+        self.learned: list[int] = []
+        self.batches = 0
+        self.fail_at = fail_at
+
+    async def prepare(self, records) -> Prepared:
+        await asyncio.sleep(self.prepare_s)
+        return Prepared(behaviour=InteractionColumns.of(()), rejected=[], stored=0, feedback_stored=0, parse_s=0.0,
+                        store_s=0.0)
+
+    async def apply(self, records, prepared) -> None:
+        self.batches += 1
+        if self.batches == self.fail_at:
+            raise ConnectionError("the database is down")
+        self.learned.extend(r.offset for r in records)
+
+
+def learn_all(consumer: Backlog, learner: Learner) -> IngestLoop:
+    settings = Settings.build(batch_max=20, batch_within_s=0.01)
+    loop = IngestLoop(consumer, learner, settings.kafka, settings.ingest, Topics.of(settings.kafka))  # type: ignore[arg-type]
+
+    async def run() -> None:
+        await loop.on_assigned([consumer.tp])
+        task = asyncio.create_task(loop.run())
+        for _ in range(600):
+            if len(learner.learned) >= consumer.n and not loop._uncommitted:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # anything read twice would be learned by now
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run())
+    return loop
+
+
+def test_a_batch_failing_while_the_model_catches_up_is_read_again_from_what_the_model_learned():
+    # Another worker committed 60; this model learned none of the partition and replays it from 0. The second
+    # batch (offsets 20-39) fails: reading again from the group's offset (60) would skip 20-59 for good.
+    consumer = Backlog("recstream.behaviour", 100, group_committed=60)
+    learner = Learner(fail_at=2)
+    loop = learn_all(consumer, learner)
+    assert loop.failures == 1
+    assert sorted(learner.learned) == list(range(100))  # every record learned, each once
+    assert consumer.group_committed == 100
+    assert min(consumer.commits) > 60  # replaying below the group's offset never moved it back
+
+
+def test_a_batch_learned_but_not_committed_is_not_learned_again():
+    consumer = Backlog("recstream.behaviour", 100, failing_commits=1)
+    learner = Learner()
+    loop = learn_all(consumer, learner)
+    assert loop.failures == 1  # the first commit failed ...
+    assert sorted(learner.learned) == list(range(100))  # ... and its batch, learned already, was not read again
+    assert consumer.group_committed == 100  # its offsets went with the next commit
+
+
+def test_batches_read_while_the_first_assignment_restores_a_checkpoint_are_not_learned():
+    # The consumer starts a new partition at the group's offset (60) while the worker restores a checkpoint
+    # (which takes a while) whose state learned up to 30. What it read from 60 meanwhile must not be learned
+    # after the restore: a checkpoint would then say "learned up to 70" of a state that lacks 30-59, and a
+    # worker resuming from it would never learn them (bench/soak.py found 962 such events).
+    consumer = Backlog("recstream.behaviour", 100, group_committed=60)
+    consumer.position = 60
+    learner = Learner(prepare_s=0.2)  # batches fetched during the restore are still being prepared after it
+    settings = Settings.build(batch_max=10, batch_within_s=0.01)
+
+    async def restore_slowly(committed: dict) -> dict[str, int]:
+        await asyncio.sleep(0.05)
+        learner.learned.clear()  # the restored state holds nothing learned before it
+        return {"recstream.behaviour:0": 30}
+
+    loop = IngestLoop(consumer, learner, settings.kafka, settings.ingest, Topics.of(settings.kafka),  # type: ignore[arg-type]
+                      choose_start=restore_slowly)
+
+    async def run() -> None:
+        task = asyncio.create_task(loop.run())
+        await asyncio.sleep(0.05)  # the loop is fetching when the group assigns the partition
+        await loop.on_assigned([consumer.tp])
+        for _ in range(300):
+            if len(learner.learned) >= 70:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run())
+    assert sorted(learner.learned) == list(range(30, 100))
+    assert loop.learned_offsets == {"recstream.behaviour:0": 100}
