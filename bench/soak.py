@@ -9,13 +9,15 @@ it away, promote or roll back over the operator API.
 Checked at the end against the producer's own record: every valid behaviour event stored once, every bad message
 dead-lettered (at least once; a worker killed between sending dead letters and committing repeats its batch's),
 and — once one worker owns every partition — every event learned once. Over time, each --sample-s: RSS and open
-files of every process, consumer lag, database connections and the request p99; slopes after the first third.
+files of every process, consumer lag, database connections and the request p99; slopes after the first 10 minutes
+(a third of shorter runs). After each fault: the seconds until the lag is back under one second of events.
 Prints one JSON object (the fault log included).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -33,13 +35,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 from common import add_smoke, shrink
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import func, select, text
 
 from recstream.models.errors import RecstreamError
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.schema import feedback, interactions
-from recstream.monitors.metrics import parse
 from recstream.stream.app.launcher import WorkerFailed, WorkerProcess, start_worker
 from recstream.stream.app.own_postgres import OwnPostgres
 from recstream.stream.client import api_get
@@ -178,6 +179,7 @@ class Soak:
         self.starts = 0
         self.faults: list[dict] = []
         self.scheduler = self._scheduler()
+        self.group_lag = GroupLag(self.env, s.kafka.group_id)
 
     def _scheduler(self) -> subprocess.Popen:
         log = (self.logs / "scheduler.log").open("wb")
@@ -197,8 +199,21 @@ class Soak:
             detail = action()
         except Exception as exc:  # noqa: BLE001 - recorded: a fault that could not be made is part of the log
             detail = f"failed: {type(exc).__name__}: {exc}"
-        self.faults.append({"kind": kind, "start_s": round(began - self.t0, 1),
-                            "seconds": round(time.monotonic() - began, 1), "detail": detail[:300]})
+        ended = time.monotonic()
+        self.faults.append({"kind": kind, "start_s": round(began - self.t0, 1), "seconds": round(ended - began, 1),
+                            "detail": detail[:300], "lag_recovered_s": self.lag_recovered(ended)})
+        print(f"[{self.faults[-1]['start_s']:7.1f} s] {kind}: {detail[:120]}; lag back under a second of events "
+              f"after {self.faults[-1]['lag_recovered_s']} s", file=sys.stderr, flush=True)
+
+    def lag_recovered(self, since: float, timeout: float = 120.0) -> float | None:
+        """Seconds from `since` until the workers' consumer lag is back under one second of events (the producer
+        never stops, so a lag of exactly 0 is only ever seen between two fetches); None: not within `timeout`."""
+        while time.monotonic() - since < timeout:
+            lag = self.group_lag()
+            if lag is not None and lag <= self.args.rate:
+                return round(time.monotonic() - since, 1)
+            time.sleep(0.5)
+        return None
 
     def kill9(self) -> str:
         name = self.rng.choice(sorted(n for n in self.workers if n != "extra"))
@@ -243,6 +258,7 @@ class Soak:
         return "no deep version yet"
 
     def close(self) -> None:
+        self.group_lag.close()
         for w in self.workers.values():
             w.stop(signal.SIGKILL)
         self.scheduler.kill()
@@ -253,17 +269,44 @@ class Soak:
 FAULTS = ("kill9", "freeze_broker", "stop_database", "add_remove_worker", "operate")
 
 
+class GroupLag:
+    """The workers' group lag as the brokers see it (as `kafka-consumer-groups --describe` does): end offsets
+    minus the group's committed offsets, over the three input topics. Not the workers' own metric: a restarted
+    worker reports no lag until it has fetched, and a frozen broker's last answer looks like none."""
+
+    def __init__(self, env: dict[str, str], group: str) -> None:
+        self.env, self.group = env, group
+        self.topics = [env["RECSTREAM_TOPIC_BEHAVIOUR"], env["RECSTREAM_TOPIC_FEEDBACK"], env["RECSTREAM_TOPIC_ITEMS"]]
+        self.admin: KafkaAdminClient | None = None
+        self.consumer: KafkaConsumer | None = None
+
+    def __call__(self) -> float | None:
+        """Total lag; None while the brokers do not answer."""
+        try:
+            if self.admin is None:
+                self.admin = KafkaAdminClient(bootstrap_servers=self.env["RECSTREAM_BOOTSTRAP"], request_timeout_ms=5000)
+                self.consumer = KafkaConsumer(bootstrap_servers=self.env["RECSTREAM_BOOTSTRAP"], request_timeout_ms=5000)
+            tps = [TopicPartition(t, p) for t in self.topics for p in self.consumer.partitions_for_topic(t) or ()]
+            ends = self.consumer.end_offsets(tps)
+            committed = self.admin.list_group_offsets({self.group: tps})[self.group]  # kafka-python 3 name
+        except Exception:  # noqa: BLE001 - a frozen or restarting broker: no figure now, a new client next time
+            self.close()
+            return None
+        done = {tp: max(c.offset, 0) for tp, c in committed.items()}  # -1: nothing committed yet
+        return float(sum(max(end - done.get(tp, 0), 0) for tp, end in ends.items()))
+
+    def close(self) -> None:
+        for client in (self.admin, self.consumer):
+            if client is not None:
+                with contextlib.suppress(Exception):  # closing a client of a broker that is gone
+                    client.close()
+        self.admin = self.consumer = None
+
+
 def sample(soak: Soak, engine, requests: Requests, since: float) -> dict:
     procs = {n: w.process.pid for n, w in soak.workers.items()} | {"scheduler": soak.scheduler.pid,
                                                                    "broker": soak.broker.process.pid}
-    lag: float | None = 0
-    for w in soak.workers.values():
-        try:  # /healthz's pipeline has no lag; /metrics has it per partition
-            lag += sum(v for k, v in parse(httpx.get(f"{w.api}/metrics", timeout=5).text).items()
-                       if k.startswith("recstream_consumer_lag{"))
-        except httpx.HTTPError:
-            lag = None
-            break
+    lag = soak.group_lag()
     try:
         with engine.connect() as c:
             conns = c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = 'soak'")).scalar_one()
@@ -362,7 +405,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
         except WorkerFailed:  # reported below as events not learned: the soak's finding, not its crash
             learned = survivor.health()["events_learned"]
         outside = [x for x in requests.log if not in_fault(x[0], soak.faults, soak.t0)]
-        warm = args.minutes * 60 / 3
+        warm = min(args.minutes * 60 / 3, 600.0)  # slopes after the first 10 minutes (a third of shorter runs)
         return {
             "bench": "soak", "minutes": args.minutes, "seed": args.seed, "rate": args.rate,
             "faults": soak.faults,
@@ -390,6 +433,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
                                                                              99)) * 1e3, 2) if outside else None},
             "rss_slope_per_hour_after_warmup": {n: slope_per_hour(samples, n, warm)
                                                 for n in ("a", "b", "scheduler", "broker")},
+            "lag_recovered_s_max": max((f["lag_recovered_s"] for f in soak.faults
+                                        if f["lag_recovered_s"] is not None), default=None),
+            "faults_lag_not_recovered_in_120_s": sum(1 for f in soak.faults if f["lag_recovered_s"] is None),
             "lag_max_outside_faults": max((s["lag"] or 0 for s in samples
                                            if not in_fault(s["t_s"] + soak.t0, soak.faults, soak.t0)), default=None),
             "samples": samples,
@@ -414,7 +460,7 @@ def main() -> None:
     ap.add_argument("--logs", type=Path, help="keep the broker's, workers' and scheduler's logs in this directory "
                     "(default: deleted with the run's temporary directory)")
     add_smoke(ap)
-    args = shrink(ap.parse_args(), minutes=0.5, rate=100.0, fault_every_s=10.0, sample_s=5.0, learn_wait_s=30.0,
+    args = shrink(ap.parse_args(), minutes=0.5, rate=100.0, fault_every_s=10.0, sample_s=5.0, learn_wait_s=90.0,
                   retrain_every_s=3600.0, faults="kill9,freeze_broker,stop_database")
     args.faults = args.faults.split(",")
     args.db_outage_s = (3.0, 5.0) if args.smoke else (10.0, 30.0)
