@@ -44,6 +44,7 @@ bench: $(STAMP)  ## every benchmark; each prints JSON
 	$(BIN)/python bench/hotswap.py
 	$(BIN)/python bench/retrain.py
 	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/soak.py --minutes 5
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -31,6 +31,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import numpy as np
@@ -40,7 +41,7 @@ from sqlalchemy import func, select, text
 
 from recstream.models.errors import RecstreamError
 from recstream.models.store.db import create_db_engine, upgrade
-from recstream.models.store.schema import feedback, interactions
+from recstream.models.store.schema import feedback, interactions, model_audit, training_runs
 from recstream.stream.app.launcher import WorkerFailed, WorkerProcess, start_worker
 from recstream.stream.app.own_postgres import OwnPostgres
 from recstream.stream.client import api_get
@@ -122,14 +123,24 @@ class Producer(threading.Thread):
         producer.close()
 
 
+class Answer(NamedTuple):
+    t: float  # monotonic
+    status: int  # 0: no answer (connection refused, or none within 5 s)
+    seconds: float
+    personal: bool
+    known_user: bool  # the user's first event was produced over 30 s before
+    worker: str  # name-pid
+    at: float  # wall clock, to compare with the registry's audit log
+    deep: str | None  # the deep version that shaped the list
+
+
 class Requests(threading.Thread):
-    """About `rate`/s requests spread over the live workers: (time, status, seconds, personal?, user known?,
-    worker-pid)."""
+    """About `rate`/s requests spread over the live workers, each logged as an Answer."""
 
     def __init__(self, soak: Soak, producer: Producer, rate: float) -> None:
         super().__init__(daemon=True)
         self.soak, self.producer, self.rate = soak, producer, rate
-        self.log: list[tuple[float, int, float, bool, bool, str]] = []
+        self.log: list[Answer] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -140,16 +151,18 @@ class Requests(threading.Thread):
             if workers and users:
                 user, first = rng.choice(users)
                 name, w = rng.choice(workers)
-                t = time.perf_counter()
+                t, at = time.perf_counter(), time.time()
+                deep = None
                 try:
                     answer = api_get(f"{w.api}/recommendations/{user}?k=10", timeout=5)
                     status, personal = 200, answer["source"] == "personal"
+                    deep = answer["model_versions"]["deep"]
                 except RecstreamError as exc:
                     text_ = str(exc)
                     status = int(text_.split(":")[0]) if text_[:3].isdigit() else 0
                     personal = False
-                self.log.append((time.monotonic(), status, time.perf_counter() - t, personal,
-                                 time.monotonic() - first > 30, f"{name}-{w.process.pid}"))
+                self.log.append(Answer(time.monotonic(), status, time.perf_counter() - t, personal,
+                                       time.monotonic() - first > 30, f"{name}-{w.process.pid}", at, deep))
             time.sleep(1 / self.rate)
 
 
@@ -162,7 +175,18 @@ class Soak:
         self.pg = OwnPostgres("soak")
         self.pg.start()
         self.pg.create_database()
-        upgrade(create_db_engine(self.pg.url))
+        self.engine = create_db_engine(self.pg.url)
+        upgrade(self.engine)
+        self.small_disk = False
+        #: why the disk_full fault is not drawn, when it cannot be
+        self.disk_note: str | None = None
+        if "disk_full" in args.faults:
+            why = mount_small_disk(tmp / "artefacts", ARTEFACT_DISK_MB)
+            if why is None:
+                self.small_disk = True
+            else:
+                args.faults.remove("disk_full")
+                self.disk_note = f"disk_full not drawn: cannot mount a tmpfs for the artefacts ({why})"
         s = Settings.build(bootstrap=self.broker.bootstrap, database_url=self.pg.url)
         ensure_topics(self.broker.bootstrap, Topics.of(s.kafka), s.kafka.topic_partitions)
         self.env = {**os.environ, "RECSTREAM_BOOTSTRAP": self.broker.bootstrap, "RECSTREAM_DATABASE_URL": self.pg.url,
@@ -174,7 +198,8 @@ class Soak:
                     "RECSTREAM_ARTEFACT_DIR": str(tmp / "artefacts"), "RECSTREAM_DRIFT_REPORT_DIR": str(tmp / "drift"),
                     "RECSTREAM_RETRAIN_INTERVAL_S": str(args.retrain_every_s),
                     "RECSTREAM_DRIFT_INTERVAL_S": str(args.retrain_every_s / 2),
-                    "RECSTREAM_DEEP_EPOCHS": "2", "RECSTREAM_DEEP_DIM": "16"}
+                    "RECSTREAM_DEEP_EPOCHS": "2", "RECSTREAM_DEEP_DIM": "16",
+                    "RECSTREAM_DEDUPE_WINDOW": str(args.dedupe_window)}
         self.workers: dict[str, WorkerProcess] = {}
         self.starts = 0
         self.faults: list[dict] = []
@@ -257,6 +282,44 @@ class Soak:
             return f"rollback answered {r.status_code}"
         return "no deep version yet"
 
+    def disk_full(self) -> str:
+        """Fill the artefact disk, queue a retraining and wait for it: it must fail cleanly (recorded, the live
+        version still serving); then free the space and queue another, which must succeed."""
+        where = self.tmp / "artefacts"
+        filler = where / "soak-filler"
+        live_before = self.live_deep()
+        try:
+            fill(filler, leave=4096)
+            full = self.retrain_and_wait("soak: artefact disk full")
+            live_during = self.live_deep()
+        finally:
+            filler.unlink(missing_ok=True)
+        after = self.retrain_and_wait("soak: artefact disk has space again")
+        return (f"retrain on a full disk: {full['status']} ({(full['error'] or '')[:100]}); live {live_before} -> "
+                f"{live_during}; with space again: {after['status']}")
+
+    def live_deep(self) -> str | None:
+        w = next(iter(self.workers.values()))
+        live = [v["name"] for v in api_get(f"{w.api}/models", token=TOKEN)["versions"]
+                if v["kind"] == "deep" and v["status"] == "live"]
+        return live[0] if live else None
+
+    def retrain_and_wait(self, reason: str, timeout: float = 600.0) -> dict:
+        w = next(iter(self.workers.values()))
+        r = httpx.post(f"{w.api}/models/retrain", json={"reason": reason},
+                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        r.raise_for_status()
+        run_id = r.json()["run_id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.engine.connect() as c:
+                row = c.execute(select(training_runs.c.status, training_runs.c.error)
+                                .where(training_runs.c.id == run_id)).first()
+            if row is not None and row.status not in ("requested", "running"):
+                return {"run": run_id, "status": row.status, "error": row.error}
+            time.sleep(1)
+        return {"run": run_id, "status": f"not finished in {timeout:.0f} s", "error": None}
+
     def close(self) -> None:
         self.group_lag.close()
         for w in self.workers.values():
@@ -264,9 +327,38 @@ class Soak:
         self.scheduler.kill()
         self.broker.stop()
         self.pg.remove()
+        if self.small_disk:
+            subprocess.run(["umount", "-l", str(self.tmp / "artefacts")], check=False, capture_output=True)
 
 
-FAULTS = ("kill9", "freeze_broker", "stop_database", "add_remove_worker", "operate")
+FAULTS = ("kill9", "freeze_broker", "stop_database", "add_remove_worker", "operate", "disk_full")
+#: the artefact directory's size when the disk_full fault is drawn (a tmpfs: it needs root to mount)
+ARTEFACT_DISK_MB = 256
+
+
+def mount_small_disk(where: Path, mb: int) -> str | None:
+    """A tmpfs of `mb` MiB at `where`: a real file system that runs out of space. None when mounted, else why not."""
+    where.mkdir(parents=True, exist_ok=True)
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mb}m", "tmpfs", str(where)], capture_output=True,
+                           text=True, check=False)
+    except OSError as exc:
+        return str(exc)
+    return None if r.returncode == 0 else (r.stderr.strip() or f"mount exited with {r.returncode}")
+
+
+def fill(path: Path, leave: int) -> None:
+    """Write zeros to `path` until its file system has only `leave` bytes free."""
+    st = os.statvfs(path.parent)
+    remaining, chunk = st.f_bavail * st.f_frsize - leave, b"\0" * (1 << 20)
+    with path.open("wb") as f:
+        while remaining > 0:
+            n = min(remaining, len(chunk))
+            try:
+                f.write(chunk[:n])
+            except OSError:  # full already (other writers): that is the point
+                return
+            remaining -= n
 
 
 class GroupLag:
@@ -312,7 +404,7 @@ def sample(soak: Soak, engine, requests: Requests, since: float) -> dict:
             conns = c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = 'soak'")).scalar_one()
     except Exception:  # noqa: BLE001 - the database may be the fault of the moment
         conns = None
-    recent = [x[2] for x in requests.log if x[0] >= since and x[1] == 200]
+    recent = [x.seconds for x in requests.log if x.t >= since and x.status == 200]
     return {"t_s": round(time.monotonic() - soak.t0, 1), "lag": lag, "db_connections": conns,
             "rss_mb": {n: rss_mb(pid) for n, pid in procs.items()},
             "open_files": {n: open_files(pid) for n, pid in procs.items()},
@@ -326,6 +418,24 @@ def slope_per_hour(samples: list[dict], name: str, after_s: float) -> float | No
         return None
     t, y = np.array(pts, dtype=float).T
     return round(float(np.polyfit(t, y, 1)[0]) * 3600 / float(y.mean()), 4)
+
+
+def not_serving(engine, answers: list[Answer], slack_s: float = 5.0) -> int:
+    """Answers shaped by a deep version that the registry's audit log does not show live or in canary at the time
+    (`slack_s`: workers follow the registry within a poll, and a request already running keeps its version)."""
+    with engine.connect() as c:
+        rows = c.execute(select(model_audit.c.version_id, model_audit.c.to_status, model_audit.c.at)
+                         .order_by(model_audit.c.at)).all()
+    spans: dict[str, list[list[float]]] = {}
+    for vid, status, at in rows:
+        mine = spans.setdefault(f"deep-{vid}", [])
+        if status in ("live", "canary"):
+            if not mine or mine[-1][1] < float("inf"):
+                mine.append([at, float("inf")])
+        elif mine and mine[-1][1] == float("inf"):
+            mine[-1][1] = at
+    return sum(1 for x in answers if x.deep is not None and not any(
+        start <= x.at <= end + slack_s for start, end in spans.get(x.deep, ())))
 
 
 def in_fault(t: float, faults: list[dict], t0: float) -> bool:
@@ -404,11 +514,12 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
                                     what="the survivor to learn every event")["events_learned"]
         except WorkerFailed:  # reported below as events not learned: the soak's finding, not its crash
             learned = survivor.health()["events_learned"]
-        outside = [x for x in requests.log if not in_fault(x[0], soak.faults, soak.t0)]
+        outside = [x for x in requests.log if not in_fault(x.t, soak.faults, soak.t0)]
+        ok = [x for x in outside if x.status == 200]
         warm = min(args.minutes * 60 / 3, 600.0)  # slopes after the first 10 minutes (a third of shorter runs)
         return {
             "bench": "soak", "minutes": args.minutes, "seed": args.seed, "rate": args.rate,
-            "faults": soak.faults,
+            "faults": soak.faults, "faults_not_drawn": soak.disk_note,
             "events": {"valid_produced": len(producer.valid), "stored_distinct": stored, "stored_rows": rows,
                        "lost": len(set(producer.valid) - ids), "stored_twice": rows - stored,
                        "survivor_learned": learned, "learned_twice": max(learned - len(producer.valid), 0),
@@ -419,18 +530,21 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
                        "bad_missing_from_dead_letters": len(bad - set(letters)),
                        "bad_dead_lettered_again": sum(1 for x in letters if x in bad) - len(bad & set(letters))},
             "requests": {"total": len(requests.log), "outside_faults": len(outside),
-                         "5xx_outside_faults": sum(1 for x in outside if x[1] >= 500),
-                         "failed_outside_faults": sum(1 for x in outside if x[1] != 200),
+                         "5xx_outside_faults": sum(1 for x in outside if x.status >= 500),
+                         "failed_outside_faults": len(outside) - len(ok),
                          # 0: no answer (connection refused, or no answer within 5 s)
                          "failed_by_status": {str(k): v for k, v in sorted(Counter(
-                             x[1] for x in outside if x[1] != 200).items())},
+                             x.status for x in outside if x.status != 200).items())},
                          # where they were: (seconds into the run, to 10 s; worker-pid; status) -> requests
                          "failed_outside_faults_at": [[*k, v] for k, v in sorted(Counter(
-                             (int((x[0] - soak.t0) // 10 * 10), x[5], x[1]) for x in outside if x[1] != 200).items())],
+                             (int((x.t - soak.t0) // 10 * 10), x.worker, x.status)
+                             for x in outside if x.status != 200).items())],
                          "known_users_answered_not_personal_outside_faults":
-                             sum(1 for x in outside if x[1] == 200 and x[4] and not x[3]),
-                         "p99_ms_outside_faults": round(float(np.percentile([x[2] for x in outside if x[1] == 200],
-                                                                             99)) * 1e3, 2) if outside else None},
+                             sum(1 for x in ok if x.known_user and not x.personal),
+                         "p99_ms_outside_faults": round(float(np.percentile([x.seconds for x in ok], 99)) * 1e3, 2)
+                         if ok else None,
+                         "deep_versions_served": dict(Counter(x.deep for x in requests.log if x.status == 200)),
+                         "served_a_version_the_registry_did_not_serve": not_serving(engine, requests.log)},
             "rss_slope_per_hour_after_warmup": {n: slope_per_hour(samples, n, warm)
                                                 for n in ("a", "b", "scheduler", "broker")},
             "lag_recovered_s_max": max((f["lag_recovered_s"] for f in soak.faults
@@ -455,6 +569,10 @@ def main() -> None:
     ap.add_argument("--sample-s", type=float, default=60.0)
     ap.add_argument("--retrain-every-s", type=float, default=600.0)
     ap.add_argument("--faults", default=",".join(FAULTS))
+    ap.add_argument("--dedupe-window", type=int, default=100_000,
+                    help="RECSTREAM_DEDUPE_WINDOW of the workers. Their memory of learned event ids is bounded (up to "
+                    "twice this) but fills for this many events: at the default 1M it grows for 55 minutes at 300 "
+                    "events/s, which an hour's RSS slope cannot tell from a leak; 100k fills within the warm-up")
     ap.add_argument("--learn-wait-s", type=float, default=300.0, help="how long the last worker may take to hold "
                     "every event before what it lacks is reported")
     ap.add_argument("--logs", type=Path, help="keep the broker's, workers' and scheduler's logs in this directory "
