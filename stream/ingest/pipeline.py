@@ -67,7 +67,7 @@ class Pipeline:
     """
 
     def __init__(self, preparer: BatchPreparer, recommender: OnlineRecommender, dead_letters: DeadLetterSink,
-                 learn_chunk: int = 200, dedupe_window: int = 1_000_000,
+                 learn_chunk: int = 200, dedupe_window: int = 1_000_000, serving_chunk: int | None = None,
                  observe: Callable[[float], None] | None = None,
                  before_learn: Callable[[InteractionColumns], None] | None = None,
                  learn_feedback: bool = True,
@@ -76,6 +76,9 @@ class Pipeline:
         self.recommender = recommender
         self.dead_letters = dead_letters
         self.learn_chunk = learn_chunk
+        #: the chunk while requests arrive (see `serving`): each one waits for at most one chunk being learned
+        self.serving_chunk = serving_chunk or learn_chunk
+        self._serving_until = 0.0
         self.recent = RecentIds(dedupe_window)
         self.stats = PipelineStats()
         #: called with each batch's dead-letter + learn seconds (the worker's latency histogram)
@@ -88,6 +91,10 @@ class Pipeline:
         self.store_items = store_items
         self._applying = False
         self._pending_swap: Callable[[], None] | None = None
+
+    def serving(self, for_s: float = 1.0) -> None:
+        """A request arrived: learn in the smaller serving chunks for the next `for_s` seconds."""
+        self._serving_until = time.monotonic() + for_s
 
     def between_batches(self, swap: Callable[[], None]) -> None:
         """Run `swap` (e.g. restoring a learner checkpoint) now if no batch is being learned, else right after
@@ -142,10 +149,13 @@ class Pipeline:
         fresh = behaviour if keep is None else behaviour.take(keep)
         if len(fresh) and self.learn_feedback and self.recommender.feedback.taught:  # clicks feedback taught
             fresh = fresh.take(self.recommender.feedback.drop_repeats(fresh.user_ids, fresh.item_ids))
-        for i in range(0, len(fresh), self.learn_chunk):
-            chunk = fresh[i:i + self.learn_chunk]
+        i = 0
+        while i < len(fresh):
+            size = self.serving_chunk if time.monotonic() < self._serving_until else self.learn_chunk
+            chunk, i = fresh[i:i + size], i + size
             if self.before_learn is not None:
                 self.before_learn(chunk)
+                await asyncio.sleep(0)  # judging and learning a chunk are two waits for a request, not one
             self.recommender.learn(chunk)
             await asyncio.sleep(0)  # let waiting requests in between chunks
         if self.learn_feedback and prepared.feedback:

@@ -63,6 +63,8 @@ class ServingViews:
             if answered is not None:
                 self.state.router.forwarded += 1
                 return answered
+        if self.state.pipeline is not None:
+            self.state.pipeline.serving()
         with self.state.metrics.request_seconds.time():
             answer = self.state.recommend(user_id, ask.k, ask.exclude_seen, ask.filters(), ask.explain)
         answer["served_by"] = self.state.source

@@ -131,6 +131,7 @@ class WorkerState:
         preparer = PreparerProcess(*parts) if s.ingest.prepare_in_process else Preparer.create(*parts)
         kept = KeptDeadLetters(dead_letters, DeadLetterLog(self.registry.engine))
         self.pipeline = Pipeline(preparer, self.recommender, kept, learn_chunk=s.ingest.learn_chunk,
+                                 serving_chunk=s.ingest.learn_chunk_serving,
                                  dedupe_window=s.ingest.dedupe_window,
                                  observe=self.metrics.learn_batch_seconds.observe,
                                  before_learn=self._judge_served, learn_feedback=s.ingest.learn_feedback,

@@ -147,3 +147,18 @@ def test_feedback_is_stored_but_not_learned_when_switched_off(tmp_path):
     pipe.learn_feedback = False
     asyncio.run(pipe.handle([good(i) for i in range(10)] + [feedback_record(1, "u1", "i7", "click", 1772366500)]))
     assert pipe.recommender.events_learned == 10 and pipe.stats.feedback_stored == 1
+
+
+def test_while_requests_arrive_it_learns_in_smaller_chunks(tmp_path):
+    # A request waits for the chunk being learned: with requests arriving, chunks shrink to the serving size.
+    pipe, _ = make(tmp_path)
+    pipe.serving_chunk = 20
+    sizes = []
+    pipe.before_learn = lambda chunk: sizes.append(len(chunk))
+    asyncio.run(pipe.handle([good(i) for i in range(200)]))
+    assert sizes == [50] * 4  # nobody asking: the plain chunk
+    sizes.clear()
+    pipe.serving()
+    asyncio.run(pipe.handle([good(i) for i in range(200, 400)]))
+    assert sizes == [20] * 10
+    assert pipe.recommender.events_learned == 400
