@@ -1,12 +1,15 @@
-"""Scale-out: one worker vs two in one consumer group on the same input, the pause a rebalance causes, and what a
-forced crash of one of two workers loses.
+"""Scale-out: one worker vs groups of them on the same input, what a peer's event costs a worker, the pause a
+rebalance causes, and what a forced crash of one of two workers loses.
 
-    python bench/scale.py [--events 200000] [--partitions 4] [--database-url URL] [--prepare-in-process]
+    python bench/scale.py [--events 200000] [--workers 1,2,4] [--partitions 4] [--database-url URL]
+                          [--prepare-in-process]
 
 1. Throughput: the same backlog of --events synthetic events (produced before the workers start) drained by one
-   worker, then by two (fresh topics, group and database each time). events/s = events / (last stored and
-   learned - first consumed). Both workers are started together so they join in one generation (checked: each
-   reports one rebalance).
+   worker, then by each group size of --workers (fresh topics, group and database each time). events/s = events /
+   (last stored and learned - first consumed). A group's workers are started together so they join in one
+   generation (checked: each reports one rebalance). Cost per event: CPU seconds of each worker and its helper
+   processes while draining; per own event from the one-worker run, per peer event (learned item-side from the
+   other workers' partitions) from a group's: (worker CPU - own events x own cost) / peer events.
 2. Rebalances, on the two-worker group, under a steady load: a graceful leave (SIGTERM) in the group's first
    generation, the worker back, a crash (kill -9), the worker back, a graceful leave again; for each, seconds
    until the survivor owns every partition, and until it has learned everything the leaver had (its model
@@ -35,6 +38,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from common import add_smoke, shrink
 from sqlalchemy import create_engine, func, select, text
 
@@ -138,6 +142,25 @@ def learned(workers: list[WorkerProcess]) -> int:
     return sum(h["pipeline"]["learned"] for h in hs if h and h["pipeline"])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` and its children (a worker's helper processes) so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p: str) -> list[str] | None:
+        try:
+            text = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            return None
+        return text[text.rindex(")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+
+    total = 0.0
+    for p in [d for d in os.listdir("/proc") if d.isdigit()]:
+        fields = stat(p)
+        if fields is not None and (int(p) == pid or int(fields[1]) == pid):
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def drain(broker: EmbeddedBroker, db: str, n_workers: int, args: argparse.Namespace, tmp: str
           ) -> tuple[dict, list[WorkerProcess], dict]:
     """Produce the backlog, start the workers together, time them draining it."""
@@ -149,15 +172,31 @@ def drain(broker: EmbeddedBroker, db: str, n_workers: int, args: argparse.Namesp
         hs = [health(w) for w in workers]
         return any(h and h["pipeline"] and h["pipeline"]["consumed"] for h in hs)
 
+    cpu0 = [cpu_seconds(w.process.pid) for w in workers]
     t0 = wait("consumption to start", consuming, workers, every=0.01)
     t1 = wait("the backlog to be stored and learned",
               lambda: learned(workers) >= args.events and stored(db)[0] >= args.events, workers, every=0.1)
+    cpu = [round(cpu_seconds(w.process.pid) - c, 2) for w, c in zip(workers, cpu0)]
     hs = [health(w) for w in workers]
     result = {"workers": n_workers, "events": args.events, "seconds": round(t1 - t0, 2),
               "events_per_s": round(args.events / (t1 - t0)),
               "partitions_per_worker": [len(h["partitions"]) for h in hs],
-              "learned_per_worker": [h["pipeline"]["learned"] for h in hs]}
+              "learned_per_worker": [h["pipeline"]["learned"] for h in hs],
+              # what each worker learned item-side from its peers' partitions (the item feed)
+              "peer_events_per_worker": [(h.get("item_feed") or {}).get("learned", 0) for h in hs],
+              "cpu_s_per_worker": cpu}
     return result, workers, env
+
+
+def cost_per_event(one: dict, many: dict) -> dict:
+    """CPU microseconds a worker spends per own event (validated, stored, learned: the one-worker run) and per
+    peer event (learned item-side), the latter from a group's workers: (cpu - own x own cost) / peer events."""
+    own_us = one["cpu_s_per_worker"][0] / one["events"] * 1e6
+    peer = [(cpu - n * own_us / 1e6) / p * 1e6 for cpu, n, p in
+            zip(many["cpu_s_per_worker"], many["learned_per_worker"], many["peer_events_per_worker"]) if p]
+    peer_us = float(np.mean(peer)) if peer else None
+    return {"own_event_us": round(own_us, 1), "peer_event_us": round(peer_us, 1) if peer_us is not None else None,
+            "peer_over_own": round(peer_us / own_us, 3) if peer_us is not None else None}
 
 
 def rebalance(survivor: WorkerProcess, leaver: WorkerProcess, sig: int, partitions: int, expect_learned: int) -> dict:
@@ -231,6 +270,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2, 4],
+                    help="group sizes timed draining the backlog (1 and 2 always; the rebalances use the 2)")
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--prepare-in-process", action="store_true")
     ap.add_argument("--load-rate", type=float, default=2000)
@@ -238,19 +279,26 @@ def main() -> None:
     ap.add_argument("--session-timeout-s", type=float, default=10.0)
     ap.add_argument("--keep-logs", metavar="DIR", help="move the workers' logs here at the end")
     add_smoke(ap)
-    args = shrink(ap.parse_args(), events=3_000, load_rate=300, load_s=12.0, session_timeout_s=6.0)
+    args = shrink(ap.parse_args(), events=3_000, load_rate=300, load_s=12.0, session_timeout_s=6.0, workers=[1, 2])
+    args.workers = sorted(set(args.workers) | {1, 2})
     out: dict = {"bench": "scale", "cpus": os.cpu_count(), "partitions": args.partitions,
                  "prepare_in_process": args.prepare_in_process}
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        groups = {}
+        for n in sorted(set(args.workers) - {2}):
+            with database(args.database_url, tmp) as db:
+                out["database"] = db.split(":", 1)[0]
+                groups[n], workers, _ = drain(broker, db, n, args, tmp)
+                for w in workers:
+                    w.stop()
         with database(args.database_url, tmp) as db:
-            out["database"] = db.split(":", 1)[0]
-            one, workers, _ = drain(broker, db, 1, args, tmp)
-            for w in workers:
-                w.stop()
-        with database(args.database_url, tmp) as db:
-            two, workers, env = drain(broker, db, 2, args, tmp)
-            out["throughput"] = {"one_worker": one, "two_workers": two,
-                                 "ratio_two_vs_one": round(two["events_per_s"] / one["events_per_s"], 2)}
+            groups[2], workers, env = drain(broker, db, 2, args, tmp)
+            one = groups[1]
+            out["throughput"] = {
+                **{f"workers_{n}": g for n, g in sorted(groups.items())},
+                **{f"ratio_{n}_vs_one": round(g["events_per_s"] / one["events_per_s"], 2)
+                   for n, g in sorted(groups.items()) if n != 1}}
+            out["cpu_per_event"] = {f"workers_{n}": cost_per_event(one, g) for n, g in sorted(groups.items()) if n != 1}
             a, b = workers
             try:
                 out.update(rebalances(a, b, env, tmp, db, args))

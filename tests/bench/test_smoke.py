@@ -85,7 +85,10 @@ def test_http_ingest_posts_events_that_the_worker_learns_and_times_requests_besi
 
 def test_scale_loses_nothing_and_learns_nothing_twice_across_a_crash(runs):
     out = smoke(runs, "scale.py")
-    assert out["throughput"]["one_worker"]["learned_per_worker"] == [out["throughput"]["one_worker"]["events"]]
+    one, two = out["throughput"]["workers_1"], out["throughput"]["workers_2"]
+    assert one["learned_per_worker"] == [one["events"]]
+    assert sum(two["learned_per_worker"]) == two["events"] and any(two["peer_events_per_worker"])
+    assert out["cpu_per_event"]["workers_2"]["own_event_us"] > 0
     crash = out["after_kill_9"]
     assert (crash["lost"], crash["duplicated_rows"], crash["learned_twice"]) == (0, 0, 0)
     assert crash["survivor_events_learned"] == crash["produced"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from recstream.models.store.registry import Registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from soak import Answer, not_serving  # noqa: E402
+from soak import Answer, not_serving
 
 
 def answer(at: float, deep: str | None) -> Answer:
