@@ -10,10 +10,11 @@ by the helper processes or wait for them. Batches are applied and committed stri
 Rebalances (a worker joining or leaving the group): before giving partitions up, the batch being learned is
 finished and committed. Nothing is applied while an assignment is taken, and batches fetched around it are
 dropped: every partition is then read again from where this model stopped learning it (aiokafka fetches a new
-partition from the group's offset until the assignment seeks it, so such a batch may start anywhere). Each assigned partition is read from where *this worker's model* left off (its
-checkpoint's offsets, or where it stopped learning that partition before), not from the group's committed
-offset: events another worker learned meanwhile are then learned here too, so the model holds every event of
-the users it serves. A partition its model never learned is read from the beginning of what Kafka keeps.
+partition from the group's offset until the assignment seeks it, so such a batch may start anywhere). Each
+assigned partition is read from where *this worker's model* left off (its checkpoint's offsets, or where it
+stopped learning that partition before), not from the group's committed offset: events another worker learned
+meanwhile are then learned here too, so the model holds every event of the users it serves. A partition its
+model never learned is read from the beginning of what Kafka keeps.
 """
 
 from __future__ import annotations
