@@ -406,18 +406,28 @@ def sample(soak: Soak, engine, requests: Requests, since: float) -> dict:
         conns = None
     recent = [x.seconds for x in requests.log if x.t >= since and x.status == 200]
     return {"t_s": round(time.monotonic() - soak.t0, 1), "lag": lag, "db_connections": conns,
-            "rss_mb": {n: rss_mb(pid) for n, pid in procs.items()},
+            "pids": procs, "rss_mb": {n: rss_mb(pid) for n, pid in procs.items()},
             "open_files": {n: open_files(pid) for n, pid in procs.items()},
             "request_p99_ms": round(float(np.percentile(recent, 99)) * 1e3, 2) if recent else None}
 
 
-def slope_per_hour(samples: list[dict], name: str, after_s: float) -> float | None:
-    """RSS growth of `name` after warm-up, as a share of its mean per hour (linear fit)."""
-    pts = [(s["t_s"], s["rss_mb"].get(name)) for s in samples if s["t_s"] >= after_s and s["rss_mb"].get(name)]
+def slope_per_hour(samples: list[dict], name: str, after_s: float) -> dict | None:
+    """RSS growth of `name` after warm-up, as a share of its mean per hour (linear fit), over the longest stretch
+    one process of that name lived (a worker killed and restarted starts a new one, which a fit across both would
+    read as growth or shrinkage): {"per_hour", "minutes", "pid"}."""
+    runs: dict[int, list[tuple[float, float]]] = {}
+    for s in samples:
+        pid, rss = (s.get("pids") or {}).get(name), s["rss_mb"].get(name)
+        if s["t_s"] >= after_s and pid is not None and rss:
+            runs.setdefault(pid, []).append((s["t_s"], rss))
+    if not runs:
+        return None
+    pid, pts = max(runs.items(), key=lambda kv: kv[1][-1][0] - kv[1][0][0])
     if len(pts) < 3:
         return None
     t, y = np.array(pts, dtype=float).T
-    return round(float(np.polyfit(t, y, 1)[0]) * 3600 / float(y.mean()), 4)
+    return {"per_hour": round(float(np.polyfit(t, y, 1)[0]) * 3600 / float(y.mean()), 4),
+            "minutes": round((t[-1] - t[0]) / 60, 1), "pid": pid}
 
 
 def not_serving(engine, answers: list[Answer], slack_s: float = 5.0) -> int:
