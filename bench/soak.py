@@ -414,7 +414,7 @@ def sample(soak: Soak, engine, requests: Requests, since: float) -> dict:
 def slope_per_hour(samples: list[dict], name: str, after_s: float) -> dict | None:
     """RSS growth of `name` after warm-up, as a share of its mean per hour (linear fit), over the longest stretch
     one process of that name lived (a worker killed and restarted starts a new one, which a fit across both would
-    read as growth or shrinkage): {"per_hour", "minutes", "pid"}."""
+    read as growth or shrinkage): {"pct_per_hour", "minutes", "pid"}."""
     runs: dict[int, list[tuple[float, float]]] = {}
     for s in samples:
         pid, rss = (s.get("pids") or {}).get(name), s["rss_mb"].get(name)
@@ -426,7 +426,7 @@ def slope_per_hour(samples: list[dict], name: str, after_s: float) -> dict | Non
     if len(pts) < 3:
         return None
     t, y = np.array(pts, dtype=float).T
-    return {"per_hour": round(float(np.polyfit(t, y, 1)[0]) * 3600 / float(y.mean()), 4),
+    return {"pct_per_hour": round(float(np.polyfit(t, y, 1)[0]) * 3600 / float(y.mean()) * 100, 2),
             "minutes": round((t[-1] - t[0]) / 60, 1), "pid": pid}
 
 
