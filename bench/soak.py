@@ -280,7 +280,7 @@ class Soak:
         if live:
             r = httpx.post(f"{w.api}/models/rollback", json={"reason": "soak"}, headers=bearer, timeout=10)
             return f"rollback answered {r.status_code}"
-        return "no deep version yet"
+        return "no deep version to promote or roll back"
 
     def disk_full(self) -> str:
         """Fill the artefact disk, queue a retraining and wait for it: it must fail cleanly (recorded, the live
