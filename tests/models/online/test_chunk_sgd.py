@@ -135,3 +135,33 @@ def test_refuses_a_loss_it_cannot_reproduce():
         ChunkLearner(m)
     with pytest.raises(TypeError, match="Squared and unweighted Log"):
         ChunkLearner(reco.FunkMF(n_factors=3, optimizer=optim.SGD(0.01), loss=optim.losses.Hinge()))
+
+
+def test_memory_for_pending_bias_changes_does_not_grow_with_the_events_between_syncs():
+    # The biases River's dict gets at the next sync are remembered per row: learning the same users and items
+    # for 20x longer without a sync (no checkpoint, no explanation) must not hold more memory.
+    import tracemalloc
+
+    learner = ChunkLearner(model("biased_mf", "squared"))
+    rng = random.Random(3)
+
+    def chunks(n: int) -> None:
+        for _ in range(n):
+            users = [f"u{rng.randrange(50)}" for _ in range(50)]
+            items = [f"i{rng.randrange(80)}" for _ in range(50)]
+            learner.learn(users, items, [1.0] * 50)
+
+    chunks(50)  # every key known
+    tracemalloc.start()
+    chunks(50)
+    after_50 = tracemalloc.get_traced_memory()[0]
+    chunks(1000)
+    after_1050 = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert after_1050 - after_50 < 50_000  # was ~1 MB: two arrays of rows kept for every chunk
+    reference = model("biased_mf", "squared")
+    rng = random.Random(3)
+    for _ in range(1100):  # the same events, one at a time: the synced biases are River's own
+        for u, i in zip([f"u{rng.randrange(50)}" for _ in range(50)], [f"i{rng.randrange(80)}" for _ in range(50)]):
+            reference.learn_one(u, i, 1.0)
+    assert_same_state(learner.model, reference, learner)
