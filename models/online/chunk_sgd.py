@@ -39,10 +39,9 @@ class FactorRows:
         self.matrix = np.zeros((capacity, n_factors), dtype=np.float64)
         self.bias = np.zeros(capacity, dtype=np.float64)
         #: rows whose bias changed since the last `sync`: a flag per row, so what it holds is bounded by the
-        #: keys, not by the events between two syncs (a list of each chunk's rows grew ~15 MB per million
+        #: keys, not by the events between two syncs (a list of each chunk's rows grew ~18 MB per million
         #: events, for ever where no checkpoint or explanation ever synced)
         self._changed = np.zeros(capacity, dtype=np.bool_)
-        self._any_changed = False
         for key in keys:  # the owner's numbering first, then whatever else the model holds
             self.reserve(key)
         for key in list(latents):
@@ -91,16 +90,14 @@ class FactorRows:
         """Note that the biases of `rows` changed: River's dict gets them at the next `sync`."""
         if self.biases is not None and len(rows):
             self._changed[rows] = True
-            self._any_changed = True
 
     def sync(self) -> None:
         """Copy the changed biases into River's dict. Deferred because copying after every chunk cost ~2 us an
         event; the factors need nothing (the dict holds views of the matrix)."""
-        if self.biases is None or not self._any_changed:
+        if self.biases is None:
             return
         rows = np.flatnonzero(self._changed)
         self._changed[rows] = False
-        self._any_changed = False
         keys = self.keys
         self.biases.update(zip([keys[r] for r in rows.tolist()], self.bias[rows].tolist()))
 

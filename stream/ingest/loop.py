@@ -175,7 +175,8 @@ class IngestLoop:
     async def _assign(self, assigned: list[TopicPartition]) -> None:
         self.rebalances += 1
         # a revoked partition's new owner commits what it handles; one still ours is committed from here
-        self._uncommitted = {tp: m for tp, m in self._uncommitted.items() if tp in set(assigned)}
+        mine = set(assigned)
+        self._uncommitted = {tp: m for tp, m in self._uncommitted.items() if tp in mine}
         group = {tp: await self.consumer.committed(tp) for tp in assigned}
         if self.choose_start is not None:  # the first assignment: resume from the best checkpoint for it
             choose, self.choose_start = self.choose_start, None
@@ -281,9 +282,7 @@ class IngestLoop:
             await asyncio.gather(head.prepared, return_exceptions=True)  # a failure is raised below
             await self._settled.wait()
             if head.generation != self._generation:  # fetched around a rebalance: read it all again
-                for later in in_flight:
-                    await asyncio.gather(later.prepared, return_exceptions=True)
-                in_flight.clear()
+                await self._drop(in_flight)
                 await self._read_again()
                 continue
             try:
@@ -307,12 +306,17 @@ class IngestLoop:
                 self.failures += 1
                 log.error("batch of %d records failed, reading again from what the model learned in %.1f s: %s",
                           len(head.records), backoff, exc, exc_info=not isinstance(exc, KafkaError))
-                for later in in_flight:  # fetched after the failed batch: it will be read again
-                    await asyncio.gather(later.prepared, return_exceptions=True)
-                in_flight.clear()
+                await self._drop(in_flight)  # fetched after the failed batch: it will be read again
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 await self._read_again()
+
+    @staticmethod
+    async def _drop(in_flight: deque[Batch]) -> None:
+        """Forget the batches in flight (their preparation finished first: it stores, and must not be cut off)."""
+        for batch in in_flight:
+            await asyncio.gather(batch.prepared, return_exceptions=True)
+        in_flight.clear()
 
     async def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         """Commit what was handled past the group's offset, with anything a failed commit left behind. A batch
@@ -329,10 +333,11 @@ class IngestLoop:
         self.pipeline.stats.seconds["commit"] += time.perf_counter() - t1
 
     async def _read_again(self) -> None:
-        """After a failed batch, or one fetched around a rebalance: read each partition again from where this model stopped learning it. Not from
-        the group's committed offset: while a worker catches up on events another one committed (after a
-        restart or a rebalance), that offset is ahead of its model, and seeking there skipped the rest of
-        the catch-up (bench/soak.py: 353 of 2,789 events never learned after a kill -9 and a database outage)."""
+        """After a failed batch, or one fetched around a rebalance: read each partition again from where this
+        model stopped learning it. Not from the group's committed offset: while a worker catches up on events
+        another one committed (after a restart or a rebalance), that offset is ahead of its model, and seeking
+        there skipped the rest of the catch-up (bench/soak.py: 353 of 2,789 events never learned after a
+        kill -9 and a database outage)."""
         for tp in self.consumer.assignment():
             learned = self.learned_offsets.get(offset_key(tp.topic, tp.partition))
             try:
