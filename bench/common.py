@@ -7,6 +7,18 @@ import http.client
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+
+def rss_mb(pid: int | str = "self") -> float | None:
+    """Resident memory of process `pid` (Linux), MB; None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def get(conn: http.client.HTTPConnection, path: str) -> dict:

@@ -15,9 +15,9 @@ import json
 import sys
 import time
 from itertools import islice
-from pathlib import Path
 
 import numpy as np
+from common import rss_mb
 from tqdm import tqdm
 
 from recstream.models.catalogue.catalogue import Catalogue
@@ -35,14 +35,6 @@ from recstream.stream.ingest.runtime import tune_for_throughput
 from recstream.stream.settings import Settings
 
 CHUNK = 10_000
-
-
-def rss_mb() -> float:
-    """This process's resident memory (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def percentiles(seconds: list[float]) -> dict:

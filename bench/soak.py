@@ -35,13 +35,14 @@ from typing import NamedTuple
 
 import httpx
 import numpy as np
-from common import add_smoke, shrink
+from common import add_smoke, rss_mb, shrink
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import func, select, text
 
 from recstream.models.errors import RecstreamError
 from recstream.models.store.db import create_db_engine, upgrade
-from recstream.models.store.schema import feedback, interactions, model_audit, training_runs
+from recstream.models.store.runs import RunQueue
+from recstream.models.store.schema import feedback, interactions, model_audit
 from recstream.stream.app.launcher import WorkerFailed, WorkerProcess, start_worker
 from recstream.stream.app.own_postgres import OwnPostgres
 from recstream.stream.client import api_get
@@ -53,16 +54,6 @@ TOKEN = "soak-operator-token-0001"
 SESSION_TIMEOUT_S = 6.0
 #: seconds after a fault ends during which errors and lag are still its doing
 GRACE_S = 10.0
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def open_files(pid: int) -> int | None:
@@ -266,20 +257,26 @@ class Soak:
         self.workers.pop("extra").stop()
         return "a third worker joined for 10 s and left"
 
+    def api(self) -> str:
+        """A live worker's API (operator actions go to any one: the registry is shared)."""
+        return next(iter(self.workers.values())).api
+
+    def deep_versions(self) -> list[dict]:
+        return [v for v in api_get(f"{self.api()}/models", token=TOKEN)["versions"] if v["kind"] == "deep"]
+
+    def operator_post(self, path: str, body: dict) -> httpx.Response:
+        return httpx.post(f"{self.api()}{path}", json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+
     def operate(self) -> str:
-        w = next(iter(self.workers.values()))
-        versions = api_get(f"{w.api}/models", token=TOKEN)["versions"]
-        deep = [v for v in versions if v["kind"] == "deep" and v["status"] in ("candidate", "retired", "live")]
+        deep = [v for v in self.deep_versions() if v["status"] in ("candidate", "retired", "live")]
         live = [v for v in deep if v["status"] == "live"]
         others = [v for v in deep if v["status"] != "live"]
-        bearer = {"Authorization": f"Bearer {TOKEN}"}
         if others:
             target = self.rng.choice(others)["name"]
-            r = httpx.post(f"{w.api}/models/{target}/promote", json={"reason": "soak"}, headers=bearer, timeout=10)
+            r = self.operator_post(f"/models/{target}/promote", {"reason": "soak"})
             return f"promote {target} answered {r.status_code}"
         if live:
-            r = httpx.post(f"{w.api}/models/rollback", json={"reason": "soak"}, headers=bearer, timeout=10)
-            return f"rollback answered {r.status_code}"
+            return f"rollback answered {self.operator_post('/models/rollback', {'reason': 'soak'}).status_code}"
         return "no deep version to promote or roll back"
 
     def disk_full(self) -> str:
@@ -299,24 +296,17 @@ class Soak:
                 f"{live_during}; with space again: {after['status']}")
 
     def live_deep(self) -> str | None:
-        w = next(iter(self.workers.values()))
-        live = [v["name"] for v in api_get(f"{w.api}/models", token=TOKEN)["versions"]
-                if v["kind"] == "deep" and v["status"] == "live"]
-        return live[0] if live else None
+        return next((v["name"] for v in self.deep_versions() if v["status"] == "live"), None)
 
     def retrain_and_wait(self, reason: str, timeout: float = 600.0) -> dict:
-        w = next(iter(self.workers.values()))
-        r = httpx.post(f"{w.api}/models/retrain", json={"reason": reason},
-                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        r = self.operator_post("/models/retrain", {"reason": reason})
         r.raise_for_status()
-        run_id = r.json()["run_id"]
+        run_id, runs = r.json()["run_id"], RunQueue(self.engine)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self.engine.connect() as c:
-                row = c.execute(select(training_runs.c.status, training_runs.c.error)
-                                .where(training_runs.c.id == run_id)).first()
-            if row is not None and row.status not in ("requested", "running"):
-                return {"run": run_id, "status": row.status, "error": row.error}
+            run = runs.run(run_id)
+            if run["status"] not in ("requested", "running"):
+                return {"run": run_id, "status": run["status"], "error": run["error"]}
             time.sleep(1)
         return {"run": run_id, "status": f"not finished in {timeout:.0f} s", "error": None}
 
