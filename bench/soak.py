@@ -190,7 +190,16 @@ class Soak:
                     "RECSTREAM_RETRAIN_INTERVAL_S": str(args.retrain_every_s),
                     "RECSTREAM_DRIFT_INTERVAL_S": str(args.retrain_every_s / 2),
                     "RECSTREAM_DEEP_EPOCHS": "2", "RECSTREAM_DEEP_DIM": "16",
-                    "RECSTREAM_DEDUPE_WINDOW": str(args.dedupe_window)}
+                    "RECSTREAM_DEDUPE_WINDOW": str(args.dedupe_window),
+                    # Everything kept for a time is kept for less than the warm-up, so memory has a steady state
+                    # to reach and growth after it is a leak: the training window, ignored showings, impressions
+                    # waiting for a click, clicks remembered against their behaviour copy.
+                    "RECSTREAM_RETRAIN_WINDOW_S": str(args.horizon_s),
+                    "RECSTREAM_ONLINE_IGNORED_FOR_S": str(args.horizon_s),
+                    "RECSTREAM_ONLINE_FEEDBACK_DEDUPE_S": str(args.horizon_s),
+                    "RECSTREAM_ONLINE_EXPOSURE_WINDOW_S": str(min(args.horizon_s, 60)),
+                    # one training thread: the other core serves (with the scheduler's default nice of 10)
+                    "RECSTREAM_SCHEDULER_THREADS": "1"}
         self.workers: dict[str, WorkerProcess] = {}
         self.starts = 0
         self.faults: list[dict] = []
@@ -545,6 +554,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
                          if ok else None,
                          "deep_versions_served": dict(Counter(x.deep for x in requests.log if x.status == 200)),
                          "served_a_version_the_registry_did_not_serve": not_serving(engine, requests.log)},
+            "scheduler_nice": os.getpriority(os.PRIO_PROCESS, soak.scheduler.pid),
             "rss_slope_per_hour_after_warmup": {n: slope_per_hour(samples, n, warm)
                                                 for n in ("a", "b", "scheduler", "broker")},
             "lag_recovered_s_max": max((f["lag_recovered_s"] for f in soak.faults
@@ -569,6 +579,9 @@ def main() -> None:
     ap.add_argument("--sample-s", type=float, default=60.0)
     ap.add_argument("--retrain-every-s", type=float, default=600.0)
     ap.add_argument("--faults", default=",".join(FAULTS))
+    ap.add_argument("--horizon-s", type=float, default=300.0,
+                    help="the workers' and scheduler's time-bounded memories (training window, ignored showings, "
+                         "remembered clicks), below the 10-minute warm-up so memory can settle")
     ap.add_argument("--dedupe-window", type=int, default=100_000,
                     help="RECSTREAM_DEDUPE_WINDOW of the workers. Their memory of learned event ids is bounded (up to "
                     "twice this) but fills for this many events: at the default 1M it grows for 55 minutes at 300 "

@@ -100,6 +100,14 @@ class FeedbackMemory:
         mine[row] = (count + 1, ts)
         if len(mine) > self.MAX_IGNORED_PER_USER:
             del mine[next(iter(mine))]
+        # Showings past `ignored_for_s` demote nothing: forget them, oldest first (each update moves its item to
+        # the end), or memory grows for a day at the start of every worker (bench/soak.py: ~20 MB an hour).
+        horizon = self.now - self.ignored_for_s
+        while len(mine) > 1:
+            oldest = next(iter(mine))
+            if mine[oldest][1] >= horizon:
+                break
+            del mine[oldest]
 
     def clicked(self, user: str, row: int) -> None:
         """A positive ends the item's demotion for that user."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 
 import click
@@ -177,6 +178,17 @@ def dead_letters(bootstrap: str | None, limit: int, timeout: float) -> None:
         click.echo(json.dumps(d))
 
 
+def yield_cpu(nice: int, threads: int | None) -> None:
+    """The scheduler's trainings share hosts with serving workers: a request waiting behind a training step
+    is the tail of /recommendations (bench/soak.py). A lower priority lets the kernel run a worker first."""
+    if nice:
+        os.nice(nice)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 @main.command()
 @db_opt
 def scheduler(database_url: str | None) -> None:
@@ -187,6 +199,7 @@ def scheduler(database_url: str | None) -> None:
     s = load_settings(database_url=database_url)
     engine = create_db_engine(s.database_url)
     require_current_schema(engine)
+    yield_cpu(s.scheduler.nice, s.scheduler.threads)
     sched = build_scheduler(RetrainJobs(engine, s.retrain_config()), interval_s=s.retrain.interval_s,
                             cron=s.retrain.cron, poll_s=s.scheduler.poll_s,
                             canary=CanaryJudge(engine, s.canary.min_impressions) if s.canary.auto else None,

@@ -97,3 +97,7 @@ class SchedulerSettings(Component):
     model_config = _prefix("SCHEDULER")
 
     poll_s: float = Field(2.0, gt=0, description="how often the scheduler looks for retrain requests")
+    nice: int = Field(10, ge=0, le=19, description="CPU priority the scheduler lowers itself by (os.nice): its "
+                      "trainings and reports yield the CPU to workers serving on the same host")
+    threads: int | None = Field(None, ge=1, description="torch threads a training uses (unset = torch's default, "
+                                "one per core)")

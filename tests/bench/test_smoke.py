@@ -120,3 +120,4 @@ def test_soak_loses_nothing_and_counts_every_fault_it_made(runs):
     assert out["faults"] and all(f["kind"] in ("kill9", "freeze_broker", "stop_database") for f in out["faults"])
     assert not any(f["detail"].startswith("failed") for f in out["faults"]), out["faults"]
     assert out["requests"]["5xx_outside_faults"] == 0
+    assert out["scheduler_nice"] == 10  # its trainings yield the CPU to the workers (RECSTREAM_SCHEDULER_NICE)

@@ -87,3 +87,12 @@ def test_an_ignored_item_stays_down_however_strongly_it_follows_the_last_item():
     served = blend(rec, None, Ask("me", 10), strong)[0].items
     assert served[-1] == "i9" and len(served) == 5  # ignored: last, demoted after mixing, not only online
     assert blend(rec, None, Ask("v1", 5), strong)[0].items  # other users' lists are untouched
+
+
+def test_showings_past_the_demotion_horizon_are_forgotten_so_memory_stays_bounded_by_time():
+    rec = learner(exposure_window_s=10.0, ignored_for_s=100.0)
+    rec.learn_feedback([fb(1, "i3", "skip", T + 30), fb(2, "i4", "skip", T + 60)])
+    assert set(rec.feedback.ignored["me"]) == {rec.item_row("i3"), rec.item_row("i4")}
+    rec.learn_feedback([fb(3, "i2", "skip", T + 150)])  # i3's showing is now 120 s old, i4's 90 s
+    assert set(rec.feedback.ignored["me"]) == {rec.item_row("i4"), rec.item_row("i2")}
+    assert dict(rec.feedback.recently_ignored("me")) == {rec.item_row("i4"): 1, rec.item_row("i2"): 1}
