@@ -17,6 +17,12 @@ import numpy as np
 Probe = tuple[float, int, float, float]
 
 
+def thinned(sample: float, n_items: int, cells_per_event: float) -> float:
+    """The share of events to probe when each probe scores `n_items` items: `sample`, or less, so that probes
+    cost at most `cells_per_event` item scores per event on average whatever the catalogue's size."""
+    return sample if n_items * sample <= cells_per_event else cells_per_event / n_items
+
+
 class ProbeBudget:
     """At most `per_s` probes a second of `clock` time, handed out in bursts: all the wanted probes (up to one
     second's worth) once the bucket holds that many, else none, the tokens saved for a later chunk. A sustained
@@ -73,9 +79,12 @@ class Prequential:
         """Share of probed positive events whose item was in the top-10 so far."""
         return self.hits / self.trials if self.trials else None
 
-    def pick(self, draws: np.ndarray, positive: list[bool], novel: Callable[[int], bool]) -> list[int]:
-        """The events to probe: drawn at the sample rate, positive, new to their user, within the budget."""
-        picks = [i for i in np.flatnonzero(draws < self.sample).tolist() if positive[i] and novel(i)]
+    def pick(self, draws: np.ndarray, positive: list[bool], novel: Callable[[int], bool], n_items: int,
+             cells_per_event: float) -> list[int]:
+        """The events to probe: drawn at the sample rate (thinned for a large catalogue, see `thinned`), positive,
+        new to their user, within the budget."""
+        sample = thinned(self.sample, n_items, cells_per_event)
+        picks = [i for i in np.flatnonzero(draws < sample).tolist() if positive[i] and novel(i)]
         if picks and self.budget is not None:
             picks = picks[:self.budget.grant(len(picks))]
         return picks

@@ -222,7 +222,8 @@ class OnlineRecommender:
         n = self.n_items
         users = events.user_ids
         picks = self.prequential.pick(self._rng.random(len(events)), [t > 0 for t in targets],
-                                      lambda i: not self.seen.contains(users[i], rows[i]))
+                                      lambda i: not self.seen.contains(users[i], rows[i]), n,
+                                      self.config.probe_cells_per_event)
         if not picks or n == 0:
             return
         base = self._popularity_term(n)  # fresh, as served: the metric must judge what users get

@@ -17,7 +17,7 @@ import numpy as np
 
 from recstream.models.data.interaction import InteractionColumns
 from recstream.models.data.positive import is_positive
-from recstream.models.online.prequential import ProbeBudget
+from recstream.models.online.prequential import ProbeBudget, thinned
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.blend import Mixer, deep_scores, ignored_showings, successor_scores
 from recstream.models.serving.hotswap import LoadedModel
@@ -93,7 +93,8 @@ class ServedJudge:
                         events: InteractionColumns, served: Callable[[], ServedMix] | None = None) -> None:
         """Judge a sample of `events`' novel positives against the state before they are learned."""
         cfg, picks = online.config, []
-        for i in np.flatnonzero(self._rng.random(len(events)) < self.sample).tolist():
+        sample = thinned(self.sample, online.n_items, cfg.probe_cells_per_event)  # a judgement scores every item
+        for i in np.flatnonzero(self._rng.random(len(events)) < sample).tolist():
             if not is_positive(events.types[i], events.values[i], cfg.event_weights, cfg.rating_threshold):
                 continue
             row = online.item_row(events.item_ids[i])

@@ -47,6 +47,9 @@ class OnlineSettings(Component):
     ignored_for_s: float = Field(D.ignored_for_s, ge=0, description="how long an ignored item stays lowered")
     prequential_sample: float = Field(D.prequential_sample, ge=0, le=1, description="share of positive events "
                                       "scored before learning, for the live prequential Recall@10")
+    probe_cells_per_event: float = Field(D.probe_cells_per_event, gt=0, description="probes (prequential and the "
+                                         "served judge) score every item: their sample thins so they cost at most "
+                                         "this many item scores per learned event on average")
     # A worker caps its probes (OnlineConfig leaves them uncapped, so replays stay deterministic).
     prequential_max_per_s: float = Field(200.0, gt=0, description="most prequential probes a second")
 

@@ -112,6 +112,17 @@ def test_prequential_sample_controls_how_much_is_scored(stream):
     assert none.trials == 0 and 0 < some.trials < full.trials
 
 
+def test_a_large_catalogue_is_probed_more_thinly_so_probes_cost_the_same_per_event(stream):
+    # Up to 600 items: 1.0 x 600 item scores an event wanted; a budget of 150 probes a quarter of the events
+    # once the catalogue is whole (every one while it holds up to 150 items).
+    full = replay(stream[:6000], OnlineConfig(prequential_sample=1.0), "full")
+    thin = replay(stream[:6000], OnlineConfig(prequential_sample=1.0, probe_cells_per_event=150.0), "thin")
+    assert 0.25 < thin.trials / full.trials < 0.6
+    # Within the budget nothing changes: the same draws, the same probes.
+    same = replay(stream[:6000], OnlineConfig(prequential_sample=0.2, probe_cells_per_event=150.0), "same")
+    assert same.trials == replay(stream[:6000], OnlineConfig(prequential_sample=0.2), "base").trials
+
+
 def test_popularity_baseline_never_personalises(stream):
     cfg = popularity_config(OnlineConfig())
     rec = trained(cfg, stream[:3000])

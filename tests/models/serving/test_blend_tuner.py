@@ -51,3 +51,22 @@ def test_a_seen_item_is_never_credited():
     online[3] = -np.inf  # seen: never served, whatever the weights
     tuner.observe(online, scores_ranking(3, first=True), 3)
     assert not tuner.hits.any() and tuner.judged == 1.0
+
+
+def test_the_judge_thins_its_sample_on_a_large_catalogue_as_the_prequential_probes_do():
+    from recstream.models.data.interaction import Interaction, InteractionColumns
+    from recstream.models.online.config import OnlineConfig
+    from recstream.models.online.recommender import OnlineRecommender
+    from recstream.models.serving.blend_tuner import ServedJudge
+
+    def judged(cells: float) -> int:
+        online = OnlineRecommender(OnlineConfig(n_factors=4, prequential_sample=0.0, probe_cells_per_event=cells))
+        online.learn([Interaction(f"w{i}", "warm", f"i{i}", "click", None, 0.0) for i in range(400)])
+        judge = ServedJudge(MixTuner(), sample=1.0, max_per_s=None)
+        for c in range(10):  # 400 novel clicks: one each by 400 new users, 40 at a time
+            events = [Interaction(f"e{c}-{u}", f"u{c}-{u}", f"i{u}", "click", None, 1.0) for u in range(40)]
+            judge.before_learning(online, lambda user: None, InteractionColumns.of(events))
+        return judge.trials
+
+    assert judged(1e9) == 400  # within the budget: every sampled event judged
+    assert 50 < judged(100.0) < 150  # 400 items, 100 item scores an event: about a quarter
