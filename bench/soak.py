@@ -198,6 +198,8 @@ class Soak:
                     "RECSTREAM_ONLINE_IGNORED_FOR_S": str(args.horizon_s),
                     "RECSTREAM_ONLINE_FEEDBACK_DEDUPE_S": str(args.horizon_s),
                     "RECSTREAM_ONLINE_EXPOSURE_WINDOW_S": str(min(args.horizon_s, 60)),
+                    # and what is kept up to a count fills within it too (a user's ~80 events in 10 minutes)
+                    "RECSTREAM_ONLINE_MAX_SEEN_PER_USER": "50",
                     # one training thread: the other core serves (with the scheduler's default nice of 10)
                     "RECSTREAM_SCHEDULER_THREADS": "1"}
         self.workers: dict[str, WorkerProcess] = {}
@@ -581,7 +583,8 @@ def main() -> None:
     ap.add_argument("--faults", default=",".join(FAULTS))
     ap.add_argument("--horizon-s", type=float, default=300.0,
                     help="the workers' and scheduler's time-bounded memories (training window, ignored showings, "
-                         "remembered clicks), below the 10-minute warm-up so memory can settle")
+                         "remembered clicks), below the 10-minute warm-up so memory can settle (a user's seen "
+                         "items are capped at 50 for the same reason)")
     ap.add_argument("--dedupe-window", type=int, default=100_000,
                     help="RECSTREAM_DEDUPE_WINDOW of the workers. Their memory of learned event ids is bounded (up to "
                     "twice this) but fills for this many events: at the default 1M it grows for 55 minutes at 300 "

@@ -45,6 +45,8 @@ class OnlineSettings(Component):
                                      "this many seconds (event time) is an exposure negative")
     ignored_penalty: float = Field(D.ignored_penalty, ge=0, description="score lowered per ignored showing (0 = off)")
     ignored_for_s: float = Field(D.ignored_for_s, ge=0, description="how long an ignored item stays lowered")
+    max_seen_per_user: int = Field(D.max_seen_per_user, ge=1, description="a user's most recent items remembered "
+                                   "(excluded from their lists; memory per user)")
     prequential_sample: float = Field(D.prequential_sample, ge=0, le=1, description="share of positive events "
                                       "scored before learning, for the live prequential Recall@10")
     probe_cells_per_event: float = Field(D.probe_cells_per_event, gt=0, description="probes (prequential and the "
