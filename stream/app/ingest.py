@@ -68,7 +68,8 @@ class IngestService:
         await consumer.start()
         state.peer_feed = PeerFeed(consumer, state.topics.behaviour,
                                    EventParser(s.ingest.max_event_bytes, s.ingest.max_future_skew_s),
-                                   lambda cols: state.recommender.learn_items(cols), s.ingest.batch_max)
+                                   lambda cols: state.recommender.learn_items(cols), s.ingest.batch_max,
+                                   state.learning)
         return asyncio.create_task(state.peer_feed.run(), name="item feed")
 
     async def _start_catalogue(self) -> asyncio.Task:

@@ -77,7 +77,8 @@ def worker_services(state: WorkerState) -> list[Service]:
 
     async def record_outputs() -> None:
         """The online model's probes are stored for drift monitoring; the latest drift verdict is read."""
-        probes = state.recommender.prequential.drain()
+        async with state.learning:  # not while a checkpoint is being serialised (the probes are part of it)
+            probes = state.recommender.prequential.drain()
         try:
             await in_thread(store_probes, state.registry.engine, probes, state.source)
         except Exception as exc:

@@ -94,7 +94,7 @@ class IngestLoop:
     def __init__(self, consumer: AIOKafkaConsumer, pipeline: Pipeline, kafka: KafkaSettings, ingest: IngestSettings,
                  topics: Topics,
                  choose_start: Callable[[dict[str, int | None]], Awaitable[dict[str, int]]] | None = None,
-                 after_commit: Callable[[dict[str, int]], None] | None = None,
+                 after_commit: Callable[[dict[str, int]], Awaitable[None]] | None = None,
                  on_assignment: Callable[[list[int], int], Awaitable[None]] | None = None) -> None:
         self.consumer = consumer
         self.pipeline = pipeline
@@ -225,7 +225,7 @@ class IngestLoop:
             if self._uncommitted:  # idle after a failed commit: the group's offset catches up now
                 await self._retry_commit()
             if self.after_commit is not None:  # idle: the last batches' state gets its checkpoint too
-                self.after_commit(self.learned_offsets)
+                await self.after_commit(self.learned_offsets)
             return None
         records: list[Record] = [m for msgs in fetched.values() for m in msgs]  # aiokafka's records, as they are
         offsets = {tp: OffsetAndMetadata(msgs[-1].offset + 1, "") for tp, msgs in fetched.items()}
@@ -298,7 +298,7 @@ class IngestLoop:
                                                  for tp, m in head.offsets.items()})
                     await self._commit(head.offsets)
                 if self.after_commit is not None:
-                    self.after_commit(self.learned_offsets)
+                    await self.after_commit(self.learned_offsets)
                 backoff = 0.5
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise

@@ -45,9 +45,12 @@ class PeerFeed:
     """Reads the peer partitions of `topic` and passes their valid events to `learn` (in order per partition)."""
 
     def __init__(self, consumer: AIOKafkaConsumer, topic: str, parser: EventParser,
-                 learn: Callable[[InteractionColumns], None], batch_max: int = 2000) -> None:
+                 learn: Callable[[InteractionColumns], None], batch_max: int = 2000,
+                 learning: asyncio.Lock | None = None) -> None:
         self.consumer, self.topic, self.parser, self.learn = consumer, topic, parser, learn
         self.batch_max = batch_max
+        #: held while learning (a checkpoint being serialised holds it: the state must not change meanwhile)
+        self.learning = learning or asyncio.Lock()
         #: next offset to read per peer partition
         self.positions: dict[int, int] = {}
         self.peers: list[int] = []
@@ -95,7 +98,8 @@ class PeerFeed:
                 await asyncio.sleep(1.0)
                 continue
             if fetched:
-                self.take(fetched)
+                async with self.learning:
+                    self.take(fetched)
 
     def take(self, fetched: dict[TopicPartition, list]) -> None:
         events: list[Interaction] = []

@@ -4,6 +4,7 @@ following an operator's rollback of the "online" kind. The learner itself stays 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -28,7 +29,7 @@ Restorable = tuple[ModelVersion, OnlineCheckpoint]
 
 
 class CheckpointKeeper:
-    """Writes a checkpoint every RECSTREAM_CHECKPOINT_INTERVAL_S (serialised between batches, written in a thread)
+    """Writes a checkpoint every RECSTREAM_CHECKPOINT_INTERVAL_S (serialised between batches, in a thread)
     and finds the one to restore. `current` is the checkpoint this worker's state comes from or was saved as."""
 
     def __init__(self, registry: Registry, ingest: IngestSettings, artefacts: ArtefactSettings, source: str,
@@ -65,10 +66,11 @@ class CheckpointKeeper:
     def restored(self, version: ModelVersion, learned: int) -> None:
         self.current, self._saved_learned = version, learned
 
-    def maybe_save(self, learner: OnlineRecommender, recent: RecentIds, committed: dict[str, int],
-                   extra: dict | None = None) -> None:
-        """After a commit, between batches (nothing mutates the learner): serialise it with the offsets it
-        reflects when a checkpoint is due, then write and register it in a thread."""
+    async def maybe_save(self, learner: OnlineRecommender, recent: RecentIds, committed: dict[str, int],
+                         extra: dict | None = None, learning: asyncio.Lock | None = None) -> None:
+        """After a commit, between batches: when a checkpoint is due, serialise the learner with the offsets it
+        reflects, then write and register it, each in a thread. The ingest loop waits for the serialisation and
+        `learning` (held by whatever else changes the learner) keeps the rest still; requests go on being served."""
         interval = self.ingest.checkpoint_interval_s
         if not interval or time.monotonic() < self._due:
             return
@@ -78,7 +80,13 @@ class CheckpointKeeper:
             return  # nothing new since the last checkpoint
         self._due = time.monotonic() + interval
         learned, offsets = learner.events_learned, dict(committed)
-        data = OnlineCheckpoint(learner, offsets, {"recent_ids": recent, **(extra or {})}).dumps()
+        ckpt = OnlineCheckpoint(learner, offsets, {"recent_ids": recent, **(extra or {})})
+        try:
+            async with learning or contextlib.nullcontext():
+                data = await asyncio.to_thread(ckpt.dumps)
+        except Exception as exc:  # noqa: BLE001 - a checkpoint must not fail the batch it follows
+            log.warning("online checkpoint not serialised (%s); retrying at the next interval", exc)
+            return
         self._saved_learned = learned
         parent = self.current.id if self.current else None
         self._writing = asyncio.get_running_loop().run_in_executor(None, self._write, data, offsets, learned, parent)

@@ -86,6 +86,9 @@ class WorkerState:
     recipe: ServedRecipe = field(init=False)
 
     def __post_init__(self) -> None:
+        #: held while the learner changes outside the ingest loop (the peer feed, draining probes) and while a
+        #: checkpoint serialises it in a thread: the ingest loop itself waits for that serialisation
+        self.learning = asyncio.Lock()
         self.metrics = WorkerMetrics(lambda: snapshot(self))
         self.database = DatabaseProbe(self.deep.registry.engine)
         self.recipe = ServedRecipe(self.settings.serving.recipe())
@@ -150,12 +153,12 @@ class WorkerState:
         self.restore(*found)
         return found[1].offsets
 
-    def save_checkpoint(self, committed: dict[str, int]) -> None:
+    async def save_checkpoint(self, committed: dict[str, int]) -> None:
         """After each commit (the ingest loop's hook): a checkpoint when one is due."""
         if self.pipeline is not None:
             # "item_feed": the key checkpoints have always used for the peer feed's positions
             feed = {"item_feed": dict(self.peer_feed.positions)} if self.peer_feed is not None else {}
-            self.checkpoints.maybe_save(self.recommender, self.pipeline.recent, committed, feed)
+            await self.checkpoints.maybe_save(self.recommender, self.pipeline.recent, committed, feed, self.learning)
 
     def restore(self, version: ModelVersion, ckpt: OnlineCheckpoint) -> None:
         """Swap in a restored learner: at start, or between batches after a rollback (new events then continue

@@ -40,3 +40,41 @@ def test_a_peer_checkpoint_promoted_late_is_not_taken_for_a_rollback(engine, tmp
     assert registry.live("online").id == first
     found = b.rollback()
     assert found is not None and found[0].id == first and found[1].recommender.events_learned == 10
+
+
+def test_the_event_loop_runs_while_a_checkpoint_is_serialised_and_the_learner_stays_still(engine, tmp_path):
+    """A worker's requests are answered on its event loop: serialising a large state there held them for the
+    whole dump. Now it runs in a thread that shares the GIL, with `learning` held so nothing changes the state."""
+    import asyncio
+    import time
+
+    from recstream.models.data.interaction import Interaction
+    from recstream.stream.ingest.dedupe import RecentIds
+
+    rec = OnlineRecommender(OnlineConfig(n_factors=4, prequential_sample=0.0, cooccurrence_weight=0.0))
+    rec.learn([Interaction(f"e{n}", f"u{n % 20_000}", f"i{n % 997}", "click", None, 0.0) for n in range(200_000)],
+              evaluate=False)
+    recent = RecentIds(400_000)
+    recent.add_new([f"id-{n}" for n in range(300_000)])
+    k = keeper(Registry(engine), tmp_path, "a")
+    k._due = 0.0  # due now
+    learning = asyncio.Lock()
+
+    async def run() -> tuple[int, float, bool]:
+        ticks, tried_to_learn = 0, False
+        save = asyncio.create_task(k.maybe_save(rec, recent, {"t:0": 1}, learning=learning))
+        started = time.perf_counter()
+        while not save.done():  # a request every millisecond or so
+            await asyncio.sleep(0.001)
+            ticks += 1
+            tried_to_learn = tried_to_learn or learning.locked()
+        took = time.perf_counter() - started
+        await save
+        await k._writing  # the write, in its own thread, after the serialisation
+        return ticks, took, tried_to_learn
+
+    ticks, took, locked = asyncio.run(run())
+    assert took > 0.05, "the state is too small to show anything"
+    assert locked  # the learner was held still
+    assert ticks >= took / 0.02  # the loop ran at least every 20 ms throughout (it stood still for all of it before)
+    assert k.current is not None and k.current.kind == "online"  # and the checkpoint was written
