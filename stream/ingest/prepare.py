@@ -130,10 +130,7 @@ def _init_child(database_url: str, topics: tuple[str, ...], ingest: dict, parent
     global _child
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
     tune_for_throughput()
-    settings = IngestSettings(**ingest)
-    if settings.prepare_nice:
-        os.nice(settings.prepare_nice)
-    _child = Preparer.create(database_url, Topics(*topics), settings)
+    _child = Preparer.create(database_url, Topics(*topics), IngestSettings(**ingest))
 
 
 def _prepare_in_child(topics: list[str], keys: list[bytes | None], values: list[bytes | None]) -> Prepared:

@@ -20,8 +20,6 @@ class IngestSettings(Component):
     # Two: with one, the helper (~20 us an event validating and storing) was the bottleneck once learning got
     # cheaper than it, and the learner's core idled (bench/ingest.py, 2 cores: 39-40k -> 42-47k events/s).
     prepare_processes: int = Field(2, ge=1, le=32, description="helper processes validating and storing batches")
-    prepare_nice: int = Field(0, ge=0, le=19, description="CPU priority the helper processes lower themselves by "
-                              "(os.nice): a request waiting on a busy host is then run before their parsing")
     dedupe_window: int = Field(1_000_000, ge=1, description="recent event ids remembered so none is learned twice")
     max_event_bytes: int = Field(16 * 1024, ge=256, description="larger messages are dead-lettered")
     max_future_skew_s: float = Field(24 * 3600.0, ge=0, description="how far in the future an event ts may be")

@@ -6,6 +6,7 @@ from pathlib import Path
 from recstream.models.online.checkpoint import OnlineCheckpoint
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.recommender import OnlineRecommender
+from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.registry import Registry
 from recstream.stream.settings import Settings
 from recstream.stream.worker.checkpoints import CheckpointKeeper
@@ -42,7 +43,7 @@ def test_a_peer_checkpoint_promoted_late_is_not_taken_for_a_rollback(engine, tmp
     assert found is not None and found[0].id == first and found[1].recommender.events_learned == 10
 
 
-def test_the_event_loop_runs_while_a_checkpoint_is_serialised_and_the_learner_stays_still(engine, tmp_path):
+def test_the_event_loop_runs_while_a_checkpoint_is_serialised_and_the_learner_stays_still(tmp_path):
     """A worker's requests are answered on its event loop: serialising a large state there held them for the
     whole dump. Now it runs in a thread that shares the GIL, with `learning` held so nothing changes the state."""
     import asyncio
@@ -56,6 +57,8 @@ def test_the_event_loop_runs_while_a_checkpoint_is_serialised_and_the_learner_st
               evaluate=False)
     recent = RecentIds(400_000)
     recent.add_new([f"id-{n}" for n in range(300_000)])
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'k.db'}")  # about the event loop: one database is enough
+    upgrade(engine)
     k = keeper(Registry(engine), tmp_path, "a")
     k._due = 0.0  # due now
     learning = asyncio.Lock()
