@@ -415,11 +415,15 @@ def sample(soak: Soak, engine, requests: Requests, since: float) -> dict:
 def slope_per_hour(samples: list[dict], name: str, after_s: float) -> dict | None:
     """RSS growth of `name` after warm-up, as a share of its mean per hour (linear fit), over the longest stretch
     one process of that name lived (a worker killed and restarted starts a new one, which a fit across both would
-    read as growth or shrinkage): {"pct_per_hour", "minutes", "pid"}."""
+    read as growth or shrinkage), each process's own first `after_s` left out too (a worker restarted late fills
+    its state again): {"pct_per_hour", "minutes", "pid"}."""
     runs: dict[int, list[tuple[float, float]]] = {}
+    born: dict[int, float] = {}
     for s in samples:
         pid, rss = (s.get("pids") or {}).get(name), s["rss_mb"].get(name)
-        if s["t_s"] >= after_s and pid is not None and rss:
+        if pid is not None:
+            born.setdefault(pid, s["t_s"])
+        if pid is not None and rss and s["t_s"] >= max(after_s, born[pid] + after_s):
             runs.setdefault(pid, []).append((s["t_s"], rss))
     if not runs:
         return None
