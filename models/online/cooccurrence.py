@@ -166,6 +166,31 @@ class CoOccurrence:
         ages = np.arange(len(window) - 1, -1, -1, dtype=np.float64)  # the window is oldest first
         kernels.cooccur_scores(out, window, self.decay ** ages, self.nbr, self.cnt, self.err, self.item_count, scale)
 
+    def support(self, user_id: str, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item rows, scores) where the user's co-occurrence scores (`add_scores` at scale 1) are not zero,
+        among the first `n_items` rows: the same figures without an array over the whole catalogue."""
+        window = self.window_of(user_id)
+        if not len(window):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        from recstream.models.online import kernels
+
+        ages = np.arange(len(window) - 1, -1, -1, dtype=np.float64)
+        return kernels.cooccur_support(window, self.decay ** ages, self.nbr, self.cnt, self.err, self.item_count,
+                                       n_items)
+
+    def successor_support(self, user_id: str, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item rows, scores) where `add_successor_scores` (scale 1) adds something, among the first `n_items`."""
+        window = self.window_of(user_id)
+        if not len(window) or window[-1] >= len(self.item_count):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        last = int(window[-1])
+        rows, counts = self.nxt[last].astype(np.int64), self.nxt_cnt[last] - self.nxt_err[last]
+        free = np.flatnonzero(rows < 0)  # slots fill in order: the first free one ends them
+        end = int(free[0]) if len(free) else len(rows)
+        rows, counts = rows[:end], counts[:end]
+        keep = (rows < n_items) & (counts > 0)
+        return rows[keep], np.log1p(counts[keep].astype(np.float64))
+
     def add_successor_scores(self, out: np.ndarray, user_id: str, scale: float) -> None:
         """Add `scale * log1p(times each item came right after the user's newest positive item)` to `out`."""
         window = self.window_of(user_id)

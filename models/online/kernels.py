@@ -234,10 +234,11 @@ def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, c
 
 
 @njit(cache=True, nogil=True)
-def cooccur_scores(out: np.ndarray, window: np.ndarray, weights: np.ndarray, nbr: np.ndarray, cnt: np.ndarray,
-                   err: np.ndarray, item_count: np.ndarray, scale: float) -> None:
-    """`out[c] += scale * log1p(sum_w weights[w] * companions(window[w], c) / sqrt(count(c)))` for every item c
-    that some window item has as a companion (and `out` covers), companions counted without overcount."""
+def cooccur_support(window: np.ndarray, weights: np.ndarray, nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray,
+                    item_count: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """(item rows c, `log1p(sum_w weights[w] * companions(window[w], c) / sqrt(count(c)))`) for every item c
+    below `n_items` that some window item has as a companion, companions counted without overcount: the user's
+    co-occurrence scores where they are not zero (rows ascending)."""
     m = nbr.shape[1]
     keys = np.empty(window.shape[0] * m, dtype=np.int64)
     vals = np.empty(window.shape[0] * m)
@@ -248,18 +249,32 @@ def cooccur_scores(out: np.ndarray, window: np.ndarray, weights: np.ndarray, nbr
             k = nbr[row, s]
             if k < 0:
                 break
-            if k < out.shape[0] and cnt[row, s] > err[row, s]:
+            if k < n_items and cnt[row, s] > err[row, s]:
                 keys[n] = k
                 vals[n] = weights[w] * (cnt[row, s] - err[row, s])
                 n += 1
     order = np.argsort(keys[:n])
-    p = 0
+    rows = np.empty(n, dtype=np.int64)
+    scores = np.empty(n)
+    p, u = 0, 0
     while p < n:
         k, total = keys[order[p]], 0.0
         while p < n and keys[order[p]] == k:
             total += vals[order[p]]
             p += 1
-        out[k] += scale * np.log1p(total / np.sqrt(max(item_count[k], 1.0)))
+        rows[u] = k
+        scores[u] = np.log1p(total / np.sqrt(max(item_count[k], 1.0)))
+        u += 1
+    return rows[:u], scores[:u]
+
+
+@njit(cache=True, nogil=True)
+def cooccur_scores(out: np.ndarray, window: np.ndarray, weights: np.ndarray, nbr: np.ndarray, cnt: np.ndarray,
+                   err: np.ndarray, item_count: np.ndarray, scale: float) -> None:
+    """`out[c] += scale * cooccur_support's score of c` for every item c `out` covers."""
+    rows, scores = cooccur_support(window, weights, nbr, cnt, err, item_count, out.shape[0])
+    for j in range(rows.shape[0]):
+        out[rows[j]] += scale * scores[j]
 
 
 @njit(cache=True, nogil=True)

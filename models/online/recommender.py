@@ -309,6 +309,54 @@ class OnlineRecommender:
         n = self.n_items
         return self._scores(user_id, n, self._popularity_term(n), exclude_seen)
 
+    # ---- serving candidates (serving/candidates.py): the same scores at some rows, without a full pass ----
+    def dense_query(self, user_id: str) -> np.ndarray | None:
+        """`[u, 1]` for a personal user (None for a cold one): its inner product with `dense_rows` is the dense
+        part of the user's scores."""
+        vec = self._user_vector(user_id)
+        return None if vec is None else np.append(vec, 1.0)
+
+    def dense_rows(self, rows: np.ndarray) -> np.ndarray:
+        """`[factors, bias + popularity_blend·log1p(popularity)]` of item `rows`, one row each."""
+        extra = self._biases[rows] + self.config.popularity_blend * np.log1p(self.popularity.scores_at(rows))
+        return np.hstack([self._factors[rows], extra[:, None]])
+
+    def sparse_scores(self, user_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, values) of what a personal user's scores add to the dense part where it is not zero:
+        co-occurrence with the user's recent items, less the demotion of items shown and ignored."""
+        n, parts = self.n_items, []
+        if self.cooccurrence is not None:
+            rows, values = self.cooccurrence.support(user_id, n)
+            parts.append((rows, self.config.cooccurrence_weight * values))
+        ignored = [(row, count) for row, count in self.feedback.recently_ignored(user_id) if row < n]
+        if ignored:
+            rows, counts = (np.array(c) for c in zip(*ignored, strict=True))
+            parts.append((rows.astype(np.int64), -self.feedback.ignored_penalty * counts.astype(np.float64)))
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        rows, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        return rows, np.bincount(inverse, np.concatenate([p[1] for p in parts]), len(rows))
+
+    def seen_rows(self, user_id: str) -> np.ndarray:
+        seen = self.seen.by_user.get(user_id)
+        return np.fromiter(seen, dtype=np.int64, count=len(seen)) if seen else np.zeros(0, dtype=np.int64)
+
+    def scores_at(self, user_id: str, rows: np.ndarray, exclude_seen: bool = True) -> np.ndarray:
+        """`scores(user_id, exclude_seen)[rows]`, for `rows` without repeats, scoring those rows only."""
+        query = self.dense_query(user_id)
+        if query is None:
+            out = np.log1p(self.popularity.scores_at(rows))
+        else:
+            out = self.dense_rows(rows) @ query
+            sparse, values = self.sparse_scores(user_id)
+            at = np.searchsorted(sparse, rows)
+            hit = at < len(sparse)
+            hit[hit] = sparse[at[hit]] == rows[hit]
+            out[hit] += values[at[hit]]
+        if exclude_seen:
+            out[np.isin(rows, self.seen_rows(user_id))] = -np.inf
+        return out
+
     def top_k(self, scores: np.ndarray, k: int, source: str) -> Recommendation:
         """The `k` best finite entries of `scores` (one per item row) as a Recommendation."""
         k_eff = min(k, len(scores))

@@ -64,13 +64,21 @@ class Mixer:
 
     def __init__(self, scores: np.ndarray, deep: np.ndarray | None = None,
                  successors: np.ndarray | None = None, ignored: np.ndarray | None = None) -> None:
-        self.seen = ~np.isfinite(scores)
-        self.has_deep = deep is not None
-        self.ignored = ignored
-        self.parts = np.zeros((3, len(scores)))
+        parts = np.zeros((3, len(scores)))
         for p, x in enumerate((scores, successors, deep)):
             if x is not None:
-                self.parts[p] = _standardise(x)
+                parts[p] = _standardise(x)
+        self._set(parts, deep is not None, ignored, ~np.isfinite(scores))
+
+    def _set(self, parts: np.ndarray, has_deep: bool, ignored: np.ndarray | None, seen: np.ndarray) -> None:
+        self.parts, self.has_deep, self.ignored, self.seen = parts, has_deep, ignored, seen
+
+    @classmethod
+    def from_parts(cls, parts: np.ndarray, has_deep: bool, ignored: np.ndarray | None, seen: np.ndarray) -> Mixer:
+        """A mixer of parts standardised already (rows: online, successors, deep), over some items only."""
+        mixer = cls.__new__(cls)
+        mixer._set(parts, has_deep, ignored, seen)
+        return mixer
 
     def _mixed(self, mixes: tuple[ServedMix, ...]) -> np.ndarray:
         """A row of mixed scores per mix, the ignored items lowered."""

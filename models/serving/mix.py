@@ -22,6 +22,24 @@ class ServedMix:
 
 
 @dataclass(frozen=True)
+class RetrievalConfig:
+    """Where the catalogue is large, each request scores candidates instead of every item (serving/retrieval.py)."""
+
+    #: catalogues with fewer items are scored in full (0: always candidates, as bench/served.py --approximate)
+    exact_below: int = 50_000
+    #: index cells, this many times the square root of the item count
+    cells_per_sqrt: float = 1.0
+    #: cells a request probes
+    probe: int = 32
+    #: rebuild the index after the learner has seen this many events per item since the last build (or 2% more
+    #: items, at least 1,000, arrived); items new since the build are candidates for every request meanwhile
+    rebuild_events_per_item: float = 2.0
+    #: build in a thread while requests are scored in full (a worker); False builds when due, in the request
+    #: that finds it due (replays, where what is served must not depend on timing)
+    background: bool = True
+
+
+@dataclass(frozen=True)
 class RecipeConfig:
     #: the mix served first (and throughout when not tuned)
     start: ServedMix = field(default_factory=ServedMix)
@@ -33,3 +51,4 @@ class RecipeConfig:
     #: share of positive events judged (live served Recall@10, tuning), and at most this many a second
     judge_sample: float = 0.05
     judge_max_per_s: float | None = 50.0
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)

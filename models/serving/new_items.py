@@ -18,9 +18,6 @@ from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.catalogue.policy import NewItemPolicy
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.serving.ask import Ask
-from recstream.models.serving.blend import blend
-from recstream.models.serving.hotswap import LoadedModel
-from recstream.models.serving.mix import ServedMix
 
 
 def new_item_rows(online: OnlineRecommender, created_at: dict[str, float], policy: NewItemPolicy) -> np.ndarray:
@@ -66,8 +63,8 @@ class NewItemSlots:
         self._fresh = np.zeros(0, dtype=bool)
 
     def serve(self, served: Recommendation, policy: NewItemPolicy, ask: Ask, *, key: Any,
-              created_at: Callable[[], dict[str, float]], online: OnlineRecommender, deep: LoadedModel | None,
-              mix: ServedMix) -> Recommendation:
+              created_at: Callable[[], dict[str, float]], online: OnlineRecommender,
+              rank: Callable[[Ask], tuple[Recommendation, bool]]) -> Recommendation:
         """`served` with `policy.share` of its slots for the user's best new items (under the same `ask.deny`)."""
         if policy.share <= 0 or served.source != "personal":
             return served
@@ -77,5 +74,5 @@ class NewItemSlots:
             return served
         deny = ask.deny
         others = ~self._fresh if deny is None else deny | ~self._fresh[:len(deny)]
-        new, _ = blend(online, deep, ask.but(deny=others), mix)
+        new, _ = rank(ask.but(deny=others))
         return with_new_items(served, new, ask.k, policy.share)

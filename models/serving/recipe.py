@@ -15,12 +15,13 @@ import numpy as np
 from recstream.models.data.interaction import InteractionColumns
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.serving.ask import Ask
-from recstream.models.serving.blend import blend
 from recstream.models.serving.blend_tuner import MixTuner, ServedJudge
+from recstream.models.serving.candidates import served_blend
 from recstream.models.serving.explore import POOL, explore
 from recstream.models.serving.hotswap import LoadedModel
 from recstream.models.serving.mix import RecipeConfig, ServedMix
 from recstream.models.serving.new_items import NewItemSlots
+from recstream.models.serving.retrieval import Retrieval
 
 
 class ServedRecipe:
@@ -29,6 +30,7 @@ class ServedRecipe:
         self.judge = ServedJudge(MixTuner(cfg.start), cfg.judge_sample, cfg.judge_max_per_s)
         self._rng = np.random.default_rng(seed)
         self._new_items = NewItemSlots()
+        self.retrieval = Retrieval(cfg.retrieval, seed)
 
     @property
     def mix(self) -> ServedMix:
@@ -41,11 +43,16 @@ class ServedRecipe:
         `created_at` gives items' catalogue times for the new-item slots, worked out again when `new_key` changes."""
         mix, share = self.mix, self.cfg.explore_share
         exploring = share > 0 and online.is_personal(ask.user_id)
-        rec, used_deep = blend(online, deep, ask.but(k=ask.k * POOL) if exploring else ask, mix)
+        index, n_probe = self.retrieval.index_for(online), self.cfg.retrieval.probe
+
+        def rank(a: Ask) -> tuple[Recommendation, bool]:
+            return served_blend(online, deep, a, mix, index, n_probe)
+
+        rec, used_deep = rank(ask.but(k=ask.k * POOL) if exploring else ask)
         if exploring:
             rec = explore(rec, ask.k, share, self._rng)
         rec = self._new_items.serve(rec, self.cfg.new_items, ask, key=new_key, created_at=created_at, online=online,
-                                    deep=deep, mix=mix)
+                                    rank=rank)
         return rec, used_deep
 
     def before_learning(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None],

@@ -79,5 +79,7 @@ def test_the_event_loop_runs_while_a_checkpoint_is_serialised_and_the_learner_st
     ticks, took, locked = asyncio.run(run())
     assert took > 0.05, "the state is too small to show anything"
     assert locked  # the learner was held still
-    assert ticks >= took / 0.02  # the loop ran at least every 20 ms throughout (it stood still for all of it before)
+    # the loop ran every 50 ms or less on average throughout (it stood still for all of it before: 1 tick);
+    # every 1 ms asked, 20 ms seen on a loaded 2-core machine (the suite runs two tests at a time)
+    assert ticks >= took / 0.05
     assert k.current is not None and k.current.kind == "online"  # and the checkpoint was written
