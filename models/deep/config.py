@@ -19,6 +19,11 @@ class DeepConfig:
     seed: int = 0
     #: "auto" = CUDA when present, else CPU.
     device: str = "auto"
+    #: 0: full softmax over every item (cost ∝ items × interactions). N > 0: sampled softmax against N shared
+    #: negatives a batch, drawn half uniformly and half by how often an item is a target, with the usual
+    #: log-probability correction; the item tables then learn only the rows a batch touches (sparse updates).
+    #: For catalogues where a full softmax does not fit the retrain window (README, "A million items").
+    sampled_negatives: int = 0
 
     def __post_init__(self) -> None:
         for name in ("dim", "history", "batch_size"):
@@ -26,5 +31,11 @@ class DeepConfig:
                 raise ValueError(f"deep model {name} must be >= 1, got {getattr(self, name)}")
         if self.epochs < 0:
             raise ValueError(f"deep model epochs must be >= 0, got {self.epochs}")
+        if self.sampled_negatives < 0:
+            raise ValueError(f"deep model sampled_negatives must be >= 0 (0 = full softmax), got "
+                             f"{self.sampled_negatives}")
+        if self.sampled_negatives and self.weight_decay:
+            raise ValueError("deep model weight_decay needs the full softmax (sampled_negatives = 0): the sparse "
+                             "updates of sampled training have no weight decay")
         if self.learning_rate <= 0:
             raise ValueError(f"deep model learning_rate must be > 0, got {self.learning_rate}")

@@ -8,8 +8,10 @@ to the online model in the ranking.
     user vector  u = m + MLP(m),   m = Σ_t softmax(w)_t · E_in[item_t]   (attention over positions, padding masked)
     scores       s = E_out · u + b
 
-Trained with full softmax cross-entropy on (history → next item) pairs in event-time order. Serving runs in NumPy
-on a copy of the weights: one small MLP and one mat-vec, no torch on the request path.
+Trained with softmax cross-entropy on (history → next item) pairs in event-time order: over every item, or (for
+large catalogues, `DeepConfig.sampled_negatives`) over the target and shared sampled negatives, with the item
+tables updated sparsely (`SampledSoftmax`). Serving runs in NumPy on a copy of the weights: one small MLP and one
+mat-vec, no torch on the request path.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ log = logging.getLogger("recstream.deep")
 
 
 class NextItemNet(nn.Module):
-    def __init__(self, n_rows: int, dim: int, history: int) -> None:
+    def __init__(self, n_rows: int, dim: int, history: int, sparse: bool = False) -> None:
         super().__init__()
-        self.item_in = nn.Embedding(n_rows, dim, padding_idx=PAD)
+        # sparse: gradients of the item tables hold only the rows a batch used (sampled training)
+        self.item_in = nn.Embedding(n_rows, dim, padding_idx=PAD, sparse=sparse)
         self.position = nn.Parameter(torch.zeros(history))
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
-        self.item_out = nn.Embedding(n_rows, dim)
+        self.item_out = nn.Embedding(n_rows, dim, sparse=sparse)
         self.out_bias = nn.Parameter(torch.zeros(n_rows))
         nn.init.normal_(self.item_in.weight, std=0.1)
         nn.init.normal_(self.item_out.weight, std=0.1)
@@ -55,6 +58,41 @@ class NextItemNet(nn.Module):
         logits = self.user_vectors(hist) @ self.item_out.weight.T + self.out_bias
         logits[:, PAD] = -1e9
         return logits
+
+
+class SampledSoftmax:
+    """The loss of a batch against its targets and `n` shared negatives. Negatives are drawn from q = half uniform
+    over the items, half by how often each is a target (so items never a target are still pushed down, as a full
+    softmax would); every logit has log(n·q) subtracted (Jean et al. 2015; Yi et al. 2019), and a negative that
+    is the row's own target is masked."""
+
+    def __init__(self, target: np.ndarray, n_rows: int, n: int, generator: torch.Generator) -> None:
+        counts = np.bincount(target, minlength=n_rows).astype(np.float64)
+        counts[PAD] = 0.0
+        uniform = np.full(n_rows, 1.0 / max(n_rows - 1, 1))
+        uniform[PAD] = 0.0
+        q = 0.5 * uniform + 0.5 * counts / max(counts.sum(), 1.0)
+        self.q = torch.from_numpy(q / q.sum())
+        self.log_nq = torch.log(n * self.q.clamp_min(1e-30)).float()
+        self.n, self.generator = n, generator
+
+    def __call__(self, net: NextItemNet, hist: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        u = net.user_vectors(hist)
+        neg = torch.multinomial(self.q, self.n, replacement=True, generator=self.generator).to(u.device)
+        pos = (u * net.item_out(target)).sum(1) + net.out_bias[target] - self.log_nq[target].to(u.device)
+        logits = u @ net.item_out(neg).T + net.out_bias[neg] - self.log_nq[neg].to(u.device)
+        logits = logits.masked_fill(neg[None, :] == target[:, None], float("-inf"))
+        logits = torch.cat([pos[:, None], logits], dim=1)
+        return nn.functional.cross_entropy(logits, torch.zeros(len(target), dtype=torch.long, device=u.device))
+
+
+def _optimisers(net: NextItemNet, cfg: DeepConfig) -> list[torch.optim.Optimizer]:
+    """Adam; with sampled training, SparseAdam for the item tables (Adam's dense state would touch every row)."""
+    if not cfg.sampled_negatives:
+        return [torch.optim.Adam(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)]
+    tables = [net.item_in.weight, net.item_out.weight]
+    rest = [p for p in net.parameters() if all(p is not t for t in tables)]
+    return [torch.optim.SparseAdam(tables, lr=cfg.learning_rate), torch.optim.Adam(rest, lr=cfg.learning_rate)]
 
 
 def history_vector(rows: Sequence[int], embed: Callable[[list[int]], np.ndarray], position: np.ndarray,
@@ -114,7 +152,8 @@ class DeepModel:
     @classmethod
     def new(cls, config: DeepConfig, items: Sequence[str]) -> DeepModel:
         torch.manual_seed(config.seed)
-        return cls(config, list(items), NextItemNet(len(items) + 1, config.dim, config.history))
+        return cls(config, list(items), NextItemNet(len(items) + 1, config.dim, config.history,
+                                                    sparse=config.sampled_negatives > 0))
 
     @classmethod
     def warm_start(cls, parent: DeepModel, items: Sequence[str], config: DeepConfig | None = None) -> DeepModel:
@@ -152,10 +191,13 @@ class DeepModel:
         epochs = cfg.epochs if epochs is None else epochs
         device = _device(cfg.device)
         net = self.net.to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        h_all = torch.from_numpy(hist.astype(np.int64))
-        t_all = torch.from_numpy(target.astype(np.int64))
+        opts = _optimisers(net, cfg)
+        # rows as stored (int32 where the caller keeps them so: 10M histories of 20 are 0.8 GB, not 1.6), made
+        # int64 a batch at a time
+        h_all, t_all = torch.from_numpy(np.ascontiguousarray(hist)), torch.from_numpy(np.ascontiguousarray(target))
         gen = torch.Generator().manual_seed(cfg.seed + len(self.history_log))
+        sampled = (SampledSoftmax(target, len(self.items) + 1, cfg.sampled_negatives, gen)
+                   if cfg.sampled_negatives else None)
         n = len(t_all)
         steps = math.ceil(n / cfg.batch_size)
         bar = None
@@ -172,11 +214,13 @@ class DeepModel:
                     completed = False
                     break
                 idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                h, t = h_all[idx].to(device), t_all[idx].to(device)
-                loss = nn.functional.cross_entropy(net(h), t)
-                opt.zero_grad(set_to_none=True)
+                h, t = h_all[idx].long().to(device), t_all[idx].long().to(device)
+                loss = sampled(net, h, t) if sampled is not None else nn.functional.cross_entropy(net(h), t)
+                for opt in opts:
+                    opt.zero_grad(set_to_none=True)
                 loss.backward()
-                opt.step()
+                for opt in opts:
+                    opt.step()
                 total += loss.item() * len(idx)
                 if bar is not None:
                     bar.update(1)
@@ -224,7 +268,8 @@ class DeepModel:
         if blob.get("format") != 1:
             raise ValueError(f"unknown deep model artefact format {blob.get('format')!r}")
         cfg = DeepConfig(**blob["config"])
-        model = cls(cfg, list(blob["items"]), NextItemNet(len(blob["items"]) + 1, cfg.dim, cfg.history),
+        model = cls(cfg, list(blob["items"]), NextItemNet(len(blob["items"]) + 1, cfg.dim, cfg.history,
+                                                          sparse=cfg.sampled_negatives > 0),
                     list(blob.get("history_log", [])))
         model.net.load_state_dict(blob["state"])
         model.net.eval()

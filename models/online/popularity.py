@@ -58,11 +58,17 @@ class DecayedPopularity:
         return self._values[:n_items] * math.exp2(-(self.now - self.t_ref) / self.half_life)
 
     def scores_at(self, rows: np.ndarray) -> np.ndarray:
-        """`scores` of item `rows` only (rows beyond any counted item score 0)."""
+        """`scores` of item `rows` only (rows beyond any counted item score 0). Changes nothing, so a thread
+        may read while another learns."""
         rows = np.asarray(rows, dtype=np.int64)
-        self._grow(int(rows.max(initial=-1)) + 1)
+        values = self._values
         decay = 1.0 if self.now is None or self.t_ref is None else math.exp2(-(self.now - self.t_ref) / self.half_life)
-        return self._values[rows] * decay
+        inside = rows < len(values)
+        if inside.all():
+            return values[rows] * decay
+        out = np.zeros(len(rows))
+        out[inside] = values[rows[inside]] * decay
+        return out
 
     def raw(self, n_items: int) -> np.ndarray:
         """Undecayed-to-now values: same order as `scores`, no copy (for ranking on the hot path)."""

@@ -21,6 +21,8 @@ from recstream.models.serving.retrieval import ItemIndex
 
 #: candidates beyond the first k a request wants surviving its filters before the candidates are trusted
 SPARE = 40
+#: the deep part's best items taken as candidates
+DEEP_CANDIDATES = 256
 #: a request whose filters allow at most this many items scores all of them (a small category, new items)
 FEW_ALLOWED = 20_000
 
@@ -48,6 +50,14 @@ def candidate_rows(online: OnlineRecommender, index: ItemIndex, query: np.ndarra
     if query is not None:
         parts.append(index.lists.probe(query, n_probe))
     return np.unique(np.concatenate(parts))
+
+
+def _best(scores: np.ndarray, n: int) -> np.ndarray:
+    """The rows of the `n` largest finite `scores`."""
+    finite = np.where(np.isfinite(scores), scores, -np.inf)
+    if len(finite) <= n:
+        return np.arange(len(finite))
+    return np.argpartition(-finite, n - 1)[:n]
 
 
 def _moments_standardised(values: np.ndarray, total: float, total_sq: float, count: int) -> np.ndarray:
@@ -87,17 +97,19 @@ def approximate_blend(online: OnlineRecommender, deep: LoadedModel | None, ask: 
     successors = (online.cooccurrence.successor_support(user_id, online.n_items)
                   if query is not None and mix.successors > 0 and online.cooccurrence is not None else None)
     sparse = online.sparse_scores(user_id)[0] if query is not None else np.zeros(0, dtype=np.int64)
-    extra = (sparse,) if successors is None else (sparse, successors[0])
+    d = deep_scores(online, deep, user_id) if mix.deep > 0 else None
+    extra = [sparse] if successors is None else [sparse, successors[0]]
+    if d is not None:  # the deep part scores every item anyway: its own best are candidates too
+        extra.append(_best(d, DEEP_CANDIDATES))
     if allowed is not None:
         rows = allowed
     else:
-        rows = candidate_rows(online, index, query, n_probe, extra)
+        rows = candidate_rows(online, index, query, n_probe, tuple(extra))
         if deny is not None:
             rows = rows[~deny[rows]]
     scores = online.scores_at(user_id, rows, ask.exclude_seen)
     if allowed is None and np.count_nonzero(np.isfinite(scores)) < ask.k + SPARE:
         return None
-    d = deep_scores(online, deep, user_id) if mix.deep > 0 else None
     if successors is not None and not len(successors[0]):
         successors = None
     used_deep = d is not None

@@ -30,7 +30,7 @@ class RetrievalConfig:
     #: index cells, this many times the square root of the item count
     cells_per_sqrt: float = 1.0
     #: cells a request probes
-    probe: int = 32
+    probe: int = 16
     #: rebuild the index after the learner has seen this many events per item since the last build (or 2% more
     #: items, at least 1,000, arrived); items new since the build are candidates for every request meanwhile
     rebuild_events_per_item: float = 2.0

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,6 +50,8 @@ class ItemIndex:
     popular: np.ndarray
     built_at_events: int
     build_s: float
+    #: the model it indexes (a restored or rolled-back model numbers its items afresh)
+    source: weakref.ref = field(repr=False, default=lambda: None)
 
     @classmethod
     def build(cls, online: OnlineRecommender, cfg: RetrievalConfig, rng: np.random.Generator) -> ItemIndex:
@@ -60,13 +63,16 @@ class ItemIndex:
         x = np.vstack(blocks).astype(np.float32)
         del blocks
         lists = InvertedLists.build(x, max(1, round(cfg.cells_per_sqrt * math.sqrt(n))), rng)
-        raw = online.popularity.raw(n)
+        raw = online.popularity.scores_at(np.arange(n))  # (reads only: a worker learns meanwhile)
         popular = np.argpartition(-raw, POPULAR - 1)[:POPULAR] if n > POPULAR else np.arange(n)
-        return cls(n, lists, col_sum, gram, popular.astype(np.int64), events, time.perf_counter() - t)
+        return cls(n, lists, col_sum, gram, popular.astype(np.int64), events, time.perf_counter() - t,
+                   weakref.ref(online))
 
     def due(self, online: OnlineRecommender, cfg: RetrievalConfig) -> bool:
         """Whether the catalogue or what was learned since the build calls for a new one."""
         n = online.n_items
+        if self.source() is not online or n < self.n:
+            return True
         return (n - self.n > max(0.02 * self.n, 1000)  # every request scores the new rows: keep them few
                 or learned_events(online) - self.built_at_events >= cfg.rebuild_events_per_item * n)
 
@@ -98,6 +104,8 @@ class Retrieval:
                 self._building = threading.Thread(target=self._build, args=(online,), name="retrieval-index",
                                                   daemon=True)
                 self._building.start()
+            if index is not None and index.source() is not online:
+                return None  # another model's rows: score in full until its own index is ready
         return index  # the previous one (or None: score in full) until the new one is ready
 
     def _build(self, online: OnlineRecommender) -> None:

@@ -22,6 +22,9 @@ class DeepSettings(Component):
     history: int = Field(DeepConfig.history, ge=1, description="recent items that make up a user for the deep model")
     epochs: int = Field(DeepConfig.epochs, ge=0, description="epochs of a cold-start training")
     learning_rate: float = Field(DeepConfig.learning_rate, gt=0, description="Adam step of the deep model")
+    sampled_negatives: int = Field(DeepConfig.sampled_negatives, ge=0, description="0: train on a full softmax "
+                                   "over every item; N: against N sampled negatives a batch, with sparse updates "
+                                   "(large catalogues: an epoch's cost grows with interactions, not items)")
 
     def config(self) -> DeepConfig:
         return self.derive(DeepConfig)

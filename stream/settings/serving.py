@@ -9,10 +9,10 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from recstream.models.catalogue.policy import NewItemPolicy
-from recstream.models.serving.mix import RecipeConfig, ServedMix
+from recstream.models.serving.mix import RecipeConfig, RetrievalConfig, ServedMix
 from recstream.stream.settings.base import Component
 
-N, M, R = NewItemPolicy, ServedMix(), RecipeConfig
+N, M, R, A = NewItemPolicy, ServedMix(), RecipeConfig, RetrievalConfig
 #: a token shorter than this is refused at start: it could be guessed
 MIN_TOKEN_CHARS = 16
 
@@ -45,6 +45,14 @@ class ServingSettings(Component):
                                   "to the newest event time")
     new_item_max_events: float = Field(N.max_events, ge=0, description="an item is new while it has at most this "
                                        "many (decayed) positive events")
+    # Large catalogues (README, "A million items"): candidates from an index, scored exactly.
+    retrieval_exact_below: int = Field(A.exact_below, ge=0, description="catalogues with fewer items score every "
+                                       "item for each request; larger ones score candidates from an index")
+    retrieval_cells_per_sqrt: float = Field(A.cells_per_sqrt, gt=0, description="index cells, this many times "
+                                            "the square root of the item count")
+    retrieval_probe: int = Field(A.probe, ge=1, description="index cells a request takes candidates from")
+    retrieval_rebuild_events_per_item: float = Field(A.rebuild_events_per_item, gt=0, description="rebuild the "
+                                                     "index (in a thread) after this many learned events per item")
     model_poll_s: float = Field(0.25, gt=0, description="how often workers check the registry for a new version")
     operator_token: SecretStr | None = Field(
         None, description="bearer token for mutating HTTP endpoints (promote, rollback, retrain); unset = refused")
@@ -90,7 +98,11 @@ class ServingSettings(Component):
     def recipe(self) -> RecipeConfig:
         return RecipeConfig(ServedMix(self.successor_weight, self.deep_weight), self.deep_weight_tuned,
                             self.explore_share, self.new_items(), self.served_judge_sample,
-                            self.served_judge_max_per_s)
+                            self.served_judge_max_per_s, self.retrieval())
+
+    def retrieval(self) -> RetrievalConfig:
+        return RetrievalConfig(self.retrieval_exact_below, self.retrieval_cells_per_sqrt, self.retrieval_probe,
+                               self.retrieval_rebuild_events_per_item)
 
 
 class CanarySettings(Component):

@@ -35,10 +35,12 @@ def test_split_is_temporal_and_evaluates_only_new_items():
     assert (h[:, -1] != PAD).all()
 
 
-def test_model_learns_what_comes_next_and_beats_popularity():
+@pytest.mark.parametrize("negatives", [0, 16])  # full softmax, and sampled against 16 of the 150 items
+def test_model_learns_what_comes_next_and_beats_popularity(negatives):
     data = cyclic_positives()
     split = temporal_split(data, history=5, holdout_share=0.2)
-    model = DeepModel.new(DeepConfig(dim=16, history=5, epochs=30, batch_size=128, learning_rate=1e-2), data.item_ids)
+    model = DeepModel.new(DeepConfig(dim=16, history=5, epochs=30, batch_size=128, learning_rate=1e-2,
+                                     sampled_negatives=negatives), data.item_ids)
     lut = np.array([PAD, *model.rows(data.item_ids)])
     model.fit(lut[split.train.hist], lut[split.train.target])
     deep = evaluate(deep_scorer(model, data.item_ids), split.holdout)
@@ -83,3 +85,18 @@ def test_artefact_round_trip_and_tampering_is_refused(artefact_dir):
         read_verified(path, sha, sig, key)
     with pytest.raises(ArtefactError, match="cannot be read"):
         read_verified(storage.join(artefact_dir, "gone.pt"), sha)
+
+
+def test_sampled_training_touches_only_the_rows_a_batch_used_and_round_trips():
+    model = DeepModel.new(DeepConfig(dim=8, history=4, epochs=1, batch_size=4, sampled_negatives=16),
+                          [f"i{i}" for i in range(1000)])
+    before = model.net.item_in.weight.detach().clone()
+    hist = np.array([[PAD, PAD, 1, 2]] * 4, dtype=np.int32)
+    model.fit(hist, np.array([3, 3, 3, 3], dtype=np.int32))
+    changed = (model.net.item_in.weight.detach() != before).any(dim=1).nonzero().flatten().tolist()
+    assert changed == [1, 2]  # a history's items, nothing else (Adam's dense state would move every row)
+    again = DeepModel.from_bytes(model.to_bytes())
+    assert again.config.sampled_negatives == 16
+    assert np.allclose(again.score_batch(hist), model.score_batch(hist))
+    with pytest.raises(ValueError, match="weight_decay"):
+        DeepConfig(sampled_negatives=8, weight_decay=1e-4)

@@ -86,3 +86,15 @@ def test_the_index_is_rebuilt_once_learning_or_new_items_call_for_it(online):
     assert Retrieval(RetrievalConfig(exact_below=online.n_items + 1)).index_for(online) is None  # small: exact
     grown = learned(events=12_000 + 3 * online.n_items)  # the same stream, longer
     assert grown.n_items - index.n < 1000 and index.due(grown, retrieval.cfg)  # due by what was learned
+
+
+def test_another_model_is_never_served_from_the_index_of_the_first():
+    first, restored = learned(), learned(seed=3)  # a rollback restores a model that numbers items afresh
+    retrieval = Retrieval(RetrievalConfig(exact_below=0, background=True))
+    retrieval.index_for(first)
+    retrieval.wait()
+    assert retrieval.index_for(first) is not None
+    assert retrieval.index_for(restored) is None  # every item scored until its own index is ready
+    retrieval.wait()
+    index = retrieval.index_for(restored)
+    assert index is not None and index.source() is restored and index.n == restored.n_items
