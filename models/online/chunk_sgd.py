@@ -77,10 +77,8 @@ class FactorRows:
         return r
 
     def _grow(self) -> None:
-        old = len(self.matrix)
-        self.matrix = np.concatenate([self.matrix, np.zeros_like(self.matrix)])
-        self.bias = np.concatenate([self.bias, np.zeros(old)])
-        self._changed = np.concatenate([self._changed, np.zeros(old, dtype=np.bool_)])
+        # np.zeros, then the old rows copied in: the new rows' pages take memory only once rows are used
+        self.matrix, self.bias, self._changed = (_doubled(a) for a in (self.matrix, self.bias, self._changed))
         latents = self.latents
         for key, r in self.row.items():  # re-point every view at the new matrix (amortised O(1) a key)
             if key in latents:
@@ -100,6 +98,12 @@ class FactorRows:
         self._changed[rows] = False
         keys = self.keys
         self.biases.update(zip([keys[r] for r in rows.tolist()], self.bias[rows].tolist()))
+
+
+def _doubled(a: np.ndarray) -> np.ndarray:
+    out = np.zeros((2 * len(a), *a.shape[1:]), dtype=a.dtype)
+    out[:len(a)] = a
+    return out
 
 
 def _rate(optimizer: optim.base.Optimizer) -> float:

@@ -60,6 +60,8 @@ class CoOccurrence:
         self.nxt = np.full((1024, neighbours), -1, dtype=np.int32)
         self.nxt_cnt = np.zeros((1024, neighbours), dtype=np.float32)
         self.nxt_err = np.zeros((1024, neighbours), dtype=np.float32)
+        #: rows below this are initialised (free slots -1); the rest of the capacity is untouched zeros
+        self._ready = 1024
 
     def __getstate__(self) -> dict:
         # Without the spare capacity (up to half of each array): a checkpoint keeps the rows in use.
@@ -68,18 +70,26 @@ class CoOccurrence:
         n = int(used[-1]) + 1 if len(used) else 0
         for name in _PER_ITEM:
             state[name] = state[name][:n]
+        state["_ready"] = min(n, self._ready)
         state["recent"], state["recent_len"] = self.recent[:len(self.user_row)], self.recent_len[:len(self.user_row)]
         return state
 
     def _grow_items(self, n: int) -> None:
+        """Rows for the items below `n`. Capacity doubles, but a row is written (its free slots set to -1) only
+        once an item needs it: the spare rows' pages stay untouched, so they take no memory (at 763k items in
+        2^20 rows, 0.5 GB not resident)."""
         old = len(self.item_count)
-        if n <= old:
-            return
-        size = max(n, 2 * old)
-        for name in _PER_ITEM:
-            a = getattr(self, name)
-            fill = np.full((size - old, *a.shape[1:]), -1 if name in ("nbr", "nxt") else 0, dtype=a.dtype)
-            setattr(self, name, np.concatenate([a, fill]))
+        if n > old:
+            size = max(n, 2 * old)
+            for name in _PER_ITEM:
+                a = getattr(self, name)
+                grown = np.zeros((size, *a.shape[1:]), dtype=a.dtype)  # pages mapped when first written
+                grown[:old] = a
+                setattr(self, name, grown)
+        if n > self._ready:
+            self.nbr[self._ready:n] = -1
+            self.nxt[self._ready:n] = -1
+            self._ready = n
 
     def _user_rows(self, users: Sequence[str]) -> np.ndarray:
         row_of = self.user_row
@@ -90,10 +100,7 @@ class CoOccurrence:
                     rows[k] = row_of.setdefault(u, len(row_of))
             if len(row_of) > len(self.recent_len):
                 size = max(len(row_of), 2 * len(self.recent_len))
-                self.recent = np.concatenate([self.recent, np.zeros((size - len(self.recent), self.window),
-                                                                    dtype=np.int32)])
-                self.recent_len = np.concatenate([self.recent_len, np.zeros(size - len(self.recent_len),
-                                                                            dtype=np.int32)])
+                self.recent, self.recent_len = _grown(self.recent, size), _grown(self.recent_len, size)
         return np.array(rows, dtype=np.int64)
 
     def learn(self, users: Sequence[str], item_rows: Sequence[int], positive: Sequence[bool]) -> None:
@@ -119,6 +126,7 @@ class CoOccurrence:
         state.setdefault("_unaged", 0.0)
         state.setdefault("shift_fade", None)
         state.setdefault("shift_watch", None)
+        state.setdefault("_ready", len(state["item_count"]))  # before lazy rows: every row was initialised
         if "near" not in state:  # before near counts: the plain ones (lower bounds) are the best start
             state["near"] = state["cnt"] - state["err"]
             state["near_decay"] = OnlineConfig.similar_pair_decay
@@ -145,9 +153,10 @@ class CoOccurrence:
         self._fade(factor)
 
     def _fade(self, factor: float) -> None:
+        n = self._ready  # (the spare rows are zeros: leave their pages untouched)
         for a in (self.cnt, self.err, self.near, self.nxt_cnt, self.nxt_err):
-            a *= np.float32(factor)
-        self.item_count *= factor
+            a[:n] *= np.float32(factor)
+        self.item_count[:n] *= factor
 
     def window_of(self, user_id: str) -> np.ndarray:
         """The user's recent positive item rows, oldest first (empty for a user with none)."""
@@ -228,6 +237,13 @@ class CoOccurrence:
         scores = self.near[row][keep] / np.maximum(self.item_count[rows], 1.0) ** exponent
         order = [o for o in np.argsort(-scores, kind="stable") if scores[o] > 0]
         return rows[order], scores[order]
+
+
+def _grown(a: np.ndarray, size: int) -> np.ndarray:
+    """`a` in `size` rows, the new ones zeros whose pages are mapped only when first written."""
+    out = np.zeros((size, *a.shape[1:]), dtype=a.dtype)
+    out[:len(a)] = a
+    return out
 
 
 def cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:
