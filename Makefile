@@ -47,6 +47,8 @@ bench: $(STAMP)  ## every benchmark; each prints JSON
 	$(BIN)/python bench/retrain.py
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/soak.py --minutes 5
+	$(BIN)/python bench/large.py --scale 0.1
+	$(BIN)/python bench/sampled.py --large-share 0.1
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
