@@ -34,7 +34,8 @@ class CoOccurrence:
     the owner uses). Learning and scoring are compiled loops (kernels.py)."""
 
     def __init__(self, window: int = 10, neighbours: int = 64, decay: float = 0.8,
-                 half_life: float | None = None, shift_fade: float | None = None, near_decay: float = 0.5) -> None:
+                 half_life: float | None = None, shift_fade: float | None = None, near_decay: float = 0.5,
+                 successors: int = 16) -> None:
         check_cooccurrence(window, neighbours, decay)
         self.window, self.neighbours, self.decay = window, neighbours, decay
         self.near_decay = near_decay
@@ -57,9 +58,9 @@ class CoOccurrence:
         #: positive events per item
         self.item_count = np.zeros(1024, dtype=np.float64)
         #: per item row: the items that came right after it in a user's positives (directed), counted the same way
-        self.nxt = np.full((1024, neighbours), -1, dtype=np.int32)
-        self.nxt_cnt = np.zeros((1024, neighbours), dtype=np.float32)
-        self.nxt_err = np.zeros((1024, neighbours), dtype=np.float32)
+        self.nxt = np.full((1024, successors), -1, dtype=np.int32)
+        self.nxt_cnt = np.zeros((1024, successors), dtype=np.float32)
+        self.nxt_err = np.zeros((1024, successors), dtype=np.float32)
         #: rows below this are initialised (free slots -1); the rest of the capacity is untouched zeros
         self._ready = 1024
 
@@ -251,4 +252,5 @@ def cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:
     if cfg.cooccurrence_weight <= 0:
         return None
     return CoOccurrence(cfg.cooccurrence_window, cfg.cooccurrence_neighbours, cfg.cooccurrence_decay,
-                        cfg.cooccurrence_half_life, cfg.cooccurrence_shift_fade, cfg.similar_pair_decay)
+                        cfg.cooccurrence_half_life, cfg.cooccurrence_shift_fade, cfg.similar_pair_decay,
+                        cfg.successor_neighbours)

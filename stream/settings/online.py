@@ -32,6 +32,8 @@ class OnlineSettings(Component):
                                      description="latest positive items a user's score looks at")
     cooccurrence_neighbours: int = Field(D.cooccurrence_neighbours, ge=1, le=4096,
                                          description="companions kept per item")
+    successor_neighbours: int = Field(D.successor_neighbours, ge=1, le=4096,
+                                      description="successors (what came right after an item) kept per item")
     cooccurrence_half_life: float | None = Field(D.cooccurrence_half_life, gt=0, description="positive events "
                                                  "over which companion counts halve (unset = never)")
     cooccurrence_shift_fade: float | None = Field(D.cooccurrence_shift_fade, ge=0, lt=1, description="companion "

@@ -12,7 +12,7 @@ from recstream.models.online.cooccurrence import CoOccurrence
 from recstream.models.online.recommender import OnlineRecommender
 
 
-def reference(events, window: int, neighbours: int, near_decay: float = 0.5):
+def reference(events, window: int, neighbours: int, near_decay: float = 0.5, successor_slots: int | None = None):
     """The definition, in plain Python: per positive event, pair the item both ways with the user's window
     (unless it is already there: then it only becomes the newest), space-saving slots per item; each slot's
     near count adds near_decay^k for a pair k steps apart less one, and starts afresh when its key changes."""
@@ -23,12 +23,13 @@ def reference(events, window: int, neighbours: int, near_decay: float = 0.5):
 
     def add(row: int, key: int, w: float, table: dict = slots) -> None:
         entries = table.setdefault(row, [])
+        cap = neighbours if table is slots else (successor_slots or neighbours)
         for entry in entries:
             if entry[0] == key:
                 entry[1] += 1
                 entry[3] += w
                 return
-        if len(entries) < neighbours:
+        if len(entries) < cap:
             entries.append([key, 1, 0, w])
             return
         low = min(range(len(entries)), key=lambda s: entries[s][1])  # the first of the weakest
@@ -62,8 +63,9 @@ def random_stream(n: int, users: int, items: int, seed: int):
             zip(rng.integers(0, users, size=n), item, rng.random(n) > 0.2)]
 
 
-def learned(events, window: int, neighbours: int, chunk: int = 37, near_decay: float = 0.5) -> CoOccurrence:
-    co = CoOccurrence(window=window, neighbours=neighbours, near_decay=near_decay)
+def learned(events, window: int, neighbours: int, chunk: int = 37, near_decay: float = 0.5,
+            successors: int | None = None) -> CoOccurrence:
+    co = CoOccurrence(window=window, neighbours=neighbours, near_decay=near_decay, successors=successors or neighbours)
     for k in range(0, len(events), chunk):
         part = events[k:k + chunk]
         co.learn([u for u, _, _ in part], [i for _, i, _ in part], [p for _, _, p in part])
@@ -76,8 +78,9 @@ def learned(events, window: int, neighbours: int, chunk: int = 37, near_decay: f
                           (10, 8, 40, 300, 1.0), (4, 64, 40, 300, 0.25)])
 def test_compiled_counts_equal_the_definition(window, neighbours, users, items, near_decay):
     events = random_stream(12_000, users=users, items=items, seed=window)
-    co = learned(events, window, neighbours, near_decay=near_decay)
-    slots, recent, count, successors = reference(events, window, neighbours, near_decay)
+    successor_slots = max(neighbours // 2, 1)  # successors keep their own number of slots
+    co = learned(events, window, neighbours, near_decay=near_decay, successors=successor_slots)
+    slots, recent, count, successors = reference(events, window, neighbours, near_decay, successor_slots)
     assert len(recent) > 1024 or users < 1024
     for row in range(items):
         want = slots.get(row, [])
