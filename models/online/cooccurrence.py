@@ -3,7 +3,7 @@
 The factor model learns slowly what a user is like; a user's last few items say a lot about the next one (a
 session of rating war films, a basket being filled). Each positive event pairs its item with the user's last
 `window` positive items; each item keeps its `neighbours` most frequent companions (space-saving counts, so
-memory is fixed per item however the catalogue grows: 64 neighbours = 1.3 KB an item with their near counts, and
+memory is fixed per item however the catalogue grows: 64 neighbours = 1 KB an item, near counts included, and
 16 successors 0.2 KB). Beside each count, a
 `near` count weighs a pair by how close the two were in the user's window (near_decay^(steps apart - 1)):
 "more like this" reads it (bench/similar.py: the item right before the next one says most about it), while a
