@@ -10,6 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# `make test` runs two test processes on 2 cores (pytest-xdist): a thread pool each for torch and BLAS would
+# oversubscribe them (a 1.3 s deep-model test took 31 s). Set before anything loads either library.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 from sqlalchemy import create_engine, text
 

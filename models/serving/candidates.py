@@ -102,13 +102,14 @@ def approximate_blend(online: OnlineRecommender, deep: LoadedModel | None, ask: 
     if d is not None:  # the deep part scores every item anyway: its own best are candidates too
         extra.append(_best(d, DEEP_CANDIDATES))
     if allowed is not None:
-        rows = allowed
+        rows, every = allowed, True
     else:
         rows = candidate_rows(online, index, query, n_probe, tuple(extra))
+        every = len(rows) == online.n_items  # (a small catalogue: the candidates are every item)
         if deny is not None:
             rows = rows[~deny[rows]]
     scores = online.scores_at(user_id, rows, ask.exclude_seen)
-    if allowed is None and np.count_nonzero(np.isfinite(scores)) < ask.k + SPARE:
+    if not every and np.count_nonzero(np.isfinite(scores)) < ask.k + SPARE:
         return None
     if successors is not None and not len(successors[0]):
         successors = None

@@ -112,6 +112,15 @@ class Retrieval:
         self._index = ItemIndex.build(online, self.cfg, self._rng)
         self.builds += 1
 
+    def state(self) -> dict:
+        """For /healthz: whether requests score candidates, and the index they come from."""
+        index = self._index
+        return {"exact_below_items": self.cfg.exact_below, "builds": self.builds,
+                "building": self._building is not None and self._building.is_alive(),
+                "index": None if index is None else {"items": index.n, "cells": len(index.lists.centroids),
+                                                     "build_s": round(index.build_s, 2),
+                                                     "built_at_events": index.built_at_events}}
+
     def wait(self) -> None:
         """Until a build under way has finished (benches, tests)."""
         if self._building is not None:

@@ -85,7 +85,12 @@ def fuzz(api: str, token: str | None, where: Path) -> None:
             "--request-timeout", "10", "--report", "junit", "--report-dir", str(where / "schemathesis")]
     if token:
         args += ["-H", f"Authorization: Bearer {token}"]
-    run = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False, cwd=where)
+    for _ in range(2):
+        run = subprocess.run(args, capture_output=True, text=True, timeout=240, check=False, cwd=where)
+        # CPython 3.11's AST constructor can raise a spurious SystemError in threaded programs (python/cpython
+        # #106905); schemathesis then stops on a runtime error that says nothing about the API: once more
+        if run.returncode == 0 or "AST constructor recursion depth mismatch" not in run.stdout + run.stderr:
+            break
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failures" not in run.stdout.split("SUMMARY")[-1], run.stdout[-4000:]
 

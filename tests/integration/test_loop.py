@@ -26,8 +26,9 @@ def producer(bootstrap: str) -> KafkaProducer:
     return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
 
 
-def test_events_from_kafka_python_change_a_users_recommendations(worker_factory):
-    w = worker_factory()
+@pytest.mark.parametrize("exact_below", ["50000", "0"])  # 0: every request scores the index's candidates
+def test_events_from_kafka_python_change_a_users_recommendations(worker_factory, exact_below):
+    w = worker_factory(RECSTREAM_RETRIEVAL_EXACT_BELOW=exact_below)
     p = producer(w.env["RECSTREAM_BOOTSTRAP"])
     topic = w.env["RECSTREAM_TOPIC_BEHAVIOUR"]
     # A crowd makes i-hot popular; alice then buys two things.
@@ -53,6 +54,11 @@ def test_events_from_kafka_python_change_a_users_recommendations(worker_factory)
     ids = [i["item_id"] for i in after["items"]]
     assert "i-hot" not in ids and "i7" not in ids  # bought items are not recommended back
     assert ids != [i["item_id"] for i in before["items"]]
+    retrieval = w.health()["retrieval"]
+    if exact_below == "0":  # built in a thread on the first request; every one since was served from it
+        assert retrieval["builds"] >= 1 and retrieval["index"]["items"] >= 16  # the crowd's items
+    else:
+        assert retrieval["builds"] == 0 and retrieval["index"] is None
 
 
 def test_mixed_valid_and_malformed_events_store_exactly_the_valid_ones(worker_factory):
