@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from recstream.models.deep.config import PAD, DeepConfig
@@ -198,6 +199,9 @@ class DeepModel:
         gen = torch.Generator().manual_seed(cfg.seed + len(self.history_log))
         sampled = (SampledSoftmax(target, len(self.items) + 1, cfg.sampled_negatives, gen)
                    if cfg.sampled_negatives else None)
+        if sampled is not None and _world() > 1:
+            raise ValueError("training on several processes needs the full softmax (sampled_negatives = 0): "
+                             "sparse gradients are not summed across processes")
         n = len(t_all)
         steps = math.ceil(n / cfg.batch_size)
         bar = None
@@ -210,18 +214,23 @@ class DeepModel:
             order = torch.randperm(n, generator=gen)
             total, t0 = 0.0, time.perf_counter()
             for s in range(steps):
-                if should_stop is not None and should_stop():
+                if should_stop is not None and _any(should_stop()):
                     completed = False
                     break
-                idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                batch = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                idx = _share(batch)
                 h, t = h_all[idx].long().to(device), t_all[idx].long().to(device)
-                loss = sampled(net, h, t) if sampled is not None else nn.functional.cross_entropy(net(h), t)
+                if sampled is not None:
+                    loss = sampled(net, h, t)
+                else:  # summed here and divided by the whole batch: processes' shares add up to one step
+                    loss = nn.functional.cross_entropy(net(h), t, reduction="sum") / len(batch)
                 for opt in opts:
                     opt.zero_grad(set_to_none=True)
                 loss.backward()
+                _sum_gradients(net)
                 for opt in opts:
                     opt.step()
-                total += loss.item() * len(idx)
+                total += _summed(loss.detach()) * len(batch)
                 if bar is not None:
                     bar.update(1)
             if not completed:
@@ -274,6 +283,42 @@ class DeepModel:
         model.net.load_state_dict(blob["state"])
         model.net.eval()
         return model
+
+
+# ---- several processes (torch.distributed; models/deep/distributed.py starts them) --------------------------
+def _world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _share(batch: torch.Tensor) -> torch.Tensor:
+    """This process's share of a batch: every world-th example of it (all processes draw the same permutation),
+    so the processes' summed gradients are the gradient one process would take on the whole batch."""
+    world = _world()
+    return batch if world == 1 else batch[dist.get_rank()::world]
+
+
+def _sum_gradients(net: nn.Module) -> None:
+    if _world() == 1:
+        return
+    for p in net.parameters():  # the same order everywhere; a share with no examples sends zeros
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad)
+
+
+def _summed(value: torch.Tensor) -> float:
+    if _world() > 1:
+        dist.all_reduce(value)
+    return float(value)
+
+
+def _any(flag: bool) -> bool:
+    """Whether any process says so (a time budget stops every process at the same step, or none)."""
+    if _world() == 1:
+        return flag
+    t = torch.tensor([float(flag)])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def _device(name: str) -> torch.device:

@@ -82,6 +82,9 @@ class RetrainConfig:
     #: ... and only when its top-10 is not slower than the float model's on this catalogue (measured: int8 wins
     #: at 100k items, loses at 10k, where the per-call overhead of the int8 kernel dominates).
     quantize_require_faster: bool = True
+    #: Train on this many CPU processes (torch.distributed, gloo; models/deep/distributed.py): each computes its
+    #: share of every batch, the steps are one process's. Full softmax only.
+    processes: int = 1
     #: A time-budgeted hyper-parameter search before training (None = train with `deep` as configured).
     tune: TuneConfig | None = None
     #: The workers' online learner configuration (what an online search starts from).

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from recstream.models.artefacts.files import write_artefact
 from recstream.models.deep.config import DeepConfig
+from recstream.models.deep.distributed import fit_on_processes
 from recstream.models.deep.model import PAD, DeepModel
 from recstream.models.deep.quantize import Int8Scorer, top10_latency_ms
 from recstream.models.deep.training import (
@@ -118,7 +119,10 @@ def _train_and_gate(engine: Engine, registry: Registry, cfg: RetrainConfig, run_
     items = data.item_ids
     model, epochs, parent_id = _starting_model(cfg, deep_cfg, items, live_version, live_model)
     t1 = time.perf_counter()
-    model.fit(*training_pairs(split, model, items), epochs=epochs, progress=progress)
+    if cfg.processes > 1:
+        model = fit_on_processes(model, *training_pairs(split, model, items), cfg.processes, epochs)
+    else:
+        model.fit(*training_pairs(split, model, items), epochs=epochs, progress=progress)
     train_s = time.perf_counter() - t1
 
     metrics: dict[str, Any] = {

@@ -41,6 +41,9 @@ class RetrainSettings(Component):
                                                                          "passes the gate")
     min_interactions: int = Field(RetrainConfig.min_interactions, ge=1, description="a retraining with fewer "
                                   "interactions in its window is skipped")
+    processes: int = Field(RetrainConfig.processes, ge=1, le=64, description="CPU processes that train the deep "
+                           "model together (torch.distributed, gloo; the same steps as one process, each "
+                           "computing a share of every batch; full softmax only)")
     interval_s: float | None = Field(None, gt=0, description="scheduled retraining period (unset = off)")
     cron: str | None = Field(None, description="crontab schedule for retraining, e.g. '0 3 * * *'")
 

@@ -35,6 +35,15 @@ def test_first_run_beats_popularity_and_goes_live(stocked, tmp_path):
     assert load_model(r.version).items  # the artefact verifies and loads
 
 
+def test_a_run_on_two_processes_trains_the_candidate_one_process_trains(stocked, tmp_path):
+    one = retrain(stocked, config(tmp_path, auto_promote=False), trigger="manual", requested_by="test")
+    two = retrain(stocked, config(tmp_path, auto_promote=False, processes=2), trigger="manual", requested_by="test")
+    ndcg = [r.metrics["candidate"]["ndcg_at_10"] for r in (one, two)]
+    assert ndcg[0] > one.metrics["popularity"]["ndcg_at_10"]
+    assert abs(ndcg[1] - ndcg[0]) <= 0.01 * ndcg[0]  # torch.distributed: within 1% (the same steps, in fact)
+    assert load_model(two.version).items == load_model(one.version).items
+
+
 def test_second_run_warm_starts_from_live_and_records_the_parent(stocked, tmp_path):
     first = retrain(stocked, config(tmp_path), trigger="manual", requested_by="test")
     second = retrain(stocked, config(tmp_path), trigger="schedule", requested_by="scheduler")
