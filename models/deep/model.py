@@ -220,17 +220,7 @@ class DeepModel:
                 batch = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
                 idx = _share(batch)
                 h, t = h_all[idx].long().to(device), t_all[idx].long().to(device)
-                if sampled is not None:
-                    loss = sampled(net, h, t)
-                else:  # summed here and divided by the whole batch: processes' shares add up to one step
-                    loss = nn.functional.cross_entropy(net(h), t, reduction="sum") / len(batch)
-                for opt in opts:
-                    opt.zero_grad(set_to_none=True)
-                loss.backward()
-                _sum_gradients(net)
-                for opt in opts:
-                    opt.step()
-                total += _summed(loss.detach()) * len(batch)
+                total += _step(net, opts, h, t, len(batch), sampled) * len(batch)
                 if bar is not None:
                     bar.update(1)
             if not completed:
@@ -283,6 +273,22 @@ class DeepModel:
         model.net.load_state_dict(blob["state"])
         model.net.eval()
         return model
+
+
+def _step(net: NextItemNet, opts: list[torch.optim.Optimizer], hist: torch.Tensor, target: torch.Tensor,
+          batch: int, sampled: SampledSoftmax | None) -> float:
+    """One optimiser step on this process's share of a batch of `batch` examples; the batch's mean loss."""
+    if sampled is not None:
+        loss = sampled(net, hist, target)
+    else:  # summed here and divided by the whole batch: the processes' shares add up to one step
+        loss = nn.functional.cross_entropy(net(hist), target, reduction="sum") / batch
+    for opt in opts:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    _sum_gradients(net)
+    for opt in opts:
+        opt.step()
+    return _summed(loss.detach())
 
 
 # ---- several processes (torch.distributed; models/deep/distributed.py starts them) --------------------------
