@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
@@ -22,6 +23,7 @@ from recstream.models.deep.model import DeepModel
 def train_shard(rank: int, world: int, workdir: str, epochs: int | None) -> None:
     """One process's part (the entry point `fit_on_processes` spawns)."""
     where = Path(workdir)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))  # the cores shared out, not each taken by all
     dist.init_process_group("gloo", init_method=f"file://{where / 'rendezvous'}", rank=rank, world_size=world)
     try:
         model = DeepModel.from_bytes((where / "start.pt").read_bytes())
