@@ -19,6 +19,8 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 from river import optim, reco
 
+from recstream.models.online.arrays import grown
+
 
 class FactorRows:
     """Every key of one side (users or items) as a row: its factors in `matrix`, the River latent dict's value
@@ -77,8 +79,7 @@ class FactorRows:
         return r
 
     def _grow(self) -> None:
-        # np.zeros, then the old rows copied in: the new rows' pages take memory only once rows are used
-        self.matrix, self.bias, self._changed = (_doubled(a) for a in (self.matrix, self.bias, self._changed))
+        self.matrix, self.bias, self._changed = (grown(a, 2 * len(a)) for a in (self.matrix, self.bias, self._changed))
         latents = self.latents
         for key, r in self.row.items():  # re-point every view at the new matrix (amortised O(1) a key)
             if key in latents:
@@ -98,12 +99,6 @@ class FactorRows:
         self._changed[rows] = False
         keys = self.keys
         self.biases.update(zip([keys[r] for r in rows.tolist()], self.bias[rows].tolist()))
-
-
-def _doubled(a: np.ndarray) -> np.ndarray:
-    out = np.zeros((2 * len(a), *a.shape[1:]), dtype=a.dtype)
-    out[:len(a)] = a
-    return out
 
 
 def _rate(optimizer: optim.base.Optimizer) -> float:

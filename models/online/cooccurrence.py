@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recstream.models.online.arrays import grown
 from recstream.models.online.config import OnlineConfig, check_cooccurrence
 from recstream.models.online.shift import ShiftWatch
 
@@ -77,17 +78,13 @@ class CoOccurrence:
         return state
 
     def _grow_items(self, n: int) -> None:
-        """Rows for the items below `n`. Capacity doubles, but a row is written (its free slots set to -1) only
-        once an item needs it: the spare rows' pages stay untouched, so they take no memory (at 763k items in
-        2^20 rows, 0.5 GB not resident)."""
+        """Rows for the items below `n`. Capacity doubles (`grown`: spare rows take no memory), and a row's free
+        slots are set to -1 only once an item needs it, which would otherwise write every spare page."""
         old = len(self.item_count)
         if n > old:
             size = max(n, 2 * old)
             for name in _PER_ITEM:
-                a = getattr(self, name)
-                grown = np.zeros((size, *a.shape[1:]), dtype=a.dtype)  # pages mapped when first written
-                grown[:old] = a
-                setattr(self, name, grown)
+                setattr(self, name, grown(getattr(self, name), size))
         if n > self._ready:
             self.nbr[self._ready:n] = -1
             self.nxt[self._ready:n] = -1
@@ -102,7 +99,7 @@ class CoOccurrence:
                     rows[k] = row_of.setdefault(u, len(row_of))
             if len(row_of) > len(self.recent_len):
                 size = max(len(row_of), 2 * len(self.recent_len))
-                self.recent, self.recent_len = _grown(self.recent, size), _grown(self.recent_len, size)
+                self.recent, self.recent_len = grown(self.recent, size), grown(self.recent_len, size)
         return np.array(rows, dtype=np.int64)
 
     def learn(self, users: Sequence[str], item_rows: Sequence[int], positive: Sequence[bool]) -> None:
@@ -204,12 +201,8 @@ class CoOccurrence:
 
     def add_successor_scores(self, out: np.ndarray, user_id: str, scale: float) -> None:
         """Add `scale * log1p(times each item came right after the user's newest positive item)` to `out`."""
-        window = self.window_of(user_id)
-        if not len(window) or window[-1] >= len(self.item_count):
-            return
-        from recstream.models.online import kernels
-
-        kernels.successor_scores(out, int(window[-1]), self.nxt, self.nxt_cnt, self.nxt_err, scale)
+        rows, scores = self.successor_support(user_id, len(out))
+        out[rows] += scale * scores
 
     def by_source(self, user_id: str, rows: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
         """(the user's window rows, each one's score for `rows` alone): which recent items put an item in the
@@ -239,13 +232,6 @@ class CoOccurrence:
         scores = self.near[row][keep] / np.maximum(self.item_count[rows], 1.0) ** exponent
         order = [o for o in np.argsort(-scores, kind="stable") if scores[o] > 0]
         return rows[order], scores[order]
-
-
-def _grown(a: np.ndarray, size: int) -> np.ndarray:
-    """`a` in `size` rows, the new ones zeros whose pages are mapped only when first written."""
-    out = np.zeros((size, *a.shape[1:]), dtype=a.dtype)
-    out[:len(a)] = a
-    return out
 
 
 def cooccurrence_for(cfg: OnlineConfig) -> CoOccurrence | None:

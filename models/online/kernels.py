@@ -277,19 +277,6 @@ def cooccur_scores(out: np.ndarray, window: np.ndarray, weights: np.ndarray, nbr
         out[rows[j]] += scale * scores[j]
 
 
-@njit(cache=True, nogil=True)
-def successor_scores(out: np.ndarray, last: int, nxt: np.ndarray, nxt_cnt: np.ndarray, nxt_err: np.ndarray,
-                     scale: float) -> None:
-    """`out[c] += scale * log1p(times c came right after item `last`)` (counted without overcount)."""
-    for s in range(nxt.shape[1]):
-        k = nxt[last, s]
-        if k < 0:
-            break
-        c = nxt_cnt[last, s] - nxt_err[last, s]
-        if k < out.shape[0] and c > 0:
-            out[k] += scale * np.log1p(c)
-
-
 def warm_up() -> None:
     """Compile (or load the cached machine code of) every kernel now, not on a worker's first batch."""
     m, b, rows, zeros = np.zeros((1, 1)), np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1)
@@ -305,4 +292,3 @@ def warm_up() -> None:
     cooccur_learn(window, np.zeros(1, dtype=np.int32), table, counts, counts.copy(), counts.copy(), np.zeros(1),
                   rows, rows, np.ones(1, dtype=np.bool_), 0.5, table.copy(), counts.copy(), counts.copy())
     cooccur_scores(zeros, window[0, :1], zeros, table, counts, counts.copy(), np.zeros(1), 1.0)
-    successor_scores(zeros, 0, table, counts, counts.copy(), 1.0)

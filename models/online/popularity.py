@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from recstream.models.online.arrays import grown
+
 
 class DecayedPopularity:
     """Item scores that halve every `half_life` seconds of event time, kept in one NumPy vector.
@@ -30,9 +32,7 @@ class DecayedPopularity:
 
     def _grow(self, n: int) -> None:
         if n > len(self._values):
-            bigger = np.zeros(max(n, 2 * len(self._values)), dtype=np.float64)
-            bigger[: len(self._values)] = self._values
-            self._values = bigger
+            self._values = grown(self._values, max(n, 2 * len(self._values)))
 
     def add(self, rows: np.ndarray, weights: np.ndarray, ts: np.ndarray) -> None:
         """Count events for item `rows` with `weights` at event times `ts` (unix seconds)."""

@@ -14,6 +14,7 @@ import numpy as np
 from river import optim, reco
 
 from recstream.models.data.interaction import Feedback, Interaction, InteractionColumns
+from recstream.models.online.arrays import values_at
 from recstream.models.online.chunk_sgd import ChunkLearner
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.cooccurrence import cooccurrence_for
@@ -337,24 +338,15 @@ class OnlineRecommender:
         rows, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
         return rows, np.bincount(inverse, np.concatenate([p[1] for p in parts]), len(rows))
 
-    def seen_rows(self, user_id: str) -> np.ndarray:
-        seen = self.seen.by_user.get(user_id)
-        return np.fromiter(seen, dtype=np.int64, count=len(seen)) if seen else np.zeros(0, dtype=np.int64)
-
     def scores_at(self, user_id: str, rows: np.ndarray, exclude_seen: bool = True) -> np.ndarray:
         """`scores(user_id, exclude_seen)[rows]`, for `rows` without repeats, scoring those rows only."""
         query = self.dense_query(user_id)
         if query is None:
             out = np.log1p(self.popularity.scores_at(rows))
         else:
-            out = self.dense_rows(rows) @ query
-            sparse, values = self.sparse_scores(user_id)
-            at = np.searchsorted(sparse, rows)
-            hit = at < len(sparse)
-            hit[hit] = sparse[at[hit]] == rows[hit]
-            out[hit] += values[at[hit]]
+            out = self.dense_rows(rows) @ query + values_at(rows, *self.sparse_scores(user_id))
         if exclude_seen:
-            out[np.isin(rows, self.seen_rows(user_id))] = -np.inf
+            out[np.isin(rows, self.seen.rows(user_id))] = -np.inf
         return out
 
     def top_k(self, scores: np.ndarray, k: int, source: str) -> Recommendation:

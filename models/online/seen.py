@@ -20,11 +20,14 @@ class SeenItems:
         seen = self.by_user.get(user_id)
         return seen is not None and row in seen
 
+    def rows(self, user_id: str) -> np.ndarray:
+        """The user's seen item rows, oldest first."""
+        seen = self.by_user.get(user_id)
+        return np.fromiter(seen, dtype=np.int64, count=len(seen)) if seen else np.zeros(0, dtype=np.int64)
+
     def mask(self, scores: np.ndarray, user_id: str) -> None:
         """The user's seen items at -inf in `scores` (one user's row)."""
-        seen = self.by_user.get(user_id)
-        if seen:
-            scores[np.fromiter(seen, dtype=np.int64, count=len(seen))] = -np.inf
+        scores[self.rows(user_id)] = -np.inf
 
     def recent(self, user_id: str, n: int) -> list[int]:
         """The user's `n` most recent distinct item rows, oldest first."""

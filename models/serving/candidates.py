@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recstream.models.online.arrays import values_at
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend import Mixer, blend, deep_scores
@@ -79,7 +80,7 @@ def _online_part(online: OnlineRecommender, index: ItemIndex, user_id: str, quer
         dense = online.dense_rows(sparse) @ query
         total += float(values.sum())
         total_sq += float(((dense + values) ** 2 - dense**2).sum())
-    seen = online.seen_rows(user_id)
+    seen = online.seen.rows(user_id)
     seen = seen[seen < n]
     if len(seen):
         held = online.scores_at(user_id, seen, exclude_seen=False)
@@ -139,20 +140,15 @@ def _mixed_at(online: OnlineRecommender, index: ItemIndex, user_id: str, query: 
     parts = np.zeros((3, len(rows)))
     parts[0] = _online_part(online, index, user_id, query, rows, np.where(seen, 0.0, scores))
     if successors is not None:
-        at = np.zeros(len(rows))
-        pos = np.searchsorted(rows, successors[0])
-        inside = (pos < len(rows)) & (rows[np.minimum(pos, len(rows) - 1)] == successors[0])
-        at[pos[inside]] = successors[1][inside]
+        at = values_at(rows, *successors)
         parts[1] = _moments_standardised(at, float(successors[1].sum()), float(successors[1] @ successors[1]), n)
     if deep is not None:
         finite = deep[np.isfinite(deep)]
         d = deep[rows]
         d[~np.isfinite(d)] = float(finite.mean()) if len(finite) else 0.0
         parts[2] = _moments_standardised(d, float(finite.sum()), float(finite @ finite), len(finite))
-    ignored = np.zeros(len(rows))
-    for row, count in online.feedback.recently_ignored(user_id):
-        pos = np.searchsorted(rows, row)
-        if pos < len(rows) and rows[pos] == row:
-            ignored[pos] = count
+    shown = list(online.feedback.recently_ignored(user_id))
+    ignored = values_at(rows, np.array([r for r, _ in shown], dtype=np.int64),
+                        np.array([c for _, c in shown], dtype=np.float64))
     mixer = Mixer.from_parts(parts, deep is not None, ignored if ignored.any() else None, seen)
     return mixer.at(mix)

@@ -30,14 +30,6 @@ def learned_events(online: OnlineRecommender) -> int:
     return online.events_learned + online.peer_events_learned
 
 
-def augmented_rows(online: OnlineRecommender, start: int, stop: int) -> np.ndarray:
-    """Rows `start:stop` of `[factors, bias + popularity_blend·log1p(popularity)]` (float64)."""
-    rows = np.arange(start, stop)
-    extra = online._biases[start:stop] + online.config.popularity_blend * np.log1p(
-        online.popularity.scores_at(rows))
-    return np.hstack([online._factors[start:stop], extra[:, None]])
-
-
 @dataclass
 class ItemIndex:
     """A snapshot of the first `n` item rows: their IVF cells, their sums for standardising, the popular ones."""
@@ -57,7 +49,7 @@ class ItemIndex:
     def build(cls, online: OnlineRecommender, cfg: RetrievalConfig, rng: np.random.Generator) -> ItemIndex:
         t = time.perf_counter()
         n, events = online.n_items, learned_events(online)
-        blocks = [augmented_rows(online, s, min(s + 65_536, n)) for s in range(0, n, 65_536)]
+        blocks = [online.dense_rows(np.arange(s, min(s + 65_536, n))) for s in range(0, n, 65_536)]
         col_sum = sum(b.sum(axis=0) for b in blocks)
         gram = sum(b.T @ b for b in blocks)
         x = np.vstack(blocks).astype(np.float32)
