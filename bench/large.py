@@ -1,5 +1,6 @@
 """What a large catalogue and user base cost one worker's online learner, in process: memory, learning speed,
-the served list's latency (plain, a category filter, 500 exclusions), similar items, and a checkpoint.
+the served list's latency (plain, a category filter, 500 exclusions), similar items, a checkpoint, and cold
+users evicted to a database and read back.
 
     python bench/large.py [--scale 1.0] [--requests 500] [--smoke]
 
@@ -11,8 +12,10 @@ Prints one JSON object; progress on stderr.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
+import tempfile
 import time
 from itertools import islice
 
@@ -33,8 +36,11 @@ from recstream.models.serving.filters import Filters, deny_mask
 from recstream.models.serving.mix import RecipeConfig, RetrievalConfig
 from recstream.models.serving.recipe import ServedRecipe
 from recstream.models.serving.similar import similar
+from recstream.models.store.db import create_db_engine, upgrade
+from recstream.models.store.user_states import UserStates
 from recstream.stream.ingest.runtime import tune_for_throughput
 from recstream.stream.settings import Settings
+from recstream.stream.worker.eviction import Eviction
 
 CHUNK = 10_000
 
@@ -110,6 +116,40 @@ def retrieval(online: OnlineRecommender, recipe: ServedRecipe, users: list[str])
             "exact_plain_ms": percentiles(exact_s[20:])}
 
 
+def eviction(online: OnlineRecommender, most: int, sample: int = 200) -> dict:
+    """Users idle for the older half of the stream's time (at most `most`) written to a database (SQLite in a
+    temporary directory) and dropped, as a worker's eviction pass does; then `sample` of them read back one at a
+    time, as their next request would, and their lists compared with those before."""
+    latest = online.seen.latest_ts()
+    first = float(online.seen.last_ts[online.seen.events > 0].min())
+    after_s = (latest - first) / 2
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_db_engine(f"sqlite:///{tmp}/users.db")
+        upgrade(engine)
+        store = UserStates(engine)
+        evicting = Eviction(store, after_s, most)
+        idle = online.seen.idle(latest - after_s)[:sample].tolist()
+        users = [online.user_ids[a] for a in idle]
+        before = {u: online.recommend(u, k=10) for u in users}
+        held, rss = online.n_users, rss_mb()
+        t = time.perf_counter()
+        gone = asyncio.run(evicting.evict(online, asyncio.Lock()))
+        evict_s = time.perf_counter() - t
+        stored_mb = sum(len(v) for v in store.get_many(users).values()) / max(len(users), 1) / 1e6
+        seconds = []
+        for u in users:
+            t = time.perf_counter()
+            asyncio.run(evicting.readmit(online, [u]))
+            seconds.append(time.perf_counter() - t)
+        same = sum(online.recommend(u, k=10) == want for u, want in before.items())
+        engine.dispose()
+    return {"users_held": held, "evicted": gone, "evict_users_per_s": round(gone / evict_s),
+            "rss_before_mb": round(rss), "rss_after_mb": round(rss_mb()),
+            "stored_bytes_per_user": round(stored_mb * 1e6), "readmitted": len(users),
+            "readmit_ms": percentiles(seconds), "same_lists_after_readmission": f"{same}/{len(users)}",
+            "note": "freed rows and list blocks are reused by the next users, not returned to the OS"}
+
+
 def checkpoint(online: OnlineRecommender) -> dict:
     t = time.perf_counter()
     data = OnlineCheckpoint(online, {}, {}).dumps()
@@ -160,6 +200,7 @@ def main() -> None:
         "retrieval": index,
         "similar_items": percentiles(seconds),
         "checkpoint": checkpoint(online),
+        "eviction": eviction(online, most=max(int(100_000 * scale), 100)),
         "prequential_recall_at_10": online.prequential.recall_at_10,
         "note": "in process, no broker, no deep model: the learner and served recipe a worker runs (served from "
                 "the index's candidates at this size; retrieval.exact_plain_ms scores every item)",

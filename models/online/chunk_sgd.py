@@ -8,12 +8,14 @@ draw their initial factors from River's initializer in the same order. (The vers
 "waves" of events sharing no user or item with NumPy array operations: ~20 waves a 200-event chunk, ~15 NumPy
 calls each, cost ~4 us an event; the compiled loop ~0.1 us.)
 
-The factors live in one matrix per side (`FactorRows`), River's dicts holding views of its rows, and the
-biases in one array per side that River's dicts get on `sync()` (pickling the recommender syncs).
+The factors live in one matrix per side (`FactorRows`) and the biases in one array per side; River's dicts get
+views of the rows and the biases on `sync()`, for whoever reads River's model.
 """
 
 from __future__ import annotations
 
+import collections
+import copy
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -23,82 +25,111 @@ from recstream.models.online.arrays import grown
 
 
 class FactorRows:
-    """Every key of one side (users or items) as a row: its factors in `matrix`, the River latent dict's value
-    being a view of that row, and its bias in `bias`.
+    """Every key of one side (users or items) as a row: its factors in `matrix` and its bias in `bias`. These
+    arrays are the only copy: River's dicts are filled by `sync()` (views of the rows, and the biases), for a
+    caller that reads River's model (the owner's `model` property); a million views cost ~150 MB.
 
     A row can be reserved before the key has factors (the recommender numbers items as it first sees them);
-    the factors are drawn from River's initializer when the key is first learned, as learn_one would.
-    Not pickled: a pickle turns the views into separate arrays, so the owner builds a new one after loading.
+    the factors are drawn from River's initializer when the key is first learned, as learn_one would. A
+    released row (an evicted user) is reused by the next new key.
     """
 
     def __init__(self, latents: dict[Hashable, np.ndarray], biases: dict[Hashable, float] | None, n_factors: int,
                  keys: Sequence[Hashable] = ()) -> None:
         self.latents = latents
         self.biases = biases
+        #: River's initializer: drawing from it directly draws what `latents[new_key]` would, in the same order
+        self.draw = latents.default_factory  # type: ignore[attr-defined]
         self.row: dict[Hashable, int] = {}
+        #: each row's key (None: a released row, reused next)
         self.keys: list[Hashable] = []
+        self._free: list[int] = []
         capacity = max(1024, 2 * max(len(keys), len(latents)))
         self.matrix = np.zeros((capacity, n_factors), dtype=np.float64)
         self.bias = np.zeros(capacity, dtype=np.float64)
-        #: rows whose bias changed since the last `sync`: a flag per row, so what it holds is bounded by the
-        #: keys, not by the events between two syncs (a list of each chunk's rows grew ~18 MB per million
-        #: events, for ever where no checkpoint or explanation ever synced)
-        self._changed = np.zeros(capacity, dtype=np.bool_)
-        for key in keys:  # the owner's numbering first, then whatever else the model holds
-            self.reserve(key)
+        #: whether each row's factors were drawn (a reserved row has none until its key is learned)
+        self.has = np.zeros(capacity, dtype=np.bool_)
+        for key in keys:  # the owner's numbering first (holes included), then whatever else the model holds
+            if key is None:
+                self._free.append(len(self.keys))
+                self.keys.append(None)
+            else:
+                self.reserve(key)
         for key in list(latents):
             self.reserve(key)
-        for key, r in self.row.items():
+        for key, r in self.row.items():  # a model that holds factors in its dicts (River's own, older checkpoints)
             vec = latents.get(key)
             if vec is not None:
-                self.matrix[r] = vec
-                latents[key] = self.matrix[r]
+                self.matrix[r], self.has[r] = vec, True
             if biases is not None:
                 self.bias[r] = biases.get(key, 0.0)
+        latents.clear()
+        if biases is not None:
+            biases.clear()
 
     def reserve(self, key: Hashable) -> int:
         """The key's row, numbering it next if new (its factors stay zero until it is learned)."""
         r = self.row.get(key)
         if r is not None:
             return r
-        r = len(self.keys)
-        if r == len(self.matrix):
-            self._grow()
+        if self._free:
+            r = self._free.pop()
+            self.keys[r] = key
+        else:
+            r = len(self.keys)
+            if r == len(self.matrix):
+                self.matrix, self.bias, self.has = (grown(a, 2 * len(a)) for a in (self.matrix, self.bias, self.has))
+            self.keys.append(key)
         self.row[key] = r
-        self.keys.append(key)
         return r
 
     def index(self, key: Hashable) -> int:
-        """The key's row, its factors drawn by River's initializer (the defaultdict) if it has none yet."""
-        r = self.row.get(key)
-        if r is None:
-            r = self.reserve(key)
-        if key not in self.latents:
-            self.matrix[r] = self.latents[key]
-            self.latents[key] = self.matrix[r]
+        """The key's row, its factors drawn by River's initializer if it has none yet."""
+        r = self.reserve(key)
+        if not self.has[r]:
+            self.matrix[r], self.has[r] = self.draw(), True
         return r
 
-    def _grow(self) -> None:
-        self.matrix, self.bias, self._changed = (grown(a, 2 * len(a)) for a in (self.matrix, self.bias, self._changed))
-        latents = self.latents
-        for key, r in self.row.items():  # re-point every view at the new matrix (amortised O(1) a key)
-            if key in latents:
-                latents[key] = self.matrix[r]
+    def release(self, key: Hashable) -> int:
+        """Forget `key` (its factors, bias and row, which the next new key reuses); its former row."""
+        r = self.row.pop(key)
+        self.keys[r] = None
+        self.matrix[r], self.bias[r], self.has[r] = 0.0, 0.0, False
+        self._free.append(r)
+        return r
 
-    def changed(self, rows: np.ndarray) -> None:
-        """Note that the biases of `rows` changed: River's dict gets them at the next `sync`."""
-        if self.biases is not None and len(rows):
-            self._changed[rows] = True
+    def put(self, key: Hashable, factors: np.ndarray, bias: float) -> int:
+        """`key` with these factors and bias (as learned elsewhere, or before it was released); its row."""
+        r = self.reserve(key)
+        self.matrix[r], self.bias[r], self.has[r] = factors, bias, True
+        return r
 
     def sync(self) -> None:
-        """Copy the changed biases into River's dict. Deferred because copying after every chunk cost ~2 us an
-        event; the factors need nothing (the dict holds views of the matrix)."""
-        if self.biases is None:
-            return
-        rows = np.flatnonzero(self._changed)
-        self._changed[rows] = False
-        keys = self.keys
-        self.biases.update(zip([keys[r] for r in rows.tolist()], self.bias[rows].tolist()))
+        """River's dicts as the rows are now: a view of each learned key's factor row, and every bias."""
+        self.latents.clear()
+        learned = [(k, r) for k, r in self.row.items() if self.has[r]]
+        self.latents.update((k, self.matrix[r]) for k, r in learned)
+        if self.biases is not None:
+            self.biases.clear()
+            self.biases.update(zip([k for k, _ in learned], self.bias[[r for _, r in learned]].tolist()))
+
+    def __getstate__(self) -> dict:
+        # Only the rows in use; not River's dicts (the owner pickles its River model without factors).
+        n = len(self.keys)
+        return {"keys": self.keys, "matrix": self.matrix[:n].copy(), "bias": self.bias[:n].copy(),
+                "has": self.has[:n].copy(), "n_factors": self.matrix.shape[1]}
+
+    def load(self, state: dict) -> None:
+        """The rows of a pickled FactorRows (`__getstate__`), over this one's (built for the same model)."""
+        n = len(state["keys"])
+        size = max(1024, 2 * n)
+        self.matrix, self.bias, self.has = (grown(state[k], size) for k in ("matrix", "bias", "has"))
+        self.keys, self.row, self._free = list(state["keys"]), {}, []
+        for r, key in enumerate(self.keys):
+            if key is None:
+                self._free.append(r)
+            else:
+                self.row[key] = r
 
 
 def _rate(optimizer: optim.base.Optimizer) -> float:
@@ -122,7 +153,8 @@ def _loss_code(loss: optim.losses.Loss) -> int:
 class ChunkLearner:
     """Learns chunks of events into a River BiasedMF or FunkMF (see the module docstring)."""
 
-    def __init__(self, model: reco.BiasedMF | reco.FunkMF, item_keys: Sequence[Hashable] = ()) -> None:
+    def __init__(self, model: reco.BiasedMF | reco.FunkMF, item_keys: Sequence[Hashable] = (),
+                 user_keys: Sequence[Hashable] = ()) -> None:
         self.model = model
         self.biased = isinstance(model, reco.BiasedMF)
         if self.biased:
@@ -133,7 +165,7 @@ class ChunkLearner:
             self.rates = (_rate(model.u_optimizer), _rate(model.i_optimizer), 0.0, 0.0)
             self.l2, self.l2b = model.l2, 0.0
         self.loss = _loss_code(model.loss)
-        self.users = FactorRows(model.u_latents, getattr(model, "u_biases", None), model.n_factors)
+        self.users = FactorRows(model.u_latents, getattr(model, "u_biases", None), model.n_factors, user_keys)
         self.items = FactorRows(model.i_latents, getattr(model, "i_biases", None), model.n_factors, item_keys)
         #: the user row of each event of the last `learn` call (what `learn_negatives` takes)
         self.last_user_rows = np.zeros(0, dtype=np.int64)
@@ -152,16 +184,16 @@ class ChunkLearner:
             self.last_user_rows = np.zeros(0, dtype=np.int64)
             return
         U_side, I_side = self.users, self.items
-        u_rows, i_rows, i_lat = U_side.row, I_side.row, I_side.latents
+        u_rows, i_rows = U_side.row, I_side.row
         # Rows per event, touching keys in learn_one's order (user, then item): a new key's factors are drawn
         # from the initializer's RNG exactly when learn_one would draw them.
         ux: list[int] = []
         ix: list[int] = []
         for u, i in zip(users, items, strict=True):
             a = u_rows.get(u)
-            ux.append(U_side.index(u) if a is None else a)
+            ux.append(U_side.index(u) if a is None else a)  # (a user's row is only ever made by index or put)
             b = i_rows.get(i)
-            ix.append(I_side.index(i) if b is None or i not in i_lat else b)
+            ix.append(I_side.index(i) if b is None or not I_side.has[b] else b)  # (`has` may grow in the loop)
         y = np.asarray(ys, dtype=np.float64)
         uxa, ixa = np.array(ux, dtype=np.int64), np.array(ix, dtype=np.int64)
         if self.biased:
@@ -176,8 +208,6 @@ class ChunkLearner:
         kernels.learn_in_order(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, uxa, ixa, y, means,
                                *self._step_args())
         self.last_user_rows = uxa
-        U_side.changed(uxa)
-        I_side.changed(ixa)
 
     def learn_negatives(self, user_rows: np.ndarray, item_rows: np.ndarray) -> None:
         """One SGD step towards target 0 for every (user_rows[k], item_rows[k]), all from the same state: a user
@@ -186,9 +216,8 @@ class ChunkLearner:
             return
         U_side, I_side = self.users, self.items
         for side, rows in ((U_side, user_rows), (I_side, item_rows)):
-            if len(side.latents) < len(side.keys):  # some reserved row was never learned: give it factors first
-                for key in [side.keys[r] for r in np.unique(rows).tolist() if side.keys[r] not in side.latents]:
-                    side.index(key)
+            for r in np.unique(rows[~side.has[rows]]).tolist():  # a reserved row never learned: factors first
+                side.index(side.keys[r])
         mean = 0.0
         if self.biased:
             gm = self.model.global_mean
@@ -199,5 +228,13 @@ class ChunkLearner:
 
         kernels.learn_summed_negatives(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, users, items,
                                        mean, *self._step_args())
-        U_side.changed(users)
-        I_side.changed(items)
+
+
+def without_factors(model: reco.base.Ranker) -> reco.base.Ranker:
+    """A shallow copy of a River MF model whose factor and bias dicts are empty (the learner's rows hold them)."""
+    bare = copy.copy(model)
+    for name in ("u_latents", "i_latents", "u_biases", "i_biases"):
+        d = getattr(model, name, None)
+        if d is not None:
+            setattr(bare, name, collections.defaultdict(d.default_factory))
+    return bare

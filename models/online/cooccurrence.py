@@ -47,8 +47,10 @@ class CoOccurrence:
         #: counts are multiplied by this when tastes shift (shift.py; None: not watched)
         self.shift_fade = shift_fade
         self.shift_watch = ShiftWatch() if shift_fade is not None else None
-        #: user id -> row of `recent`
+        #: user id -> row of `recent`; rows below `users_used` not in it are free (`forget`), reused first
         self.user_row: dict[str, int] = {}
+        self.users_used = 0
+        self._free_users: list[int] = []
         self.recent = np.zeros((1024, window), dtype=np.int32)
         self.recent_len = np.zeros(1024, dtype=np.int32)
         #: per item row: companion item rows (-1 = free slot), their counts, and each count's possible overcount
@@ -74,7 +76,7 @@ class CoOccurrence:
         for name in _PER_ITEM:
             state[name] = state[name][:n]
         state["_ready"] = min(n, self._ready)
-        state["recent"], state["recent_len"] = self.recent[:len(self.user_row)], self.recent_len[:len(self.user_row)]
+        state["recent"], state["recent_len"] = self.recent[:self.users_used], self.recent_len[:self.users_used]
         return state
 
     def _grow_items(self, n: int) -> None:
@@ -96,11 +98,39 @@ class CoOccurrence:
         if -1 in rows:
             for k, u in enumerate(users):
                 if rows[k] < 0:
-                    rows[k] = row_of.setdefault(u, len(row_of))
-            if len(row_of) > len(self.recent_len):
-                size = max(len(row_of), 2 * len(self.recent_len))
-                self.recent, self.recent_len = grown(self.recent, size), grown(self.recent_len, size)
+                    rows[k] = row_of.get(u, -1)
+                    if rows[k] < 0:
+                        rows[k] = row_of[u] = self._new_user_row()
         return np.array(rows, dtype=np.int64)
+
+    def _new_user_row(self) -> int:
+        if self._free_users:
+            return self._free_users.pop()
+        r, self.users_used = self.users_used, self.users_used + 1
+        if r == len(self.recent_len):
+            size = max(1024, 2 * r)
+            self.recent, self.recent_len = grown(self.recent, size), grown(self.recent_len, size)
+        return r
+
+    def forget(self, user_id: str) -> np.ndarray:
+        """Drop the user's window (its row is reused); the window, oldest first."""
+        r = self.user_row.pop(user_id, None)
+        if r is None:
+            return _NO_WINDOW
+        window = self.recent[r, :self.recent_len[r]].copy()
+        self.recent_len[r] = 0
+        self._free_users.append(r)
+        return window
+
+    def put_window(self, user_id: str, rows: np.ndarray) -> None:
+        """The user's window of recent positive item rows (oldest first), as `forget` returned it."""
+        rows = rows[-self.window:]
+        if len(rows):
+            self._grow_items(int(rows.max()) + 1)  # (the kernels read the window's rows unchecked)
+        if user_id not in self.user_row:
+            self.user_row[user_id] = self._new_user_row()
+        r = self.user_row[user_id]
+        self.recent[r, :len(rows)], self.recent_len[r] = rows, len(rows)
 
     def learn(self, users: Sequence[str], item_rows: Sequence[int], positive: Sequence[bool]) -> None:
         """Learn events in order: each positive one pairs its item with the user's window, then joins it."""
@@ -126,6 +156,8 @@ class CoOccurrence:
         state.setdefault("shift_fade", None)
         state.setdefault("shift_watch", None)
         state.setdefault("_ready", len(state["item_count"]))  # before lazy rows: every row was initialised
+        state.setdefault("users_used", len(state["user_row"]))  # before user rows were reused
+        state.setdefault("_free_users", [])
         if "near" not in state:  # before near counts: the plain ones (lower bounds) are the best start
             state["near"] = state["cnt"] - state["err"]
             state["near_decay"] = OnlineConfig.similar_pair_decay

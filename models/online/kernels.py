@@ -292,3 +292,6 @@ def warm_up() -> None:
     cooccur_learn(window, np.zeros(1, dtype=np.int32), table, counts, counts.copy(), counts.copy(), np.zeros(1),
                   rows, rows, np.ones(1, dtype=np.bool_), 0.5, table.copy(), counts.copy(), counts.copy())
     cooccur_scores(zeros, window[0, :1], zeros, table, counts, counts.copy(), np.zeros(1), 1.0)
+    from recstream.models.online import pool
+
+    pool.warm_up()

@@ -9,6 +9,8 @@ import pickle
 from collections import deque
 from typing import Any
 
+import numpy as np
+
 from recstream.models.errors import ArtefactError
 from recstream.models.online.cooccurrence import cooccurrence_for
 from recstream.models.online.feedback import feedback_memory_for
@@ -76,7 +78,7 @@ def upgrade_state(state: dict) -> dict:
     state.pop("_popular", None)
     if "model" in state:
         state["_model"] = state.pop("model")
-    if "_seen" in state:
+    if "_seen" in state:  # the first layout: dicts of seen rows in the recommender itself
         seen = SeenItems(cfg.max_seen_per_user)
         seen.by_user = state.pop("_seen")
         state["seen"] = seen
@@ -96,3 +98,30 @@ def upgrade_state(state: dict) -> dict:
     if "cooccurrence" not in state:  # before co-occurrence: count from here on (the pickled config lacks its
         state["cooccurrence"] = cooccurrence_for(cfg)  # fields: it reads the defaults)
     return state
+
+
+def upgrade_users(rec: Any) -> None:
+    """Per-user state of checkpoints from before pooled seen lists (a dict of item rows and an event count per
+    user id) moved into the recommender's `seen`, by the learner's user rows."""
+    by_user = rec.seen.__dict__.pop("by_user", None)
+    counts = rec.__dict__.pop("_user_events", None)
+    if by_user is None and counts is None:
+        return
+    by_user, counts = by_user or {}, counts or {}
+    reserve = rec._learner.users.reserve
+    for user in list(by_user) + list(counts):
+        reserve(user)
+    rows = rec._learner.users.row
+    n = len(rows)
+    lengths, events = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+    flat = np.zeros(n and sum(map(len, by_user.values())), dtype=np.int32)
+    lists = sorted((rows[u], list(items)[-rec.seen.cap:]) for u, items in by_user.items())
+    for a, items in lists:
+        lengths[a] = len(items)
+    at = 0
+    for _, items in lists:
+        flat[at:at + len(items)] = items
+        at += len(items)
+    for user, count in counts.items():
+        events[rows[user]] = count
+    rec.seen.load(lengths, flat[:at], events, np.zeros(n))  # (times unknown: idle since ever)

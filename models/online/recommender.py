@@ -15,11 +15,11 @@ from river import optim, reco
 
 from recstream.models.data.interaction import Feedback, Interaction, InteractionColumns
 from recstream.models.online.arrays import values_at
-from recstream.models.online.chunk_sgd import ChunkLearner
+from recstream.models.online.chunk_sgd import ChunkLearner, FactorRows, without_factors
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.cooccurrence import cooccurrence_for
 from recstream.models.online.feedback import FeedbackMemory, feedback_memory_for
-from recstream.models.online.legacy import upgrade_state
+from recstream.models.online.legacy import upgrade_state, upgrade_users
 from recstream.models.online.negatives import NegativeSampler
 from recstream.models.online.popularity import DecayedPopularity
 from recstream.models.online.prequential import Prequential
@@ -61,11 +61,10 @@ class OnlineRecommender:
                 n_factors=cfg.n_factors, optimizer=optim.SGD(cfg.learning_rate), loss=loss, l2=cfg.l2,
                 initializer=init, seed=cfg.seed)
         self._rng = np.random.default_rng(cfg.seed)
+        self.seen = SeenItems(cfg.max_seen_per_user)
         self._link(ChunkLearner(self._model))
         self.popularity = DecayedPopularity(cfg.popularity_half_life_s)
         self.cooccurrence = cooccurrence_for(cfg)
-        self.seen = SeenItems(cfg.max_seen_per_user)
-        self._user_events: dict[str, int] = {}
         self.events_learned = 0
         #: events of other workers' users learned item-side only (learn_items)
         self.peer_events_learned = 0
@@ -76,22 +75,31 @@ class OnlineRecommender:
 
     @property
     def model(self) -> reco.base.Ranker:
-        """The River model, its bias dicts brought up to date (the learner defers them, see chunk_sgd.py)."""
+        """The River model, its dicts filled from the learner's rows (views of the factor rows; see chunk_sgd.py)."""
         self._learner.sync()
         return self._model
 
     def __getstate__(self) -> dict:
-        self._learner.sync()  # River's bias dicts are what a checkpoint keeps
         state = self.__dict__.copy()
-        # Derived (and absent from older checkpoints): the target cache from the config, the learner's row
-        # matrices from the model (a pickle would store each factor vector twice, and unlink the views).
+        # The learner's rows, not River's dicts (a pickle of a million small arrays took 15 s and twice the
+        # bytes); the target cache is derived from the config.
         del state["_targets"], state["_learner"]
+        state["factor_rows"] = {"users": self._learner.users.__getstate__(), "items": self._learner.items.__getstate__()}
+        state["_model"] = without_factors(self._model)
         return state
 
     def __setstate__(self, state: dict) -> None:
+        rows = state.pop("factor_rows", None)
         self.__dict__.update(upgrade_state(state))  # checkpoints written by older versions, brought up to date
         self._targets = EventTargets(self.config)
-        self._link(ChunkLearner(self._model, item_keys=state["item_ids"]))
+        if rows is not None:
+            learner = ChunkLearner(self._model)
+            learner.users.load(rows["users"])
+            learner.items.load(rows["items"])
+        else:  # before: River's dicts held the factors, users numbered in the order River's dict kept them
+            learner = ChunkLearner(self._model, item_keys=state["item_ids"], user_keys=state.get("user_ids", ()))
+        self._link(learner)
+        upgrade_users(self)
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
     @property
@@ -100,7 +108,16 @@ class OnlineRecommender:
 
     @property
     def n_users(self) -> int:
-        return len(self._user_events)
+        return self.seen.n_users
+
+    @property
+    def user_factors(self) -> FactorRows:
+        """Each user's row: factors and bias (users.py evicts and readmits users through it)."""
+        return self._learner.users
+
+    def holds(self, user_id: str) -> bool:
+        """Whether this learner holds the user (learned, or readmitted, and not evicted since)."""
+        return user_id in self._learner.users.row
 
     @property
     def item_rows(self) -> dict[str, int]:
@@ -114,7 +131,7 @@ class OnlineRecommender:
     def _row(self, item_id: str) -> int:
         return self._learner.items.reserve(item_id)
 
-    def _rows(self, item_ids: Sequence[str]) -> list[int]:
+    def rows_of(self, item_ids: Sequence[str]) -> list[int]:
         """Each item's row, numbering new ones (known ones looked up directly: this is the hot path)."""
         row_of = self._item_row
         return [row_of[i] if i in row_of else self._row(i) for i in item_ids]
@@ -125,6 +142,8 @@ class OnlineRecommender:
         self._learner = learner
         self.item_ids: list[str] = learner.items.keys  # type: ignore[assignment]
         self._item_row: dict[str, int] = learner.items.row  # type: ignore[assignment]
+        self.user_ids: list[str] = learner.users.keys  # type: ignore[assignment]
+        self.seen.link(learner.users.row)  # type: ignore[arg-type]
 
     @property
     def _factors(self) -> np.ndarray:
@@ -152,33 +171,18 @@ class OnlineRecommender:
         cfg = self.config
         if cfg.negatives:
             self.negatives.refresh(self.events_learned, lambda: self.popularity.scores(self.n_items))
-        users, rows = cols.user_ids, self._rows(cols.item_ids)
+        users, rows = cols.user_ids, self.rows_of(cols.item_ids)
         targets = self._targets.of(cols.types, cols.values)
         if evaluate and self.prequential.sample > 0:
             self._evaluate(cols, rows, targets)
-        neg_rows = self.negatives.sample(len(cols), self.n_items).tolist() if cfg.negatives else None
-        neg_events: list[int] = []
-        neg_items: list[int] = []
-        seen_by_user, user_events, cap = self.seen.by_user, self._user_events, self.seen.cap
-        for i, (user, row) in enumerate(zip(users, rows)):
-            seen = seen_by_user.get(user)
-            if neg_rows is not None and targets[i] > 0:
-                for r in neg_rows[i]:
-                    if r != row and (seen is None or r not in seen):
-                        neg_events.append(i)
-                        neg_items.append(r)
-            # Remember the item as seen (most recent last; the oldest is forgotten past the cap).
-            if seen is None:
-                seen = seen_by_user[user] = {}
-            seen.pop(row, None)
-            seen[row] = None
-            if len(seen) > cap:
-                del seen[next(iter(seen))]
-            user_events[user] = user_events.get(user, 0) + 1
+        neg_rows = self.negatives.sample(len(cols), self.n_items) if cfg.negatives else None
         learner = self._learner
         learner.learn(users, cols.item_ids, targets)
-        if neg_events:
-            learner.learn_negatives(learner.last_user_rows[neg_events], np.array(neg_items, dtype=np.int64))
+        user_rows = learner.last_user_rows
+        neg_events, neg_items = self.seen.learn(user_rows, np.array(rows, dtype=np.int64), np.array(cols.ts), neg_rows,
+                                                np.array(targets) > 0)
+        if len(neg_events):
+            learner.learn_negatives(user_rows[neg_events], neg_items)
         self._learn_item_side(cols, rows, targets)
         self.events_learned += len(cols)
 
@@ -189,7 +193,7 @@ class OnlineRecommender:
         cols = events if isinstance(events, InteractionColumns) else InteractionColumns.of(events)
         if not len(cols):
             return
-        self._learn_item_side(cols, self._rows(cols.item_ids), self._targets.of(cols.types, cols.values))
+        self._learn_item_side(cols, self.rows_of(cols.item_ids), self._targets.of(cols.types, cols.values))
         self.peer_events_learned += len(cols)
 
     def _learn_item_side(self, cols: InteractionColumns, rows: list[int], targets: list[float]) -> None:
@@ -210,7 +214,7 @@ class OnlineRecommender:
                 self.feedback.clicked(e.user_id, self._item_row[e.item_id])
         if negatives:
             users, items, ts = zip(*negatives)
-            for user, row, t in zip(users, self._rows(items), ts):
+            for user, row, t in zip(users, self.rows_of(items), ts):
                 self.feedback.ignore(user, row, t)
             self._learner.learn(users, items, [0.0] * len(users))
 
@@ -289,9 +293,9 @@ class OnlineRecommender:
 
     def _user_vector(self, user_id: str) -> np.ndarray | None:
         """The user's factors, or None while they get popular items (unknown, or too few events)."""
-        if self._user_events.get(user_id, 0) < self.config.min_user_events:
+        if self.seen.events_of(user_id) < self.config.min_user_events:
             return None
-        return self._model.u_latents.get(user_id)  # .get: never insert unknown users on the serving path
+        return self._learner.users.matrix[self._learner.users.row[user_id]]
 
     def is_personal(self, user_id: str) -> bool:
         return self._user_vector(user_id) is not None
@@ -386,5 +390,4 @@ class OnlineRecommender:
     def recent_items(self, user_id: str, n: int) -> list[str]:
         """The user's `n` most recent distinct items, oldest first (what sequence models read)."""
         return [self.item_ids[r] for r in self.seen.recent(user_id, n)]
-
 

@@ -263,3 +263,14 @@ worker_samples = Table(
     Column("deep_live", String(64), nullable=True),
     Index("ix_worker_samples_at", "at"),
 )
+
+# ---- cold users out of a worker's memory -------------------------------------------------------------------
+user_states = Table(
+    "user_states",
+    metadata,
+    Column("user_id", String(ID_LENGTH), primary_key=True),
+    #: models/online/users.py UserState as JSON (never pickle: the database is not trusted to run code)
+    Column("state", Text, nullable=False),
+    Column("evicted_at", Double, nullable=False),
+    Column("source", String(128), nullable=False),
+)

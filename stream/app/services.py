@@ -102,7 +102,7 @@ def worker_services(state: WorkerState) -> list[Service]:
         await in_thread(keep_history)
 
     heartbeat_s = s.serving.worker_heartbeat_s
-    return [
+    return eviction_services(state) + [
         Service("model registry poll", s.serving.model_poll_s, follow_registry,
                 "serving the current model meanwhile", wait_first=False),
         Service("worker directory heartbeat", heartbeat_s, heartbeat, "routing with the last map meanwhile"),
@@ -111,3 +111,17 @@ def worker_services(state: WorkerState) -> list[Service]:
         Service("model-output probes", s.drift.probe_flush_s, record_outputs, "monitoring only: serving goes on"),
         Service("console history", s.console.sample_s, record_sample, "the console's charts miss these samples"),
     ]
+
+
+def eviction_services(state: WorkerState) -> list[Service]:
+    """Users idle for RECSTREAM_ONLINE_EVICT_AFTER_S leave memory for the database (none when it is unset)."""
+    eviction = state.eviction
+    if eviction is None:
+        return []
+
+    async def evict_idle() -> None:
+        if state.pipeline is not None:
+            await eviction.evict(state.recommender, state.learning)
+
+    return [Service("cold-user eviction", state.settings.online.evict_every_s, evict_idle,
+                    "idle users stay in memory meanwhile")]

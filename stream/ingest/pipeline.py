@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,7 +71,8 @@ class Pipeline:
                  observe: Callable[[float], None] | None = None,
                  before_learn: Callable[[InteractionColumns], None] | None = None,
                  learn_feedback: bool = True,
-                 store_items: Callable[[list[ItemRecord]], int] | None = None) -> None:
+                 store_items: Callable[[list[ItemRecord]], int] | None = None,
+                 readmit: Callable[[OnlineRecommender, Sequence[str]], Awaitable[int]] | None = None) -> None:
         self.preparer = preparer
         self.recommender = recommender
         self.dead_letters = dead_letters
@@ -89,6 +90,8 @@ class Pipeline:
         self.learn_feedback = learn_feedback
         #: stores a batch's catalogue updates, in order (every worker's catalogue feed applies them to serving)
         self.store_items = store_items
+        #: brings evicted users of a batch back into memory before it is learned (stream/worker/eviction.py)
+        self.readmit = readmit
         self._applying = False
         self._pending_swap: Callable[[], None] | None = None
 
@@ -147,6 +150,9 @@ class Pipeline:
         behaviour = prepared.behaviour
         keep = self._unseen(behaviour.event_ids)
         fresh = behaviour if keep is None else behaviour.take(keep)
+        if self.readmit is not None:
+            users = list(fresh.user_ids) + [fb.user_id for fb in prepared.feedback]
+            await self.readmit(self.recommender, users)
         if len(fresh) and self.learn_feedback and self.recommender.feedback.taught:  # clicks feedback taught
             fresh = fresh.take(self.recommender.feedback.drop_repeats(fresh.user_ids, fresh.item_ids))
         i = 0

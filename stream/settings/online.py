@@ -57,6 +57,13 @@ class OnlineSettings(Component):
     # A worker caps its probes (OnlineConfig leaves them uncapped, so replays stay deterministic).
     prequential_max_per_s: float = Field(200.0, gt=0, description="most prequential probes a second")
 
+    # Cold users out of memory (stream/worker/eviction.py): worker behaviour, not the learner's.
+    evict_after_s: float | None = Field(None, gt=0, description="users with no event for this many seconds of "
+                                        "event time leave the worker's memory for the database (user_states) and "
+                                        "come back, unchanged, at their next event or request (unset = never)")
+    evict_every_s: float = Field(60.0, gt=0, description="seconds between passes looking for idle users to evict")
+    evict_batch: int = Field(10_000, ge=1, description="most users evicted in one pass")
+
     @field_validator("cooccurrence_shift_fade", mode="before")
     @classmethod
     def _one_is_off(cls, v: object) -> object:

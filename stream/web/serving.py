@@ -65,6 +65,7 @@ class ServingViews:
                 return answered
         if self.state.pipeline is not None:
             self.state.pipeline.serving()
+        await self.state.readmit(user_id)  # (an evicted user is read back first: nothing when eviction is off)
         with self.state.metrics.request_seconds.time():
             answer = self.state.recommend(user_id, ask.k, ask.exclude_seen, ask.filters(), ask.explain)
         answer["served_by"] = self.state.source

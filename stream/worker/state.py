@@ -27,6 +27,7 @@ from recstream.models.store.db import create_db_engine, require_current_schema
 from recstream.models.store.dead_letters import DeadLetterLog
 from recstream.models.store.items import ItemStore
 from recstream.models.store.registry import ModelVersion, Registry
+from recstream.models.store.user_states import UserStates
 from recstream.monitors.metrics import Snapshot, WorkerMetrics
 from recstream.stream.ingest.dead_letters import KeptDeadLetters
 from recstream.stream.ingest.pipeline import DeadLetterSink, Pipeline
@@ -38,6 +39,7 @@ from recstream.stream.worker.answers import recommendation_answer
 from recstream.stream.worker.checkpoints import CheckpointKeeper
 from recstream.stream.worker.database import DatabaseProbe
 from recstream.stream.worker.directory import Directory
+from recstream.stream.worker.eviction import Eviction
 from recstream.stream.worker.routing import Router
 
 if TYPE_CHECKING:
@@ -84,6 +86,8 @@ class WorkerState:
     database: DatabaseProbe = field(init=False)
     #: how the served list is made (the mix, tuned by its judge; exploration; new items): the replay's recipe too
     recipe: ServedRecipe = field(init=False)
+    #: cold users out of memory and back (None: RECSTREAM_ONLINE_EVICT_AFTER_S unset)
+    eviction: Eviction | None = field(init=False)
 
     def __post_init__(self) -> None:
         #: held while the learner changes outside the ingest loop (the peer feed, draining probes) and while a
@@ -94,6 +98,9 @@ class WorkerState:
         self.recipe = ServedRecipe(self.settings.serving.recipe())
         #: a restored window of learned ids, waiting for the pipeline (restored before attach())
         self._restored_recent: Any = None
+        o = self.settings.online
+        self.eviction = None if o.evict_after_s is None else Eviction(
+            UserStates(self.registry.engine, self.source), o.evict_after_s, o.evict_batch)
 
     @classmethod
     def create(cls, settings: Settings) -> WorkerState:
@@ -138,7 +145,8 @@ class WorkerState:
                                  dedupe_window=s.ingest.dedupe_window,
                                  observe=self.metrics.learn_batch_seconds.observe,
                                  before_learn=self._judge_served, learn_feedback=s.ingest.learn_feedback,
-                                 store_items=ItemStore(self.registry.engine).upsert)
+                                 store_items=ItemStore(self.registry.engine).upsert,
+                                 readmit=self.eviction.readmit if self.eviction is not None else None)
         if self._restored_recent is not None:
             self.pipeline.recent, self._restored_recent = self._restored_recent, None
         return self.pipeline
@@ -196,6 +204,12 @@ class WorkerState:
     @property
     def online_version(self) -> str:
         return f"online:{self.recommender.config.algorithm}"
+
+    async def readmit(self, user_id: str) -> None:
+        """Before answering a user: back into memory if it was evicted (a checkpoint may be serialising)."""
+        if self.eviction is not None and self.eviction.missing(self.recommender, [user_id]):
+            async with self.learning:
+                await self.eviction.readmit(self.recommender, [user_id])
 
     def recommend(self, user_id: str, k: int, exclude_seen: bool = True, filters: Filters = NO_FILTERS,
                   why: bool = False) -> dict:

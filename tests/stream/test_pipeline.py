@@ -162,3 +162,24 @@ def test_while_requests_arrive_it_learns_in_smaller_chunks(tmp_path):
     asyncio.run(pipe.handle([good(i) for i in range(200, 400)]))
     assert sizes == [20] * 10
     assert pipe.recommender.events_learned == 400
+
+
+def test_an_evicted_users_next_batch_is_learned_on_its_stored_state_as_if_it_never_left(tmp_path):
+    from recstream.models.store.user_states import UserStates
+    from recstream.stream.worker.eviction import Eviction
+
+    kept, _ = make(tmp_path / "kept")
+    pipe, _ = make(tmp_path / "evicting")
+    # Events a second apart, each user's every 20 s: all but the latest event's user idle for half a second.
+    eviction = Eviction(UserStates(pipe.preparer.store.engine), after_s=0.5, batch=1_000)
+    pipe.readmit = eviction.readmit
+    first, later = [good(i) for i in range(600)], [good(i) for i in range(600, 1200)]
+    for p in (kept, pipe):
+        asyncio.run(p.handle(first))
+    gone = asyncio.run(eviction.evict(pipe.recommender, asyncio.Lock()))
+    assert gone == 19 and pipe.recommender.n_users == 1
+    for p in (kept, pipe):
+        asyncio.run(p.handle(later))
+    assert eviction.readmitted == 19
+    for user in (f"u{k}" for k in range(20)):
+        assert pipe.recommender.recommend(user, k=10) == kept.recommender.recommend(user, k=10)

@@ -75,12 +75,14 @@ def test_summed_negative_steps_and_reserved_rows():
     ours = model("funk_mf", "log")  # no global mean: each pair's own learn_one step is the reference
     learner = ChunkLearner(ours, item_keys=["reserved"])
     learner.learn(["u1", "u2"], ["i1", "i2"], [1.0, 1.0])
+    learner.sync()  # (River's dicts mirror the learner's rows when synced)
     assert "reserved" not in ours.i_latents and learner.items.row["reserved"] == 0
     start = copy.deepcopy(ours)
     start.i_latents["reserved"]  # drawn now, as the step will draw it (same RNG state)
     rows, items = learner.users.row, learner.items.row
     learner.learn_negatives(np.array([rows["u1"], rows["u1"], rows["u2"]]),
                             np.array([items["i2"], items["reserved"], items["i2"]]))
+    learner.sync()
     deltas = []
     for u, i in (("u1", "i2"), ("u1", "reserved"), ("u2", "i2")):
         one = copy.deepcopy(start)
@@ -165,3 +167,14 @@ def test_memory_for_pending_bias_changes_does_not_grow_with_the_events_between_s
         for u, i in zip([f"u{rng.randrange(50)}" for _ in range(50)], [f"i{rng.randrange(80)}" for _ in range(50)]):
             reference.learn_one(u, i, 1.0)
     assert_same_state(learner.model, reference, learner)
+
+
+def test_one_chunk_that_outgrows_the_rows_and_comes_back_to_a_new_row_equals_learn_one():
+    ours, river = model("biased_mf", "log"), model("biased_mf", "log")
+    learner = ChunkLearner(ours)
+    items = [f"i{k}" for k in range(2100)] + ["i1500", "i2050"]  # rows past the first 1024, seen twice
+    users = [f"u{k % 7}" for k in range(len(items))]
+    learner.learn(users, items, [1.0] * len(items))
+    for u, i in zip(users, items):
+        river.learn_one(u, i, 1.0)
+    assert_same_state(ours, river, learner)
