@@ -1,8 +1,9 @@
 """What a large catalogue and user base cost one worker's online learner, in process: memory, learning speed,
 the served list's latency (plain, a category filter, 500 exclusions), similar items, a checkpoint, and cold
-users evicted to a database and read back.
+users evicted to a database and read back; then a slice of the stream through the embedded broker to a real
+worker's ingest path, and an epoch of the deep model's sampled-softmax training at the same catalogue size.
 
-    python bench/large.py [--scale 1.0] [--requests 500] [--smoke]
+    python bench/large.py [--scale 1.0] [--requests 500] [--kafka-events N] [--deep-share 0.1] [--smoke]
 
 At scale 1: 1M users, 1M items (Zipf popularity within 12 genres), 10M synthetic events learned in chunks of
 10,000 (the worker's learner and served recipe; no broker, no deep model). `--scale 0.1` is a tenth of each.
@@ -21,11 +22,14 @@ from itertools import islice
 
 import numpy as np
 from common import rss_mb
+from ingest import fill, run_worker_ingest
+from sampled import large_epoch
 from tqdm import tqdm
 
 from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.catalogue.items import ItemRecord
 from recstream.models.data.synthetic import SyntheticSpec, generate
+from recstream.models.deep.config import DeepConfig
 from recstream.models.online import kernels, legacy
 from recstream.models.online.checkpoint import OnlineCheckpoint
 from recstream.models.online.recommender import OnlineRecommender
@@ -39,6 +43,9 @@ from recstream.models.serving.similar import similar
 from recstream.models.store.db import create_db_engine, upgrade
 from recstream.models.store.user_states import UserStates
 from recstream.stream.ingest.runtime import tune_for_throughput
+from recstream.stream.kafka.broker import EmbeddedBroker
+from recstream.stream.kafka.produce import event_json
+from recstream.stream.kafka.topics import Topics, ensure_topics
 from recstream.stream.settings import Settings
 from recstream.stream.worker.eviction import Eviction
 
@@ -150,6 +157,20 @@ def eviction(online: OnlineRecommender, most: int, sample: int = 200) -> dict:
             "note": "freed rows and list blocks are reused by the next users, not returned to the OS"}
 
 
+def through_kafka(spec: SyntheticSpec, n: int) -> dict:
+    """The first `n` events of the stream produced to the embedded broker and consumed by a worker's ingest path
+    (validate, store in SQLite, test-then-learn, commit), as bench/ingest.py times it."""
+    payloads = [(e.user_id.encode(), event_json(e)) for e in islice(generate(spec, block=CHUNK), n)]
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.build(bootstrap=broker.bootstrap, session_timeout_s=6, database_url=f"sqlite:///{tmp}/l.db",
+                                  topic_behaviour="large.behaviour", topic_feedback="large.feedback",
+                                  topic_dead_letter="large.dead-letter", group_id="large")
+        ensure_topics(broker.bootstrap, Topics.of(settings.kafka), settings.kafka.topic_partitions)
+        asyncio.run(fill(broker.bootstrap, settings.kafka.topic_behaviour, payloads))
+        out = asyncio.run(run_worker_ingest(settings, n, settings.online.config()))
+    return {k: out[k] for k in ("events_per_s", "seconds", "stored_rows", "learned", "batches")}
+
+
 def checkpoint(online: OnlineRecommender) -> dict:
     t = time.perf_counter()
     data = OnlineCheckpoint(online, {}, {}).dumps()
@@ -164,6 +185,10 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="share of 1M users, 1M items, 10M events")
     ap.add_argument("--requests", type=int, default=500)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--kafka-events", type=int, help="events through the broker to a worker (default: a tenth of "
+                    "the stream; 0: none)")
+    ap.add_argument("--deep-share", type=float, default=0.1, help="share of a deep epoch trained (then projected); "
+                    "0: none")
     ap.add_argument("--smoke", action="store_true", help="a tiny run in seconds (the test suite runs it)")
     args = ap.parse_args()
     scale = 0.002 if args.smoke else args.scale
@@ -201,10 +226,23 @@ def main() -> None:
         "similar_items": percentiles(seconds),
         "checkpoint": checkpoint(online),
         "eviction": eviction(online, most=max(int(100_000 * scale), 100)),
+        **after_the_learner(args, spec),
         "prequential_recall_at_10": online.prequential.recall_at_10,
         "note": "in process, no broker, no deep model: the learner and served recipe a worker runs (served from "
                 "the index's candidates at this size; retrieval.exact_plain_ms scores every item)",
     }, indent=2))
+
+
+def after_the_learner(args: argparse.Namespace, spec: SyntheticSpec) -> dict:
+    """The Kafka slice and the deep epoch, run once the in-process learner is measured."""
+    kafka = spec.events // 10 if args.kafka_events is None else args.kafka_events
+    out: dict = {}
+    if kafka:
+        out["kafka_slice"] = through_kafka(spec, kafka)
+    if args.deep_share:
+        share = 1.0 if args.smoke else args.deep_share
+        out["deep_epoch"] = large_epoch(spec.items, spec.events, share, DeepConfig(), negatives=1024, seed=args.seed)
+    return out
 
 
 if __name__ == "__main__":

@@ -71,6 +71,11 @@ def test_large_reports_memory_latency_and_a_checkpoint_at_a_small_scale(runs):
     for r in (*out["recommendations"].values(), out["similar_items"]):
         assert 0 < r["p50_ms"] <= r["p99_ms"]
     assert out["checkpoint"]["bytes"] > 0 and out["learn_events_per_s"] > 0
+    evicted = out["eviction"]
+    assert evicted["evicted"] > 0 and evicted["same_lists_after_readmission"] == f"{evicted['readmitted']}/{evicted['readmitted']}"
+    kafka = out["kafka_slice"]
+    assert kafka["learned"] == kafka["stored_rows"] > 0 and kafka["events_per_s"] > 0
+    assert out["deep_epoch"]["epoch_seconds_projected"] > 0
 
 
 def test_http_ingest_posts_events_that_the_worker_learns_and_times_requests_beside_them(runs):
