@@ -37,6 +37,10 @@ class Snapshot:
     forwarded: int = 0
     #: other workers' events learned item-side through the item feed
     item_feed_events: int = 0
+    #: users the online learner holds; idle users moved to the database, and read back (RECSTREAM_ONLINE_EVICT_*)
+    users_held: int = 0
+    users_evicted: int = 0
+    users_readmitted: int = 0
     assigned_partitions: int = 0
     #: the last broker probe answered (None: not probed yet); probes it did not answer
     broker_up: bool | None = None
@@ -78,6 +82,9 @@ class _StateCollector(Collector):
              "recommendation requests forwarded to the worker that owns the user's partition"),
             ("recstream_item_feed_events", s.item_feed_events,
              "other workers' behaviour events learned item-side (popularity, co-occurrence)"),
+            ("recstream_users_evicted", s.users_evicted, "idle users moved from memory to the database"),
+            ("recstream_users_readmitted", s.users_readmitted,
+             "evicted users read back from the database at their next event or request"),
             ("recstream_database_failed_probes", s.database_failed_probes,
              "database probes (SELECT 1 every worker heartbeat) that got no answer"),
             ("recstream_broker_failed_probes", s.broker_failed_probes,
@@ -98,6 +105,7 @@ class _StateCollector(Collector):
         yield lag
         yield GaugeMetricFamily("recstream_assigned_partitions", "behaviour-topic partitions this worker consumes",
                                 value=s.assigned_partitions)
+        yield GaugeMetricFamily("recstream_users_held", "users the online learner holds in memory", value=s.users_held)
         yield from _optional_gauges(s)
         info = GaugeMetricFamily("recstream_model_version", "deep model versions this worker serves (value 1)",
                                  labels=["role", "version"])

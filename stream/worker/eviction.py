@@ -59,6 +59,11 @@ class Eviction:
         self.ids = EvictedIds(store.ids())  # (at start, before any event is learned)
         self.evicted = self.readmitted = 0
 
+    def state(self) -> dict:
+        """/healthz: the setting, and users moved out and read back since the worker started."""
+        return {"after_s": self.after_s, "evicted": self.evicted, "readmitted": self.readmitted,
+                "stored_users_known": len(self.ids)}
+
     def missing(self, online: OnlineRecommender, user_ids: Sequence[str]) -> list[str]:
         """Those of `user_ids` the learner does not hold but that may have a stored state."""
         return sorted({u for u in user_ids if not online.holds(u) and u in self.ids})

@@ -40,6 +40,7 @@ def health(state: WorkerState) -> dict:
             "item_feed": {**state.peer_feed.state(), "learned": r.peer_events_learned} if state.peer_feed else None,
             "catalogue": state.catalogue_feed.state() if state.catalogue_feed else state.catalogue.state(),
             "retrieval": state.recipe.retrieval.state(),
+            "eviction": state.eviction.state() if state.eviction else None,
             "worker": state.source, "partitions": list(state.router.assigned),
             "broker": {"up": loop.broker_up, "failed_probes": loop.broker_errors} if loop else None,
             "database": state.database.state(),

@@ -249,6 +249,8 @@ def snapshot(state: WorkerState) -> Snapshot:
         broker_failed_probes=loop.broker_errors if loop else 0,
         database_up=state.database.up, database_failed_probes=state.database.failed_probes,
         forwarded=state.router.forwarded, item_feed_events=r.peer_events_learned, assigned_partitions=len(state.router.assigned),
+        users_held=r.n_users, users_evicted=state.eviction.evicted if state.eviction else 0,
+        users_readmitted=state.eviction.readmitted if state.eviction else 0,
         dead_lettered=dict(p.stats.dead_lettered) if p else {}, lag=dict(p.stats.lag) if p else {},
         prequential_recall_at_10=r.prequential.recall_at_10, deep_versions=deep,
         served_recall_at_10=state.judge.recall_at_10, deep_weight=state.deep_weight,

@@ -5,6 +5,7 @@ import asyncio
 import json
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import update
 
 from recstream.models.data.interaction import Interaction
@@ -20,6 +21,7 @@ from recstream.stream.settings import Settings
 from recstream.stream.web.reply import LocalRequest
 from recstream.stream.web.serving import ServingViews
 from recstream.stream.worker.eviction import EvictedIds, Eviction
+from recstream.stream.worker.health import health
 from recstream.stream.worker.state import WorkerState
 
 
@@ -93,3 +95,7 @@ def test_a_request_for_an_evicted_user_is_answered_personal_as_before(engine, db
     assert not online.holds(user)
     after = json.loads(asyncio.run(views.recommendations(ask, user)).body)
     assert after["source"] == "personal" and after["items"] == before["items"]
+    shown = health(state)["eviction"]
+    assert shown["evicted"] > 0 and shown["readmitted"] == 1 and shown["after_s"] == 10.0
+    scraped = generate_latest(state.metrics.registry).decode()
+    assert "recstream_users_readmitted_total 1.0" in scraped and "recstream_users_held " in scraped
