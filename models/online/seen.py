@@ -2,8 +2,8 @@
 sequence models. Bounded per user (the oldest item is forgotten past the cap).
 
 Users are rows of the learner's user numbering; each one's items are a block of one pooled int32 array
-(pool.py), not a Python object per user: at a million users a dict of item rows each cost ~450 bytes a user,
-the pool ~80 (bench/large.py).
+(pool.py), not a Python object per user: at 297k users a dict of item rows each took 74 MB, the pool 25 MB
+(bench/large.py --scale 0.3).
 """
 
 from __future__ import annotations
@@ -55,9 +55,8 @@ class SeenItems:
     def learn(self, users: np.ndarray, rows: np.ndarray, ts: np.ndarray, neg_rows: np.ndarray | None,
               wants_neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Events in order: each user row's item row put last in its list, its events counted (and the time of
-        its latest event noted). Returns
-        (event index, item row) of the candidate negatives `neg_rows[j]` (for events where `wants_neg`) that
-        the event's user had not seen before it, nor its own item."""
+        its latest event noted). Returns (event index, item row) of the candidate negatives `neg_rows[j]` (for
+        events where `wants_neg`) that the event's user had not seen before it, nor its own item."""
         from recstream.models.online import pool  # compiled; loaded with the learner's kernels
 
         self._fit_users(int(users.max()) + 1)
@@ -87,7 +86,7 @@ class SeenItems:
     def forget(self, a: int) -> None:
         """Empty user row `a` (its block joins its size's free list; the row is the owner's to reuse)."""
         k = self.klass[a]
-        if k >= 0:
+        if k >= 0:  # (pool.py's layout: the free-list heads start at state[2])
             self.pool[self.start[a]] = self.state[2 + k]
             self.state[2 + k] = self.start[a]
         if self.events[a] > 0:
@@ -142,8 +141,8 @@ class SeenItems:
 
     # ---- checkpoints: each list packed end to end ---------------------------------------------------------
     def __getstate__(self) -> dict:
-        n = min(len(self.user_row), len(self.start)) if self.user_row else \
-            int(np.flatnonzero(self.events).max(initial=-1)) + 1
+        # Up to the last row in use (rows of evicted users are holes, reused later: not the count of users).
+        n = int(np.flatnonzero((self.events > 0) | (self.length > 0)).max(initial=-1)) + 1
         lengths = self.length[:n].astype(np.int64)
         offsets = np.repeat(self.start[:n] - np.cumsum(lengths) + lengths, lengths)
         flat = self.pool[offsets + np.arange(len(offsets))] if len(offsets) else np.zeros(0, dtype=np.int32)

@@ -1,6 +1,8 @@
 """Cold users evicted from memory and readmitted (recommender.evict / readmit, users.py): a learner that evicts
 idle users and takes them back at their next event learns and serves exactly what one that never evicted does."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -52,6 +54,24 @@ def test_freed_rows_are_reused_so_memory_is_bounded_by_the_users_held():
     assert rec.n_users == 0
     assert len(rec.user_ids) == 100  # the learner's user rows: one wave's
     assert len(rec.cooccurrence.user_row) == 0 and rec.cooccurrence.users_used == 100
+
+
+def test_a_checkpoint_taken_after_evictions_keeps_every_held_user_and_the_reused_rows():
+    from recstream.models.online.legacy import loads
+
+    rec = learner()
+    rec.learn(list(generate(SyntheticSpec(users=200, items=100, events=3_000, seed=5))))
+    for user in idle_users(rec, rec.seen.latest_ts() - 5.0, limit=1_000)[::2]:  # holes all over the rows
+        evict(rec, user)
+    rows = len(rec.user_ids)
+    rec.learn([Interaction("n1", "newcomer", "i1", "click", None, 1e10)])  # takes a freed row
+    copy = loads(pickle.dumps(rec))
+    held = [u for u in rec.user_ids if u is not None]
+    assert len(rec.user_ids) == rows and len(held) < rows  # a row reused, holes left
+    assert len(held) == rec.n_users == copy.n_users
+    for user in held:
+        assert copy.recommend(user, k=10) == rec.recommend(user, k=10)
+        assert copy.recent_items(user, 5) == rec.recent_items(user, 5)
 
 
 def test_a_readmitted_user_that_was_learned_again_meanwhile_keeps_what_memory_holds():
