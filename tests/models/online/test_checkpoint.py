@@ -112,3 +112,24 @@ def test_a_checkpoint_row_pointing_at_forged_bytes_is_refused_without_the_key(en
     real = OnlineCheckpoint(learner(500), {}, {}).dumps()  # the classes a learner is made of still load
     v = register_checkpoint(reg, real, offsets={}, events_learned=500, directory=tmp_path, key=None, source="x")
     assert load_checkpoint(v, None).recommender.events_learned == 500
+
+
+def test_a_checkpoint_with_a_dict_of_seen_items_per_user_restores_and_learns_on():
+    """Written by recstream a71ab83 (seen items as a dict per user, events per user in a dict, the factors in
+    River's dicts): the users move into the pooled arrays on load, and it ranks and learns exactly as that code."""
+    import json
+    from pathlib import Path
+
+    from recstream.models.data.synthetic import SyntheticSpec, generate
+
+    data_dir = Path(__file__).parent / "data"
+    expected = json.loads((data_dir / "online-checkpoint-format2-seen-dicts.json").read_text())
+    rec = OnlineCheckpoint.loads((data_dir / "online-checkpoint-format2-seen-dicts.pkl").read_bytes(),
+                                 "fixture").recommender
+    assert (rec.events_learned, rec.n_items, rec.n_users, rec.prequential.trials) == (
+        expected["events_learned"], expected["n_items"], expected["n_users"], expected["trials"])
+    assert rec.recent_items("u1", 2000) == expected["seen_u1"]
+    assert {u: rec.recommend(u, k=5).items for u in expected["recommendations"]} == expected["recommendations"]
+    rec.learn(list(generate(SyntheticSpec(users=40, items=60, events=1700, seed=3)))[1500:])
+    assert {u: rec.recommend(u, k=5).items for u in expected["after_200_more"]} == expected["after_200_more"]
+    assert rec.model.u_latents and "u1" in rec.model.u_latents  # River's model, filled from the rows when read
