@@ -235,7 +235,8 @@ def main() -> None:
 
 def after_the_learner(args: argparse.Namespace, spec: SyntheticSpec) -> dict:
     """The Kafka slice and the deep epoch, run once the in-process learner is measured."""
-    kafka = spec.events // 10 if args.kafka_events is None else args.kafka_events
+    # (smoke: half its stream, so that more than the untimed first batch is timed)
+    kafka = spec.events // (2 if args.smoke else 10) if args.kafka_events is None else args.kafka_events
     out: dict = {}
     if kafka:
         out["kafka_slice"] = through_kafka(spec, kafka)
