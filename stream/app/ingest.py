@@ -85,6 +85,8 @@ class IngestService:
     async def _on_assignment(self, behaviour: list[int], partitions: int) -> None:
         state = self.state
         await state.router.on_assignment(behaviour, partitions)
+        if state.eviction is not None:  # the new partitions' users may have been evicted by their last owner
+            await state.eviction.reload()
         if state.peer_feed is not None and state.ingest_loop is not None:
             await state.peer_feed.assign(behaviour, partitions, state.ingest_loop.learned_offsets)
 

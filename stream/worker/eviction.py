@@ -7,7 +7,8 @@ kept after it is read: if the worker dies before its next checkpoint, the restor
 again and the stored state, with the events replayed after that checkpoint, is still right.
 
 Which users may have a stored state is known in memory as 8-byte hashes (`EvictedIds`), so a new user costs
-no database read; the ids are read from the database at start, then kept by this worker's own evictions.
+no database read; the ids are read from the database at start and at every partition assignment (a rebalance
+hands this worker users another one may have evicted), and kept by this worker's own evictions between.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class Eviction:
         self.store, self.after_s, self.batch = store, after_s, batch
         self.ids = EvictedIds(store.ids())  # (at start, before any event is learned)
         self.evicted = self.readmitted = 0
+
+    async def reload(self) -> None:
+        """Read which users are stored again (at a partition assignment: other workers evict too)."""
+        self.ids = EvictedIds(await asyncio.to_thread(self.store.ids))
 
     def state(self) -> dict:
         """/healthz: the setting, and users moved out and read back since the worker started."""

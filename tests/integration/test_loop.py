@@ -200,3 +200,26 @@ def test_what_a_user_was_shown_and_ignored_leaves_their_list_and_a_click_is_lear
     assert h["events_learned"] == 302 and h["feedback"]["repeats_dropped"] == 1  # ... and the click learned once
     after = [i["item_id"] for i in api_get(f"{w.api}/recommendations/bob?k=3")["items"]]
     assert not set(top3) & set(after), (top3, after)  # ignored ones demoted, the clicked one is bob's now
+
+
+def test_a_real_worker_evicts_an_idle_user_to_the_database_and_serves_them_as_before(worker_factory):
+    w = worker_factory(RECSTREAM_ONLINE_EVICT_AFTER_S="600", RECSTREAM_ONLINE_EVICT_EVERY_S="0.5")
+    p = producer(w.env["RECSTREAM_BOOTSTRAP"])
+    topic = w.env["RECSTREAM_TOPIC_BEHAVIOUR"]
+    now = time.time()
+    # Alice's events are an hour old (event time); the crowd's are now: she is idle past the 10 minutes.
+    for k, item in enumerate(("i1", "i2", "i3")):
+        p.send(topic, key=b"alice", value=event(k, "alice", item, ts=now - 3600 + k))
+    for i in range(200):
+        user = f"crowd{i % 40}"
+        p.send(topic, key=user.encode(), value=event(100 + i, user, f"i{i % 30}", ts=now))
+    p.flush()
+    w.wait(lambda h: h["events_learned"] >= 203 and h["eviction"]["evicted"] >= 1, what="alice's eviction")
+    assert w.health()["users"] == 40  # the crowd; alice is in the database
+    answer = api_get(f"{w.api}/recommendations/alice?k=5")  # read back before it is answered
+    assert answer["source"] == "personal" and not {"i1", "i2", "i3"} & {i["item_id"] for i in answer["items"]}
+    assert w.health()["eviction"]["readmitted"] == 1 and w.health()["users"] == 41
+    p.send(topic, key=b"alice", value=event(999, "alice", "i4", ts=now))
+    p.flush()
+    w.wait(lambda h: h["events_learned"] >= 204, what="alice's next event")
+    assert "i4" not in {i["item_id"] for i in api_get(f"{w.api}/recommendations/alice?k=5")["items"]}

@@ -41,8 +41,14 @@ def test_idle_users_go_to_the_database_and_come_back_serving_the_same_lists(engi
     assert len(out) == gone and all(online.recommend(u, k=10).source == "popular" for u in out)
     assert asyncio.run(eviction.readmit(online, out + ["never-seen"])) == gone
     assert all(online.recommend(u, k=10) == want for u, want in before.items())
-    # A new worker reads which users are stored at start: it brings them back too.
+    # A new worker reads which users are stored at start, and a running one at each assignment: they bring
+    # them back too.
     assert all(u in Eviction(UserStates(engine), 10.0, 10).ids for u in out)
+    other = Eviction(UserStates(engine), 10.0, 10)
+    UserStates(engine).put({"evicted-elsewhere": b"{}"})
+    assert "evicted-elsewhere" not in other.ids
+    asyncio.run(other.reload())
+    assert "evicted-elsewhere" in other.ids
 
 
 def test_a_stored_state_that_cannot_be_read_is_skipped_and_the_user_starts_afresh(engine, caplog):
