@@ -206,10 +206,15 @@ class WorkerState:
         return f"online:{self.recommender.config.algorithm}"
 
     async def readmit(self, user_id: str) -> None:
-        """Before answering a user: back into memory if it was evicted (a checkpoint may be serialising)."""
+        """Before answering a user: back into memory if it was evicted (a checkpoint may be serialising). With
+        the database down the user is answered from what memory holds (popular items) rather than refused; their
+        next event's batch waits for the database instead, so nothing is learned on a fresh state."""
         if self.eviction is not None and self.eviction.missing(self.recommender, [user_id]):
-            async with self.learning:
-                await self.eviction.readmit(self.recommender, [user_id])
+            try:
+                async with self.learning:
+                    await self.eviction.readmit(self.recommender, [user_id])
+            except Exception as exc:  # noqa: BLE001 - serving goes on without the database (docs/operating.md)
+                log.warning("user %r could not be read back (%s): answered from memory", user_id, exc)
 
     def recommend(self, user_id: str, k: int, exclude_seen: bool = True, filters: Filters = NO_FILTERS,
                   why: bool = False) -> dict:

@@ -105,3 +105,21 @@ def test_a_request_for_an_evicted_user_is_answered_personal_as_before(engine, db
     assert shown["evicted"] > 0 and shown["readmitted"] == 1 and shown["after_s"] == 10.0
     scraped = generate_latest(state.metrics.registry).decode()
     assert "recstream_users_readmitted_total 1.0" in scraped and "recstream_users_held " in scraped
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_with_the_database_gone_an_evicted_user_is_answered_from_memory_not_refused(engine, db_url):
+    settings = Settings.build(database_url=db_url, online_evict_after_s=10.0)
+    online = learned()
+    state = WorkerState.of(settings, online, DeepSlot(Registry(engine)), "me")
+    user = idle_users(online, online.seen.latest_ts() - 10.0, 1)[0]
+    asyncio.run(state.eviction.evict(online, state.learning))
+
+    def gone(ids):
+        raise OSError("database unreachable")
+
+    state.eviction.store.get_many = gone  # type: ignore[method-assign]
+    reply = asyncio.run(ServingViews(state, None).recommendations(LocalRequest(query={"k": "5"}), user))
+    assert reply.status == 200 and json.loads(reply.body)["source"] == "popular"
+    with pytest.raises(OSError):  # the ingest path waits for the database instead (its batch is read again)
+        asyncio.run(state.eviction.readmit(online, [user]))
