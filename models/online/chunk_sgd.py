@@ -49,12 +49,7 @@ class FactorRows:
         self.bias = np.zeros(capacity, dtype=np.float64)
         #: whether each row's factors were drawn (a reserved row has none until its key is learned)
         self.has = np.zeros(capacity, dtype=np.bool_)
-        for key in keys:  # the owner's numbering first (holes included), then whatever else the model holds
-            if key is None:
-                self._free.append(len(self.keys))
-                self.keys.append(None)
-            else:
-                self.reserve(key)
+        self._number(keys)  # the owner's numbering first (holes included), then whatever else the model holds
         for key in list(latents):
             self.reserve(key)
         for key, r in self.row.items():  # a model that holds factors in its dicts (River's own, older checkpoints)
@@ -66,6 +61,15 @@ class FactorRows:
         latents.clear()
         if biases is not None:
             biases.clear()
+
+    def _number(self, keys: Sequence[Hashable]) -> None:
+        """Rows for `keys` in order after the ones numbered so far (the arrays hold them), a None key a free row."""
+        for key in keys:
+            if key is None:
+                self._free.append(len(self.keys))
+            else:
+                self.row[key] = len(self.keys)
+            self.keys.append(key)
 
     def reserve(self, key: Hashable) -> int:
         """The key's row, numbering it next if new (its factors stay zero until it is learned)."""
@@ -117,19 +121,14 @@ class FactorRows:
         # Only the rows in use; not River's dicts (the owner pickles its River model without factors).
         n = len(self.keys)
         return {"keys": self.keys, "matrix": self.matrix[:n].copy(), "bias": self.bias[:n].copy(),
-                "has": self.has[:n].copy(), "n_factors": self.matrix.shape[1]}
+                "has": self.has[:n].copy()}
 
     def load(self, state: dict) -> None:
         """The rows of a pickled FactorRows (`__getstate__`), over this one's (built for the same model)."""
-        n = len(state["keys"])
-        size = max(1024, 2 * n)
+        size = max(1024, 2 * len(state["keys"]))
         self.matrix, self.bias, self.has = (grown(state[k], size) for k in ("matrix", "bias", "has"))
-        self.keys, self.row, self._free = list(state["keys"]), {}, []
-        for r, key in enumerate(self.keys):
-            if key is None:
-                self._free.append(r)
-            else:
-                self.row[key] = r
+        self.keys, self.row, self._free = [], {}, []
+        self._number(state["keys"])
 
 
 def _rate(optimizer: optim.base.Optimizer) -> float:

@@ -112,18 +112,15 @@ class CoOccurrence:
             self.recent, self.recent_len = grown(self.recent, size), grown(self.recent_len, size)
         return r
 
-    def forget(self, user_id: str) -> np.ndarray:
-        """Drop the user's window (its row is reused); the window, oldest first."""
+    def forget(self, user_id: str) -> None:
+        """Drop the user's window (its row is reused)."""
         r = self.user_row.pop(user_id, None)
-        if r is None:
-            return _NO_WINDOW
-        window = self.recent[r, :self.recent_len[r]].copy()
-        self.recent_len[r] = 0
-        self._free_users.append(r)
-        return window
+        if r is not None:
+            self.recent_len[r] = 0
+            self._free_users.append(r)
 
     def put_window(self, user_id: str, rows: np.ndarray) -> None:
-        """The user's window of recent positive item rows (oldest first), as `forget` returned it."""
+        """The user's window of recent positive item rows (oldest first), as `window_of` gave it."""
         rows = rows[-self.window:]
         if len(rows):
             self._grow_items(int(rows.max()) + 1)  # (the kernels read the window's rows unchecked)

@@ -114,14 +114,10 @@ def upgrade_users(rec: Any) -> None:
     rows = rec._learner.users.row
     n = len(rows)
     lengths, events = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
-    flat = np.zeros(n and sum(map(len, by_user.values())), dtype=np.int32)
-    lists = sorted((rows[u], list(items)[-rec.seen.cap:]) for u, items in by_user.items())
+    lists = sorted((rows[u], list(items)[-rec.seen.cap:]) for u, items in by_user.items())  # in row order
     for a, items in lists:
         lengths[a] = len(items)
-    at = 0
-    for _, items in lists:
-        flat[at:at + len(items)] = items
-        at += len(items)
+    flat = np.array([r for _, items in lists for r in items], dtype=np.int32)
     for user, count in counts.items():
         events[rows[user]] = count
-    rec.seen.load(lengths, flat[:at], events, np.zeros(n))  # (times unknown: idle since ever)
+    rec.seen.load(lengths, flat, events, np.zeros(n))  # (times unknown: idle since ever)
