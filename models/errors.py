@@ -5,6 +5,7 @@
      ├── DatabaseError      the database is unreachable or its schema is not at the expected revision
      │    └── DatabaseLost      the database went away during a training run (to be settled and retried)
      ├── DataFileError      an input file cannot be read as interactions
+     ├── DeltaFormatError   a peer's item-side delta cannot be read
      ├── RegistryError      a model version cannot make the requested transition
      │    └── VersionNotFound   no such model version
      ├── ArtefactError      a model file is missing or fails its checksum / signature
@@ -37,6 +38,10 @@ class DatabaseLost(DatabaseError):
 
 class DataFileError(RecstreamError):
     """An input file cannot be read as interactions."""
+
+
+class DeltaFormatError(RecstreamError, ValueError):
+    """A peer's item-side delta (models/online/delta_codec.py) is not in the format this version reads."""
 
 
 class RegistryError(RecstreamError):

@@ -7,7 +7,8 @@ the events so far, warm-started and gated like any retrain) and the same `Served
 same judge, fed before each chunk is learned). On the same probes: online alone, deep alone, and the simple
 references (references.py: popularity, EASE, sequential rules, session k-NN); the report names the best. With `workers > 1` users are split over that many
 learners the way Kafka's default partitioner spreads keys over `partitions`, exactly as that many workers would,
-each also learning the others' events item-side as a worker's item feed does (`share_items`).
+each also adding the others' item-side deltas (item_deltas.py) as a worker's item feed does (`share_items`),
+here after every chunk.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from recstream.models.evaluation.recovery import recovery
 from recstream.models.evaluation.references import References
 from recstream.models.evaluation.topn import TopN
 from recstream.models.online.config import OnlineConfig
+from recstream.models.online.item_deltas import ItemSideLog, apply_delta
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import retrain
@@ -53,7 +55,7 @@ class ServedConfig:
     retrain_every: int | None = None
     workers: int = 1
     partitions: int = 12
-    #: every learner also learns the other workers' events item-side (popularity, co-occurrence), as workers do
+    #: every learner also adds the other workers' item-side deltas (popularity, co-occurrence), as workers do
     #: through their item feed (RECSTREAM_SHARE_ITEMS); False: each knows its own partitions only
     share_items: bool = True
     ease_lambdas: tuple[float, ...] = (100.0, 300.0, 1000.0)
@@ -69,6 +71,9 @@ class ServedReplay:
     def __init__(self, cfg: ServedConfig, workdir: Path) -> None:
         self.cfg = cfg
         self.learners = [OnlineRecommender(cfg.online) for _ in range(cfg.workers)]
+        if cfg.share_items and cfg.workers > 1:
+            for learner in self.learners:
+                learner.item_log = ItemSideLog(cfg.online.popularity_half_life_s)
         #: what each worker serves with (new-item slots: each item enters the catalogue at its first event)
         self.recipes = [ServedRecipe(cfg.recipe, seed=w) for w in range(cfg.workers)]
         self.engine = create_db_engine(f"sqlite:///{workdir / 'served.db'}")
@@ -144,9 +149,11 @@ class ServedReplay:
                 self.references.learn(e.user_id, e.item_id)
         for w, events in by_worker.items():
             self.learners[w].learn(events, evaluate=False)
-        if self.cfg.share_items and self.cfg.workers > 1:
+        if self.cfg.share_items and self.cfg.workers > 1:  # each worker's deltas, applied by the others
+            deltas = [learner.item_log.take(learner.item_ids, {}) for learner in self.learners]  # type: ignore[union-attr]
             for w, learner in enumerate(self.learners):
-                learner.learn_items([e for v, events in by_worker.items() if v != w for e in events])
+                for delta in (d for v, d in enumerate(deltas) if v != w and d is not None):
+                    apply_delta(learner, delta)
         self._pending.extend(chunk)
 
     def train_deep(self) -> None:

@@ -3,5 +3,5 @@ prequential probes, what each user has seen, what feedback teaches it, checkpoin
 
 __all__ = [
     "config", "recommender", "targets", "negatives", "chunk_sgd", "kernels", "cooccurrence", "shift", "popularity",
-    "prequential", "seen", "pool", "users", "feedback", "checkpoint", "legacy", "replay", "arrays",
+    "prequential", "seen", "pool", "users", "item_deltas", "delta_codec", "feedback", "checkpoint", "legacy", "replay", "arrays",
 ]

@@ -19,6 +19,7 @@ README.md ("How the default model was chosen").
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,6 +28,16 @@ from recstream.models.online.config import OnlineConfig, check_cooccurrence
 from recstream.models.online.shift import ShiftWatch
 
 _NO_WINDOW = np.zeros(0, dtype=np.int32)
+
+
+class Counted(NamedTuple):
+    """Counts `CoOccurrence.learn` made, in item rows: (item, companion) pairs, each pair's near weight, and
+    (item, successor) pairs."""
+
+    pairs: np.ndarray
+    near: np.ndarray
+    nexts: np.ndarray
+
 #: the arrays with a row per item
 _PER_ITEM = ("nbr", "cnt", "err", "near", "item_count", "nxt", "nxt_cnt", "nxt_err")
 
@@ -129,10 +140,12 @@ class CoOccurrence:
         r = self.user_row[user_id]
         self.recent[r, :len(rows)], self.recent_len[r] = rows, len(rows)
 
-    def learn(self, users: Sequence[str], item_rows: Sequence[int], positive: Sequence[bool]) -> None:
-        """Learn events in order: each positive one pairs its item with the user's window, then joins it."""
+    def learn(self, users: Sequence[str], item_rows: Sequence[int], positive: Sequence[bool],
+              record: bool = False) -> Counted | None:
+        """Learn events in order: each positive one pairs its item with the user's window, then joins it. With
+        `record`, returns the counts made (what a peer applies with `apply`)."""
         if not len(users):
-            return
+            return None
         items = np.asarray(item_rows, dtype=np.int64)
         # Both may replace the arrays (growing them): the kernel, which does not check bounds, must get the new ones.
         self._grow_items(int(items.max()) + 1)
@@ -140,12 +153,31 @@ class CoOccurrence:
         from recstream.models.online import kernels  # loaded with the learner (see chunk_sgd._loss_code)
 
         positive = np.asarray(positive, dtype=np.bool_)
-        paired, known = kernels.cooccur_learn(self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.near,
-                                              self.item_count, user_rows, items, positive, self.near_decay,
-                                              self.nxt, self.nxt_cnt, self.nxt_err)
+        n = int(positive.sum()) if record else 0
+        pairs, near, nexts = (np.empty((n * self.window, 2), dtype=np.int32), np.empty(n * self.window, dtype=np.float32),
+                              np.empty((n, 2), dtype=np.int32))
+        paired, known, n_pairs, n_next = kernels.cooccur_learn(
+            self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.near, self.item_count, user_rows, items,
+            positive, self.near_decay, self.nxt, self.nxt_cnt, self.nxt_err, pairs, near, nexts)
         if self.shift_watch is not None and self.shift_watch.observe(paired, known):
             self._fade(self.shift_fade)
         self._age(int(positive.sum()))
+        return Counted(pairs[:n_pairs], near[:n_pairs], nexts[:n_next]) if record else None
+
+    def apply(self, counted: Counted, pair_counts: np.ndarray, next_counts: np.ndarray, rows: np.ndarray,
+              positives: np.ndarray) -> None:
+        """Add what a peer counted (`counted`, each pair `pair_counts` times and each successor `next_counts`
+        times) and its positive events per item (`positives` at item `rows`): its `learn`, summed."""
+        top = max((int(a.max()) + 1 for a in (counted.pairs, counted.nexts, rows) if a.size), default=0)
+        if not top:
+            return
+        self._grow_items(top)
+        from recstream.models.online import kernels
+
+        np.add.at(self.item_count, rows, positives)
+        kernels.cooccur_apply(self.nbr, self.cnt, self.err, self.near, self.nxt, self.nxt_cnt, self.nxt_err,
+                              counted.pairs, pair_counts, counted.near, counted.nexts, next_counts)
+        self._age(int(positives.sum()))
 
     def __setstate__(self, state: dict) -> None:
         state.setdefault("half_life", None)  # checkpoints from before counts could fade

@@ -142,59 +142,65 @@ def probe_stats(scores: np.ndarray, targets: np.ndarray, popular: np.ndarray) ->
 
 @njit(cache=True, nogil=True)
 def _count_companion(nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray, near: np.ndarray, row: int, key: int,
-                     w: float) -> None:
-    """Count `key` once more among `row`'s companions (and `w` more in `near`): space-saving (Metwally et al.
-    2005) over the row's slots. A key without a slot takes the weakest one, inheriting its count as a possible
-    overcount (`err`); its `near` count starts afresh (a lower bound, like cnt - err)."""
+                     w: float, c: float) -> None:
+    """Count `key` `c` more times among `row`'s companions (and `w` more in `near`): space-saving (Metwally et
+    al. 2005) over the row's slots. A key without a slot takes the weakest one, inheriting its count as a
+    possible overcount (`err`); its `near` count starts afresh (a lower bound, like cnt - err)."""
     keys, counts = nbr[row], cnt[row]
     low, low_count = 0, np.inf
     k32 = np.int32(key)
     for s in range(keys.shape[0]):
         k = keys[s]
         if k == k32:
-            counts[s] += 1.0
+            counts[s] += c
             near[row, s] += w
             return
         if k < 0:  # slots fill from the left: the first free one means the key has none
-            keys[s], counts[s], err[row, s], near[row, s] = k32, 1.0, 0.0, w
+            keys[s], counts[s], err[row, s], near[row, s] = k32, c, 0.0, w
             return
         if counts[s] < low_count:
             low, low_count = s, counts[s]
-    keys[low], counts[low], err[row, low], near[row, low] = k32, low_count + 1.0, low_count, w
+    keys[low], counts[low], err[row, low], near[row, low] = k32, low_count + c, low_count, w
 
 
 @njit(cache=True, nogil=True)
-def _count_key(keys: np.ndarray, counts: np.ndarray, err: np.ndarray, row: int, key: int) -> None:
+def _count_key(keys: np.ndarray, counts: np.ndarray, err: np.ndarray, row: int, key: int, c: float) -> None:
     """`_count_companion` for a table without near counts (successors)."""
     k32, ks, cs = np.int32(key), keys[row], counts[row]
     low, low_count = 0, np.inf
     for s in range(ks.shape[0]):
         if ks[s] == k32:
-            cs[s] += 1.0
+            cs[s] += c
             return
         if ks[s] < 0:
-            ks[s], cs[s], err[row, s] = k32, 1.0, 0.0
+            ks[s], cs[s], err[row, s] = k32, c, 0.0
             return
         if cs[s] < low_count:
             low, low_count = s, cs[s]
-    ks[low], cs[low], err[row, low] = k32, low_count + 1.0, low_count
+    ks[low], cs[low], err[row, low] = k32, low_count + c, low_count
 
 
 @njit(cache=True, nogil=True)
 def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray,
                   near: np.ndarray, item_count: np.ndarray, users: np.ndarray, items: np.ndarray,
                   positive: np.ndarray, near_decay: float, nxt: np.ndarray, nxt_cnt: np.ndarray,
-                  nxt_err: np.ndarray) -> tuple[int, int]:
+                  nxt_err: np.ndarray, log_pairs: np.ndarray, log_near: np.ndarray,
+                  log_next: np.ndarray) -> tuple[int, int, int, int]:
     """For every positive (users[j], items[j]) in order: count the item, count it as a successor of the user's
     newest window item (`nxt`: what came right after what, directed), pair it both ways with each item of the
     user's window (`recent[user, :recent_len[user]]`, oldest first), then make it the window's newest entry. An
     item already in the window only moves to its end: repeats (view, then click, then purchase) pair once.
     A pair counts 1 in `cnt` and near_decay^(steps apart - 1) in `near`.
 
-    Returns (new pairs with a user's newest item, how many of them were already its companions): a rate that
-    falls at once when tastes shift (shift.py watches it)."""
+    With room in `log_pairs` (rows (item, companion), one per pair, `log_near` its near weight) and `log_next`
+    (rows (item, successor)), each count made is also written there: what a peer applies (item_deltas.py).
+
+    Returns (new pairs with a user's newest item, how many of them were already its companions: a rate that
+    falls at once when tastes shift, shift.py watches it; pairs logged, successors logged)."""
     window = recent.shape[1]
     paired, known = 0, 0
+    logged, logged_next = 0, 0
+    record = log_pairs.shape[0] > 0
     for j in range(users.shape[0]):
         if not positive[j]:
             continue
@@ -202,7 +208,10 @@ def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, c
         item_count[i] += 1.0
         n = recent_len[u]
         if n > 0 and recent[u, n - 1] != i:
-            _count_key(nxt, nxt_cnt, nxt_err, recent[u, n - 1], i)
+            _count_key(nxt, nxt_cnt, nxt_err, recent[u, n - 1], i, 1.0)
+            if record:
+                log_next[logged_next, 0], log_next[logged_next, 1] = recent[u, n - 1], i
+                logged_next += 1
         at = -1
         for p in range(n):
             if recent[u, p] == i:
@@ -219,8 +228,11 @@ def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, c
             for p in range(n):
                 other = recent[u, p]
                 w = near_decay ** (n - 1 - p)
-                _count_companion(nbr, cnt, err, near, i, other, w)
-                _count_companion(nbr, cnt, err, near, other, i, w)
+                _count_companion(nbr, cnt, err, near, i, other, w, 1.0)
+                _count_companion(nbr, cnt, err, near, other, i, w, 1.0)
+                if record:
+                    log_pairs[logged, 0], log_pairs[logged, 1], log_near[logged] = i, other, w
+                    logged += 1
             if n == window:  # forget the oldest
                 at = 0
             else:
@@ -230,7 +242,20 @@ def cooccur_learn(recent: np.ndarray, recent_len: np.ndarray, nbr: np.ndarray, c
         for p in range(at, recent_len[u] - 1):
             recent[u, p] = recent[u, p + 1]
         recent[u, recent_len[u] - 1] = i
-    return paired, known
+    return paired, known, logged, logged_next
+
+
+@njit(cache=True, nogil=True)
+def cooccur_apply(nbr: np.ndarray, cnt: np.ndarray, err: np.ndarray, near: np.ndarray, nxt: np.ndarray,
+                  nxt_cnt: np.ndarray, nxt_err: np.ndarray, pairs: np.ndarray, pair_cnt: np.ndarray,
+                  pair_near: np.ndarray, nexts: np.ndarray, next_cnt: np.ndarray) -> None:
+    """Count what a peer's `cooccur_learn` logged (summed per pair): each pair both ways, each successor once."""
+    for j in range(pairs.shape[0]):
+        a, b = pairs[j, 0], pairs[j, 1]
+        _count_companion(nbr, cnt, err, near, a, b, pair_near[j], pair_cnt[j])
+        _count_companion(nbr, cnt, err, near, b, a, pair_near[j], pair_cnt[j])
+    for j in range(nexts.shape[0]):
+        _count_key(nxt, nxt_cnt, nxt_err, nexts[j, 0], nexts[j, 1], next_cnt[j])
 
 
 @njit(cache=True, nogil=True)
@@ -289,8 +314,12 @@ def warm_up() -> None:
     # The dtypes CoOccurrence passes: another would compile another version on a worker's first request.
     table, counts, window = np.full((1, 1), -1, dtype=np.int32), np.zeros((1, 1), dtype=np.float32), \
         np.zeros((1, 1), dtype=np.int32)
+    no_log = np.zeros((0, 2), dtype=np.int32)
     cooccur_learn(window, np.zeros(1, dtype=np.int32), table, counts, counts.copy(), counts.copy(), np.zeros(1),
-                  rows, rows, np.ones(1, dtype=np.bool_), 0.5, table.copy(), counts.copy(), counts.copy())
+                  rows, rows, np.ones(1, dtype=np.bool_), 0.5, table.copy(), counts.copy(), counts.copy(),
+                  no_log, np.zeros(0, dtype=np.float32), no_log)
+    cooccur_apply(table, counts, counts.copy(), counts.copy(), table.copy(), counts.copy(), counts.copy(), no_log,
+                  np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32), no_log, np.zeros(0, dtype=np.float32))
     cooccur_scores(zeros, window[0, :1], zeros, table, counts, counts.copy(), np.zeros(1), 1.0)
     from recstream.models.online import pool
 

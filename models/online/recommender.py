@@ -7,6 +7,7 @@ argpartition (~0.1 ms over 10k items) and reflects events as soon as they are le
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -19,6 +20,7 @@ from recstream.models.online.chunk_sgd import ChunkLearner, FactorRows, without_
 from recstream.models.online.config import OnlineConfig
 from recstream.models.online.cooccurrence import cooccurrence_for
 from recstream.models.online.feedback import FeedbackMemory, feedback_memory_for
+from recstream.models.online.item_deltas import ItemSideLog
 from recstream.models.online.legacy import upgrade_state, upgrade_users
 from recstream.models.online.negatives import NegativeSampler
 from recstream.models.online.popularity import DecayedPopularity
@@ -66,8 +68,10 @@ class OnlineRecommender:
         self.popularity = DecayedPopularity(cfg.popularity_half_life_s)
         self.cooccurrence = cooccurrence_for(cfg)
         self.events_learned = 0
-        #: events of other workers' users learned item-side only (learn_items)
+        #: events of other workers' users learned item-side only (item_deltas.apply_delta)
         self.peer_events_learned = 0
+        #: where this worker's own item-side counts are kept for its peers (None: no peers to tell)
+        self.item_log: ItemSideLog | None = None
         self.negatives = NegativeSampler(self._rng, cfg.negatives, cfg.negative_sampling)
         self.prequential = Prequential(cfg.prequential_sample, cfg.prequential_max_per_s)
         self._targets = EventTargets(cfg)
@@ -84,6 +88,7 @@ class OnlineRecommender:
         # The learner's rows, not River's dicts (a pickle of a million small arrays took 15 s and twice the
         # bytes); the target cache is derived from the config.
         del state["_targets"], state["_learner"]
+        state.pop("item_log", None)  # the unsent counts belong to the running worker, not to a checkpoint
         state["factor_rows"] = {"users": self._learner.users.__getstate__(), "items": self._learner.items.__getstate__()}
         state["_model"] = without_factors(self._model)
         return state
@@ -91,6 +96,7 @@ class OnlineRecommender:
     def __setstate__(self, state: dict) -> None:
         rows = state.pop("factor_rows", None)
         self.__dict__.update(upgrade_state(state))  # checkpoints written by older versions, brought up to date
+        self.item_log = None
         self._targets = EventTargets(self.config)
         if rows is not None:
             learner = ChunkLearner(self._model)
@@ -186,23 +192,17 @@ class OnlineRecommender:
         self._learn_item_side(cols, rows, targets)
         self.events_learned += len(cols)
 
-    def learn_items(self, events: Sequence[Interaction] | InteractionColumns) -> None:
-        """Learn only what `events` say about items — their popularity and which items go together — from users
-        another worker owns (their factors stay with that worker): what one worker's users like is then known,
-        item-side, to all. These users' co-occurrence windows are kept; they get no factors and no seen items."""
-        cols = events if isinstance(events, InteractionColumns) else InteractionColumns.of(events)
-        if not len(cols):
-            return
-        self._learn_item_side(cols, self.rows_of(cols.item_ids), self._targets.of(cols.types, cols.values))
-        self.peer_events_learned += len(cols)
-
     def _learn_item_side(self, cols: InteractionColumns, rows: list[int], targets: list[float]) -> None:
         # Popularity counts what users liked (measured on the MovieLens replay: counting low ratings too lost
         # 0.3 pt of Recall@10).
         weights = np.maximum(np.array(targets, dtype=np.float64), 0.0)
-        self.popularity.add(np.array(rows, dtype=np.int64), weights, np.array(cols.ts, dtype=np.float64))
+        item_rows, ts = np.array(rows, dtype=np.int64), np.array(cols.ts, dtype=np.float64)
+        self.popularity.add(item_rows, weights, ts)
+        counted = None
         if self.cooccurrence is not None:
-            self.cooccurrence.learn(cols.user_ids, rows, weights > 0)
+            counted = self.cooccurrence.learn(cols.user_ids, rows, weights > 0, record=self.item_log is not None)
+        if self.item_log is not None:
+            self.item_log.add(item_rows, weights, ts, counted, time.time())
 
     def learn_feedback(self, feedback: Sequence[Feedback]) -> None:
         """Learn reactions to served lists (see feedback.py): clicks and purchases as positives (once, however

@@ -8,10 +8,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from recstream.models.online.checkpoint import offset_key
+from recstream.models.online.item_deltas import apply_delta
 from recstream.models.store.items import ItemStore
 from recstream.stream.ingest.catalogue_feed import CatalogueFeed, make_catalogue_consumer
 from recstream.stream.ingest.dead_letters import KafkaDeadLetters
-from recstream.stream.ingest.events import EventParser
+from recstream.stream.ingest.delta_publisher import DeltaPublisher
 from recstream.stream.ingest.loop import IngestLoop, make_consumer
 from recstream.stream.ingest.peer_feed import PeerFeed, make_feed_consumer
 from recstream.stream.worker.state import WorkerState
@@ -41,11 +43,11 @@ class IngestService:
         log.info("consuming %s, %s and %s from %s; API on http://%s:%d", state.topics.behaviour,
                  state.topics.feedback, state.topics.items, s.kafka.bootstrap, s.serving.web_host, s.serving.web_port)
         self._task = asyncio.current_task()
-        feed = await self._start_feed() if s.ingest.share_items else None
+        feed = await self._start_feed(producer) if s.ingest.share_items else None
         catalogue = await self._start_catalogue()
         try:
             state.ingest_loop = loop = IngestLoop(consumer, pipeline, s.kafka, s.ingest, state.topics,
-                                                  choose_start=state.choose_start, after_commit=state.save_checkpoint,
+                                                  choose_start=state.choose_start, after_commit=state.after_batch,
                                                   on_assignment=self._on_assignment)
             await loop.run()
         finally:
@@ -61,15 +63,17 @@ class IngestService:
             await producer.stop()
             pipeline.preparer.close()
 
-    async def _start_feed(self) -> asyncio.Task:
-        """The peer feed (see stream/ingest/peer_feed.py); it starts reading at the first assignment."""
+    async def _start_feed(self, producer: AIOKafkaProducer) -> asyncio.Task:
+        """Item sharing: this worker's deltas out (delta_publisher.py), its peers' in (peer_feed.py, reading
+        from the first assignment)."""
         state, s = self.state, self.state.settings
+        state.delta_publisher = DeltaPublisher(producer, state.topics.item_deltas, s.online.popularity_half_life_s,
+                                               s.ingest.share_items_every_s, s.ingest.share_items_max_pairs)
+        state.delta_publisher.attach(state.recommender)
         consumer = make_feed_consumer(s.kafka, s.ingest)
         await consumer.start()
-        state.peer_feed = PeerFeed(consumer, state.topics.behaviour,
-                                   EventParser(s.ingest.max_event_bytes, s.ingest.max_future_skew_s),
-                                   lambda cols: state.recommender.learn_items(cols), s.ingest.batch_max,
-                                   state.learning)
+        state.peer_feed = PeerFeed(consumer, state.topics.item_deltas, lambda d: apply_delta(state.recommender, d),
+                                   state.learning, state.metrics.item_delta_lag_seconds.observe)
         return asyncio.create_task(state.peer_feed.run(), name="item feed")
 
     async def _start_catalogue(self) -> asyncio.Task:
@@ -87,8 +91,10 @@ class IngestService:
         await state.router.on_assignment(behaviour, partitions)
         if state.eviction is not None:  # the new partitions' users may have been evicted by their last owner
             await state.eviction.reload()
-        if state.peer_feed is not None and state.ingest_loop is not None:
-            await state.peer_feed.assign(behaviour, partitions, state.ingest_loop.learned_offsets)
+        loop = state.ingest_loop
+        if state.peer_feed is not None and loop is not None:
+            owned = {offset_key(tp.topic, tp.partition) for tp in loop.consumer.assignment()}
+            await state.peer_feed.assign(owned, loop.learned_offsets)
 
     async def stop(self) -> None:
         """On SIGTERM, stop ingesting (the batch in hand finishes or is re-read) and leave the consumer group

@@ -4,5 +4,5 @@ item-side, and the catalogue feed applies every catalogue update on every worker
 
 __all__ = [
     "records", "rejections", "events", "item_events", "contract", "dead_letters", "dedupe", "prepare", "pipeline",
-    "loop", "peer_feed", "catalogue_feed", "runtime",
+    "loop", "peer_feed", "delta_publisher", "catalogue_feed", "runtime",
 ]

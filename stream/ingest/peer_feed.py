@@ -1,121 +1,133 @@
-"""The peer feed: what other workers' users do, learned item-side by this worker (/healthz calls it `item_feed`).
+"""The peer feed: what other workers' users taught the item side, added by this worker (/healthz: `item_feed`).
 
 A worker learns in full (factors, seen items, everything) only the users of its partitions. What those users
 tell about *items* — which are popular now, which go together — every worker needs: without it, each one ranks
 items by a quarter of the evidence with 4 workers, and cannot serve an item none of its users has touched
-(bench/served.py, sessions: 4 workers served 0.90x of one worker's recall with the online model alone, 1.01x
-with this feed). So a second consumer, outside the consumer group, is assigned the behaviour partitions this
-worker does not own and hands their valid events to `OnlineRecommender.learn_items` (popularity and
-co-occurrence; user factors stay with the owner). It commits nothing and dead-letters nothing (the owner does
-both); its positions travel in this worker's checkpoints.
+(bench/served.py, sessions: 4 workers served 0.90x of one worker's recall with the online model alone). Each
+worker sends the item-side counts its own events made as deltas (delta_publisher.py); this feed reads the one
+deltas topic, outside the consumer group, and adds every delta that brings partitions this worker neither owns
+nor already holds (`models/online/item_deltas.py`). A peer's event costs a fraction of replaying it: its
+counts arrive summed, one message a half-second per worker, and no peer user's window is kept here.
 
-Where a peer partition is read from: the position this feed reached (kept across rebalances and in checkpoints),
-else where this worker's own model stopped learning it (a partition a rebalance took away), else the beginning of
-what Kafka keeps (a new worker learns the catalogue's history). A partition moving the other way (a peer's, now
-owned) is read by the ingest loop from where this model stopped learning it: events this feed had already counted
-item-side are then counted twice, for that partition's catch-up only.
+Which deltas are added: each says where its sender's learning stood per "topic:partition" it advanced. This
+feed keeps, per partition it does not own, the offset up to which its model holds that partition's events
+(`positions`: from deltas added, or from this model's own learning of a partition a rebalance took away), and
+adds a delta when some partition in it is not owned here and goes beyond that position. So a worker skips its
+own deltas, and after a restart adds its old deltas only for partitions it no longer owns (those events are
+in no checkpoint it restored). Known overlap: a partition that moves to this worker is learned in full from
+where this model last learned it, so events a delta had already brought count twice for that catch-up only;
+a delta mixing that partition with another is added whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from recstream.models.data.interaction import Interaction, InteractionColumns
-from recstream.models.online.checkpoint import offset_key
-from recstream.stream.ingest.events import EventParser
-from recstream.stream.ingest.rejections import Rejection
+from recstream.models.errors import DeltaFormatError
+from recstream.models.online.delta_codec import decode
+from recstream.models.online.item_deltas import ItemDelta
 from recstream.stream.settings import IngestSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
 
 
 def make_feed_consumer(kafka: KafkaSettings, ingest: IngestSettings) -> AIOKafkaConsumer:
-    """Outside the group (no group id): assigned partitions explicitly, never committing."""
+    """Outside the group (no group id): assigned the deltas topic explicitly, never committing."""
     return AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=None, client_id="recstream-item-feed",
-                            enable_auto_commit=False, auto_offset_reset="earliest",
-                            max_poll_records=ingest.batch_max, fetch_max_wait_ms=500, **kafka.client_options())
+                            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=50,
+                            fetch_max_wait_ms=200, max_partition_fetch_bytes=4 * 1024 * 1024,
+                            **kafka.client_options())
 
 
 class PeerFeed:
-    """Reads the peer partitions of `topic` and passes their valid events to `learn` (in order per partition)."""
+    """Reads the deltas topic from `offset` and hands each delta it wants to `apply`."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, topic: str, parser: EventParser,
-                 learn: Callable[[InteractionColumns], None], batch_max: int = 2000,
-                 learning: asyncio.Lock | None = None) -> None:
-        self.consumer, self.topic, self.parser, self.learn = consumer, topic, parser, learn
-        self.batch_max = batch_max
-        #: held while learning (a checkpoint being serialised holds it: the state must not change meanwhile)
+    def __init__(self, consumer: AIOKafkaConsumer, topic: str, apply: Callable[[ItemDelta], None],
+                 learning: asyncio.Lock | None = None, observe_lag: Callable[[float], None] | None = None) -> None:
+        self.consumer, self.topic, self.apply = consumer, topic, apply
+        #: held while adding (a checkpoint being serialised holds it: the state must not change meanwhile)
         self.learning = learning or asyncio.Lock()
-        #: next offset to read per peer partition
-        self.positions: dict[int, int] = {}
-        self.peers: list[int] = []
-        self.skipped = 0
+        #: seconds from a delta's first event learned by its sender to it being added here
+        self.observe_lag = observe_lag
+        #: "topic:partition" -> next offset this model holds, for partitions it does not own
+        self.positions: dict[str, int] = {}
+        self.owned: set[str] = set()
+        #: next offset to read on the deltas topic (None: from the start of what Kafka keeps)
+        self.offset: int | None = None
+        self.added = self.skipped = self.refused = 0
+        self._adding: str | None = None
+        self._tp = TopicPartition(topic, 0)
         self._assigned = asyncio.Event()
 
-    async def assign(self, owned: list[int], partitions: int, learned: dict[str, int]) -> None:
-        """After each rebalance of the ingest loop: read every partition but `owned` (`learned`: where this
-        worker's model stopped learning each partition, "topic:partition" -> next offset)."""
-        mine = set(owned)
-        peers = [p for p in range(partitions) if p not in mine]
-        for p in peers:
-            if p not in self.positions and offset_key(self.topic, p) in learned:
-                self.positions[p] = learned[offset_key(self.topic, p)]
-        for p in set(self.positions) - set(peers):
-            del self.positions[p]  # owned now: the ingest loop learns it in full
-        tps = [TopicPartition(self.topic, p) for p in peers]
-        self.consumer.assign(tps)
-        start = await self.consumer.beginning_offsets([tp for tp in tps if tp.partition not in self.positions])
-        for tp in tps:
-            self.consumer.seek(tp, self.positions.get(tp.partition, start.get(tp, 0)))
-        self.peers = peers
-        if peers:
-            log.info("item feed: learning items from partitions %s of %s", peers, self.topic)
-        self._assigned.set()
+    async def assign(self, owned: set[str], learned: dict[str, int]) -> None:
+        """After each rebalance of the ingest loop (`owned`: its "topic:partition"s now; `learned`: where this
+        worker's model stopped learning each partition it ever owned)."""
+        for key, end in learned.items():
+            if key not in owned:
+                self.positions[key] = max(self.positions.get(key, end), end)
+        self.owned = set(owned)
+        if not self._assigned.is_set():
+            self.consumer.assign([self._tp])
+            if self.offset is None:
+                self.offset = (await self.consumer.beginning_offsets([self._tp]))[self._tp]
+            self.consumer.seek(self._tp, self.offset)
+            self._assigned.set()
 
-    def restore(self, positions: dict[int, int]) -> None:
-        """Read peer partitions from `positions` (a restored checkpoint's: the peers' events its state holds)."""
-        self.positions = dict(positions)
-        for p in self.peers:
-            if p in self.positions:
-                self.consumer.seek(TopicPartition(self.topic, p), self.positions[p])
+    def restore(self, saved: dict) -> None:
+        """Continue from a restored checkpoint's place (`saved`: what `saved()` returned then)."""
+        self.positions = dict(saved.get("positions", {}))
+        self.offset = saved.get("offset")
+        if self._assigned.is_set() and self.offset is not None:
+            self.consumer.seek(self._tp, self.offset)
+
+    def saved(self) -> dict:
+        """What a checkpoint keeps: the peers' events its state holds."""
+        return {"offset": self.offset, "positions": dict(self.positions)}
 
     async def run(self) -> None:
-        """Forever: fetch what the peers' users did, learn it item-side."""
+        """Forever: fetch deltas, add the wanted ones."""
         await self._assigned.wait()
         while True:
-            if not self.peers:  # one worker owns every partition: nothing to read
-                await asyncio.sleep(0.5)
-                continue
             try:
-                fetched = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_max)
+                fetched = await self.consumer.getmany(self._tp, timeout_ms=500)
             except KafkaError as exc:  # the ingest loop reports the broker; this one waits for it
                 log.debug("item feed fetch failed: %s", exc)
                 await asyncio.sleep(1.0)
                 continue
-            if fetched:
+            records = fetched.get(self._tp, [])
+            if records:
                 async with self.learning:
-                    self.take(fetched)
+                    self.take(records)
 
-    def take(self, fetched: dict[TopicPartition, list]) -> None:
-        events: list[Interaction] = []
-        peers = set(self.peers)
-        for tp, records in fetched.items():
-            if tp.partition not in peers:
-                continue  # fetched just before a rebalance made it ours
-            for r in records:
-                ev = self.parser.interaction(r.key, r.value)
-                if isinstance(ev, Rejection):
-                    self.skipped += 1  # its owner dead-letters it
-                else:
-                    events.append(ev)
-            self.positions[tp.partition] = records[-1].offset + 1
-        if events:
-            self.learn(InteractionColumns.of(events))
+    def take(self, records: list) -> None:
+        for r in records:
+            self.offset = r.offset + 1
+            try:
+                delta, part = decode(r.value or b"")
+            except DeltaFormatError as exc:
+                self.refused += 1
+                log.warning("item delta at offset %d refused: %s", r.offset, exc)
+                continue
+            if part.index == 0:
+                self._adding = part.message if self._wanted(delta.ends) else None
+            if self._adding != part.message:
+                self.skipped += 1
+                continue
+            self.apply(delta)
+            self.added += 1
+            if self.observe_lag is not None and part.index == 0 and delta.learned_at:
+                self.observe_lag(max(time.time() - delta.learned_at, 0.0))
+
+    def _wanted(self, ends: dict[str, int]) -> bool:
+        new = {k: v for k, v in ends.items() if k not in self.owned and v > self.positions.get(k, -1)}
+        self.positions.update(new)
+        return bool(new)
 
     def state(self) -> dict:
-        return {"partitions": self.peers, "skipped": self.skipped}
+        return {"added": self.added, "skipped": self.skipped, "refused": self.refused, "offset": self.offset}

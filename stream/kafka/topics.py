@@ -21,15 +21,22 @@ class Topics(NamedTuple):
     feedback: str
     dead_letter: str
     items: str
+    item_deltas: str = "recstream.item-deltas"
 
     @classmethod
     def of(cls, kafka: KafkaSettings) -> Topics:
-        return cls(kafka.topic_behaviour, kafka.topic_feedback, kafka.topic_dead_letter, kafka.topic_items)
+        deltas = kafka.topic_item_deltas or f"{kafka.topic_behaviour}.{kafka.group_id}.deltas"
+        return cls(kafka.topic_behaviour, kafka.topic_feedback, kafka.topic_dead_letter, kafka.topic_items, deltas)
 
     def configs(self, name: str) -> dict[str, str]:
         """Topic configuration recstream creates `name` with: the catalogue is compacted (the latest update per
         item is kept for ever: a worker started a year later still learns every item's state from it)."""
         return {"cleanup.policy": "compact"} if name == self.items else {}
+
+    def partitions(self, name: str, default: int) -> int:
+        """Partitions recstream creates `name` with: the item deltas are one ordered stream every worker reads
+        whole (see stream/ingest/peer_feed.py); the rest are keyed, `default` partitions."""
+        return 1 if name == self.item_deltas else default
 
 
 class KafkaUnavailable(RecstreamError):
@@ -38,7 +45,7 @@ class KafkaUnavailable(RecstreamError):
 
 def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0,
                   security: Mapping[str, Any] | None = None) -> None:
-    """Create the four topics when missing. Keyed by user_id, so more partitions = more workers can share.
+    """Create the topics when missing. Keyed by user_id, so more partitions = more workers can share.
     `security`: KafkaSettings.client_options() for a secured cluster."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -53,7 +60,8 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: fl
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
-        wanted = [NewTopic(name, partitions, 1, topic_configs=topics.configs(name)) for name in topics
+        wanted = [NewTopic(name, topics.partitions(name, partitions), 1, topic_configs=topics.configs(name))
+                  for name in topics
                   if name not in existing]
         if wanted:
             try:

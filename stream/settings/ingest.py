@@ -24,8 +24,13 @@ class IngestSettings(Component):
     max_event_bytes: int = Field(16 * 1024, ge=256, description="larger messages are dead-lettered")
     max_future_skew_s: float = Field(24 * 3600.0, ge=0, description="how far in the future an event ts may be")
     # bench/served.py, 4 workers vs one (sessions, online model alone): 0.90x without, 1.01x with.
-    share_items: bool = Field(True, description="learn other workers' events item-side (popularity, "
-                              "co-occurrence) through a second consumer")
+    share_items: bool = Field(True, description="send the item-side counts of this worker's events to its peers "
+                              "and add theirs (popularity, co-occurrence), on the item deltas topic")
+    share_items_every_s: float = Field(0.5, gt=0, description="how often a worker sends its item-side counts, "
+                                       "seconds (checked after each batch)")
+    # A pair is 16 bytes: 20k pairs ~ 320 KB, a Kafka message well under the 1 MB default limit.
+    share_items_max_pairs: int = Field(20_000, ge=100, description="item pairs per delta message; more are "
+                                       "sent at once, in several parts")
     learn_feedback: bool = Field(True, description="learn reactions to served lists: clicks and purchases as "
                                  "positives, ignored impressions and skips as exposure negatives")
     checkpoint_interval_s: float | None = Field(

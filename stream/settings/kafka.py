@@ -20,6 +20,9 @@ class KafkaSettings(Component):
     topic_dead_letter: str = Field("recstream.dead-letter", description="where invalid input goes, with reasons")
     topic_items: str = Field("recstream.items", description="topic of catalogue updates, keyed by item_id "
                                                            "(created compacted)")
+    # Per behaviour topic and group: deltas describe that group's partitions of that topic.
+    topic_item_deltas: str | None = Field(None, description="what each worker's own events taught the item side, "
+                                          "for its peers (one partition; unset: <behaviour topic>.<group id>.deltas)")
     topic_partitions: int = Field(4, ge=1, description="partitions when recstream creates the topics")
     group_id: str = Field("recstream-worker", description="consumer group of the stream workers")
     #: The embedded broker's group join waits about half of this: keep it low in dev and tests.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from recstream.monitors.metrics import quantile_ms
 from recstream.stream.worker.state import WorkerState
 
 
@@ -37,7 +38,10 @@ def health(state: WorkerState) -> dict:
             "deep": state.deep.state(),
             "drift": state.drift_summary,
             "online_checkpoint": ckpt.name if ckpt else None,
-            "item_feed": {**state.peer_feed.state(), "learned": r.peer_events_learned} if state.peer_feed else None,
+            "item_feed": {**state.peer_feed.state(), "learned": r.peer_events_learned,
+                          "sent": state.delta_publisher.state() if state.delta_publisher else None,
+                          "lag_p99_ms": quantile_ms(state.metrics.item_delta_lag_seconds, 0.99)}
+            if state.peer_feed else None,
             "catalogue": state.catalogue_feed.state() if state.catalogue_feed else state.catalogue.state(),
             "retrieval": state.recipe.retrieval.state(),
             "eviction": state.eviction.state() if state.eviction else None,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from recstream.models.catalogue.catalogue import Catalogue
 from recstream.models.data.interaction import InteractionColumns
-from recstream.models.online.checkpoint import OnlineCheckpoint
+from recstream.models.online.checkpoint import OnlineCheckpoint, offset_key
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend_tuner import ServedJudge
@@ -44,6 +44,7 @@ from recstream.stream.worker.routing import Router
 
 if TYPE_CHECKING:
     from recstream.stream.ingest.catalogue_feed import CatalogueFeed
+    from recstream.stream.ingest.delta_publisher import DeltaPublisher
     from recstream.stream.ingest.loop import IngestLoop
     from recstream.stream.ingest.peer_feed import PeerFeed
 
@@ -77,8 +78,9 @@ class WorkerState:
     drift_summary: dict[str, Any] | None = None
     #: the running ingest loop (its failure, rebalance and misrouted-key counts feed /metrics)
     ingest_loop: IngestLoop | None = None
-    #: other workers' events, learned item-side (None: RECSTREAM_SHARE_ITEMS=false)
+    #: other workers' item-side deltas in, this worker's out (None: RECSTREAM_SHARE_ITEMS=false)
     peer_feed: PeerFeed | None = None
+    delta_publisher: DeltaPublisher | None = None
     #: the shop's catalogue (availability, categories), applied from the items topic by `catalogue_feed`
     catalogue: Catalogue = field(default_factory=Catalogue)
     catalogue_feed: CatalogueFeed | None = None
@@ -161,20 +163,27 @@ class WorkerState:
         self.restore(*found)
         return found[1].offsets
 
-    async def save_checkpoint(self, committed: dict[str, int]) -> None:
-        """After each commit (the ingest loop's hook): a checkpoint when one is due."""
+    async def after_batch(self, learned: dict[str, int]) -> None:
+        """After each batch, and when idle (the ingest loop's hook; `learned`: its offsets): the item-side
+        counts to the peers when due, then a checkpoint when one is due."""
+        if self.delta_publisher is not None:
+            await self.delta_publisher.after_batch(self.recommender, learned)
+        await self.save_checkpoint(learned)
+
+    async def save_checkpoint(self, learned: dict[str, int]) -> None:
         if self.pipeline is not None:
-            # "item_feed": the key checkpoints have always used for the peer feed's positions
-            feed = {"item_feed": dict(self.peer_feed.positions)} if self.peer_feed is not None else {}
-            await self.checkpoints.maybe_save(self.recommender, self.pipeline.recent, committed, feed, self.learning)
+            feed = {"item_deltas": self.peer_feed.saved()} if self.peer_feed is not None else {}
+            await self.checkpoints.maybe_save(self.recommender, self.pipeline.recent, learned, feed, self.learning)
 
     def restore(self, version: ModelVersion, ckpt: OnlineCheckpoint) -> None:
         """Swap in a restored learner: at start, or between batches after a rollback (new events then continue
         from the current offsets)."""
         self.recommender = ckpt.recommender
         recent = ckpt.extra.get("recent_ids")
-        if self.peer_feed is not None and "item_feed" in ckpt.extra:  # peers' events this state holds
-            self.peer_feed.restore(ckpt.extra["item_feed"])
+        if self.peer_feed is not None:  # the peers' events this state holds
+            self.peer_feed.restore(peer_positions(ckpt.extra, self.topics.behaviour))
+        if self.delta_publisher is not None:
+            self.delta_publisher.attach(self.recommender)
         if self.pipeline is not None:
             self.pipeline.recommender = ckpt.recommender
             if recent is not None:
@@ -238,6 +247,15 @@ class WorkerState:
         rec = similar(self.recommender, item_id, k, deny_mask(self.recommender, self.catalogue, filters))
         return {"item_id": item_id, "items": [{"item_id": i, "score": round(s, 6)} for i, s in zip(rec.items, rec.scores)],
                 "rules": filters.rules(), "served_by": self.source}
+
+
+def peer_positions(extra: dict, behaviour: str) -> dict:
+    """A checkpoint's place in the peers' deltas; one written before deltas kept where its peer feed had read
+    each behaviour partition's raw events ("item_feed": partition -> offset): those events it holds."""
+    if "item_deltas" in extra:
+        return extra["item_deltas"]
+    raw = extra.get("item_feed", {})
+    return {"offset": None, "positions": {offset_key(behaviour, int(p)): o for p, o in raw.items()}}
 
 
 def snapshot(state: WorkerState) -> Snapshot:

@@ -238,16 +238,19 @@ def test_a_replay_ignores_the_probe_cap(stream):
 
 
 def test_other_workers_events_teach_items_but_no_user():
-    """learn_items: popularity and co-occurrence from users another worker owns; no factors, no seen items."""
+    """A peer's delta: popularity and co-occurrence from users another worker owns; no factors, no seen items."""
+    from recstream.models.online.item_deltas import ItemSideLog, apply_delta
+
     cfg = OnlineConfig(n_factors=4, negatives=0, prequential_sample=0.0)
-    mine = OnlineRecommender(cfg)
+    mine, peer = OnlineRecommender(cfg), OnlineRecommender(cfg)
+    peer.item_log = ItemSideLog(cfg.popularity_half_life_s)
     t = 1_767_225_600.0
     mine.learn([Interaction("e0", "me", "a", "purchase", None, t)], evaluate=False)
-    # Other workers' users: many liked x after a; nobody here did.
-    others = [Interaction(f"p{n}{k}", f"peer{n}", item, "purchase", None, t + n + k)
-              for n in range(20) for k, item in enumerate(("a", "x"))]
+    # The peer's users: many liked x after a; nobody here did.
+    peer.learn([Interaction(f"p{n}{k}", f"peer{n}", item, "purchase", None, t + n + k)
+                for n in range(20) for k, item in enumerate(("a", "x"))], evaluate=False)
     before = mine.recommend("me", 3).items
-    mine.learn_items(others)
+    apply_delta(mine, peer.item_log.take(peer.item_ids, {}))
     assert "x" not in before and mine.recommend("me", 1).items == ["x"]  # a's companion, learned item-side
     assert mine.events_learned == 1 and mine.peer_events_learned == 40
     assert not mine.is_personal("peer0") and mine.n_users == 1

@@ -1,0 +1,168 @@
+"""What a worker's own events taught the item side, summed into deltas its peers add instead of relearning events.
+
+Every worker needs what all users say about items (which are popular now, which go together, what follows
+what), but learns users in full only on its own partitions. Replaying every peer's raw event item-side cost a
+worker 15.7 us an event, a quarter of an own event (bench/scale.py, 2026-12-07), so a group could never take more
+than one worker's item-side rate. Instead the owner keeps the counts it makes while it learns (the co-occurrence
+kernel writes them down as it counts them: the pairs depend on the user's window, which only the owner holds),
+sums them over a short interval, and its peers add the sums to their own tables (`apply_delta`).
+
+What a peer gets is the owner's counts, summed: popularity exactly (each weight carried at the interval's
+latest event time), companion and successor counts as sums per pair, so a peer's bounded tables see one
+weighted update per pair instead of several of 1 (space-saving keeps the same heavy pairs either way). Peers
+keep no window for the owner's users (memory a worker no longer spends on its peers' users).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+from recstream.models.online.cooccurrence import CoOccurrence, Counted
+from recstream.models.online.popularity import DecayedPopularity
+
+__all__ = ["ItemDelta", "ItemSide", "ItemSideLog", "apply_delta"]
+
+_PAIRS = np.zeros((0, 2), dtype=np.int32)
+_F32 = np.zeros(0, dtype=np.float32)
+
+
+@dataclass
+class ItemDelta:
+    """Item-side counts of some events, by item id: every index below is a position in `items`."""
+
+    items: list[str]
+    #: events and positive events behind it
+    events: int
+    positives: int
+    #: popularity weights are carried to this event time: each is sum(weight * 2**((ts - t0) / half_life))
+    t0: float
+    pop_items: np.ndarray
+    pop_values: np.ndarray
+    #: positive events per item of `pop_items`
+    pop_counts: np.ndarray
+    #: (item, companion) pairs, counted both ways, `pair_counts` times, with `pair_near` near weight
+    pairs: np.ndarray = field(default_factory=lambda: _PAIRS)
+    pair_counts: np.ndarray = field(default_factory=lambda: _F32)
+    pair_near: np.ndarray = field(default_factory=lambda: _F32)
+    #: (item, successor) pairs, `next_counts` times each
+    nexts: np.ndarray = field(default_factory=lambda: _PAIRS)
+    next_counts: np.ndarray = field(default_factory=lambda: _F32)
+    #: where the owner's learning of each "topic:partition" stood after these events (the next offset)
+    ends: dict[str, int] = field(default_factory=dict)
+    #: wall-clock time the first of these events was learned (how fresh a peer's knowledge is)
+    learned_at: float = 0.0
+
+    def split(self, max_pairs: int) -> list[ItemDelta]:
+        """Parts of at most `max_pairs` pairs and successors each, every part with only the items it names;
+        popularity and the event counts travel in the first."""
+        n = max(len(self.pairs), len(self.nexts))
+        if n <= max_pairs:
+            return [self]
+        parts = []
+        for k, start in enumerate(range(0, n, max_pairs)):
+            cut = slice(start, start + max_pairs)
+            first = k == 0
+            part = replace(self, events=self.events if first else 0, positives=self.positives if first else 0,
+                           pop_items=self.pop_items if first else self.pop_items[:0],
+                           pop_values=self.pop_values if first else self.pop_values[:0],
+                           pop_counts=self.pop_counts if first else self.pop_counts[:0],
+                           pairs=self.pairs[cut], pair_counts=self.pair_counts[cut], pair_near=self.pair_near[cut],
+                           nexts=self.nexts[cut], next_counts=self.next_counts[cut])
+            parts.append(part.compact())
+        return parts
+
+    def compact(self) -> ItemDelta:
+        """The same delta naming only the items its arrays use."""
+        used = np.unique(np.concatenate([self.pop_items, self.pairs.ravel(), self.nexts.ravel()]).astype(np.int64))
+        if len(used) == len(self.items):
+            return self
+        at = np.full(len(self.items), -1, dtype=np.int32)
+        at[used] = np.arange(len(used), dtype=np.int32)
+        return replace(self, items=[self.items[i] for i in used], pop_items=at[self.pop_items],
+                       pairs=at[self.pairs], nexts=at[self.nexts])
+
+
+def _summed(keys: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(distinct keys, each of `values` summed per key)."""
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    return distinct, [np.bincount(inverse, weights=v, minlength=len(distinct)) for v in values]
+
+
+class ItemSideLog:
+    """The item-side counts of this worker's own events since the last `take`, in its item rows."""
+
+    def __init__(self, half_life: float) -> None:
+        self.half_life = half_life
+        self._clear()
+
+    def _clear(self) -> None:
+        self._pop: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._counted: list[Counted] = []
+        self.events = 0
+        self.first_at: float | None = None
+
+    def add(self, rows: np.ndarray, weights: np.ndarray, ts: np.ndarray, counted: Counted | None, now: float) -> None:
+        """One learned chunk: its item rows, popularity weights, event times, and what co-occurrence counted."""
+        self._pop.append((rows, weights, ts))
+        if counted is not None:
+            self._counted.append(counted)
+        self.events += len(rows)
+        if self.first_at is None:
+            self.first_at = now
+
+    @property
+    def pairs(self) -> int:
+        return sum(len(c.pairs) for c in self._counted)
+
+    def take(self, item_ids: Sequence[str], ends: dict[str, int]) -> ItemDelta | None:
+        """The sums since the last take, by item id (None when nothing was learned); the log starts afresh."""
+        if not self.events:
+            return None
+        rows, weights, ts = (np.concatenate(a) for a in zip(*self._pop, strict=True))
+        t0 = float(ts.max())
+        pop_rows, (values, counts) = _summed(rows, weights * np.exp2((ts - t0) / self.half_life),
+                                             (weights > 0).astype(np.float64))
+        c = Counted(*(np.concatenate(a) for a in zip(*self._counted, strict=True))) if self._counted else \
+            Counted(_PAIRS, _F32, _PAIRS)
+        pairs = np.sort(c.pairs, axis=1).astype(np.int64)  # counted both ways: (a, b) and (b, a) are one pair
+        top = max(int(rows.max()), int(pairs.max(initial=0)), int(c.nexts.max(initial=0))) + 1
+        pair_keys, (pair_counts, near) = _summed(pairs[:, 0] * top + pairs[:, 1], np.ones(len(pairs)), c.near)
+        next_keys, (next_counts,) = _summed(c.nexts[:, 0].astype(np.int64) * top + c.nexts[:, 1], np.ones(len(c.nexts)))
+        pair_rows = np.stack([pair_keys // top, pair_keys % top], axis=1)
+        next_rows = np.stack([next_keys // top, next_keys % top], axis=1)
+        used = np.unique(np.concatenate([pop_rows, pair_rows.ravel(), next_rows.ravel()]))  # (windows: older items)
+        at = np.full(top, -1, dtype=np.int32)
+        at[used] = np.arange(len(used), dtype=np.int32)
+        delta = ItemDelta([item_ids[r] for r in used], self.events, int(counts.sum()), t0, at[pop_rows], values,
+                          counts.astype(np.float32), at[pair_rows], pair_counts.astype(np.float32),
+                          near.astype(np.float32), at[next_rows], next_counts.astype(np.float32), dict(ends),
+                          self.first_at or 0.0)
+        self._clear()
+        return delta
+
+
+class ItemSide(Protocol):
+    """What a delta is added to (an OnlineRecommender)."""
+
+    popularity: DecayedPopularity
+    cooccurrence: CoOccurrence | None
+    peer_events_learned: int
+
+    def rows_of(self, item_ids: Sequence[str]) -> list[int]: ...
+
+
+def apply_delta(rec: ItemSide, delta: ItemDelta) -> None:
+    """Add a peer's item-side counts to `rec` (new items are numbered; their factors start as any new item's)."""
+    rows = np.array(rec.rows_of(delta.items), dtype=np.int64)
+    pop_rows = rows[delta.pop_items]
+    if len(pop_rows):
+        rec.popularity.add(pop_rows, delta.pop_values, np.full(len(pop_rows), delta.t0))
+    if rec.cooccurrence is not None:
+        counted = Counted(rows[delta.pairs].astype(np.int32), delta.pair_near, rows[delta.nexts].astype(np.int32))
+        rec.cooccurrence.apply(counted, delta.pair_counts, delta.next_counts, pop_rows,
+                               delta.pop_counts.astype(np.float64))
+    rec.peer_events_learned += delta.events
