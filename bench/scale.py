@@ -8,8 +8,11 @@ rebalance causes, and what a forced crash of one of two workers loses.
    worker, then by each group size of --workers (fresh topics, group and database each time). events/s = events /
    (last stored and learned - first consumed). A group's workers are started together so they join in one
    generation (checked: each reports one rebalance). Cost per event: CPU seconds of each worker and its helper
-   processes while draining; per own event from the one-worker run, per peer event (learned item-side from the
-   other workers' partitions) from a group's: (worker CPU - own events x own cost) / peer events.
+   processes from the first event consumed until every worker has added its peers' deltas; per own event from
+   the one-worker run, per peer event (added item-side from the other workers' deltas) from a group's: (worker
+   CPU - own events x own cost) / peer events; noisy when that difference is small, so also measured in one
+   process without the broker (`in_process`: learning, sending and adding the same events' deltas). Beside
+   them: the share of the machine's cores busy while draining, and how long peers' deltas took to arrive.
 2. Rebalances, on the two-worker group, under a steady load: a graceful leave (SIGTERM) in the group's first
    generation, the worker back, a crash (kill -9), the worker back, a graceful leave again; for each, seconds
    until the survivor owns every partition, and until it has learned everything the leaver had (its model
@@ -131,15 +134,58 @@ def setup(broker: EmbeddedBroker, db: str, partitions: int, prepare_in_process: 
             "RECSTREAM_PREPARE_IN_PROCESS": "true" if prepare_in_process else "false"}
 
 
+def backlog_spec(events: int, seed: int = 11) -> SyntheticSpec:
+    return SyntheticSpec(users=20_000, items=10_000, events=events, seed=seed, start_ts=time.time() - 86_400)
+
+
 def backlog(env: dict, events: int, seed: int) -> None:
-    spec = SyntheticSpec(users=20_000, items=10_000, events=events, seed=seed, start_ts=time.time() - 86_400)
-    produce(generate(spec), env["RECSTREAM_BOOTSTRAP"], env["RECSTREAM_TOPIC_BEHAVIOUR"], total=events,
-            progress=False)
+    produce(generate(backlog_spec(events, seed)), env["RECSTREAM_BOOTSTRAP"], env["RECSTREAM_TOPIC_BEHAVIOUR"],
+            total=events, progress=False)
+
+
+def sharing_in_process(events: int, batch: int = 2_000, every: int = 10) -> dict:
+    """Without broker or helpers: CPU microseconds an owner spends per event learning it (its counts kept), then
+    summing and encoding them (a delta every `every` batches, ~0.5 s at this rate), and a peer decoding and
+    adding them."""
+    from recstream.models.online.delta_codec import Part, decode, encode
+    from recstream.models.online.item_deltas import ItemSideLog, apply_delta
+    from recstream.models.online.recommender import OnlineRecommender
+
+    cfg = Settings.build().online.config()
+    stream = list(generate(backlog_spec(events)))
+    owner = OnlineRecommender(cfg)
+    owner.item_log = ItemSideLog(cfg.popularity_half_life_s)
+    learn_s = send_s = 0.0
+    sent: list[bytes] = []
+    for k, start in enumerate(range(0, len(stream), batch)):
+        t = time.process_time()
+        owner.learn(stream[start:start + batch])
+        t2 = time.process_time()
+        if k % every == every - 1 or start + batch >= len(stream):
+            sent.append(encode(owner.item_log.take(owner.item_ids, {"b:0": start + batch}), Part(str(k), 0, 1)))
+        learn_s, send_s = learn_s + t2 - t, send_s + time.process_time() - t2
+    peer = OnlineRecommender(cfg)
+    t = time.process_time()
+    for data in sent:
+        apply_delta(peer, decode(data)[0])
+    add_s = time.process_time() - t
+    us = 1e6 / len(stream)
+    return {"events": len(stream), "own_learn_us": round(learn_s * us, 2), "own_send_us": round(send_s * us, 2),
+            "peer_add_us": round(add_s * us, 2), "peer_over_own": round(add_s / (learn_s + send_s), 3),
+            "bytes_per_event": round(sum(map(len, sent)) / len(stream), 1), "deltas": len(sent)}
 
 
 def learned(workers: list[WorkerProcess]) -> int:
     hs = [health(w) for w in workers]
     return sum(h["pipeline"]["learned"] for h in hs if h and h["pipeline"])
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat: every process, broker and database too)."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
 
 
 def cpu_seconds(pid: int) -> float:
@@ -172,19 +218,34 @@ def drain(broker: EmbeddedBroker, db: str, n_workers: int, args: argparse.Namesp
         hs = [health(w) for w in workers]
         return any(h and h["pipeline"] and h["pipeline"]["consumed"] for h in hs)
 
-    cpu0 = [cpu_seconds(w.process.pid) for w in workers]
     t0 = wait("consumption to start", consuming, workers, every=0.01)
+    # From here: a worker's start (imports, compiled kernels loaded, ~3.5 s of CPU) is no event's cost.
+    cpu0, busy0 = [cpu_seconds(w.process.pid) for w in workers], machine_busy()
     t1 = wait("the backlog to be stored and learned",
               lambda: learned(workers) >= args.events and stored(db)[0] >= args.events, workers, every=0.1)
+    busy = [b - a for a, b in zip(busy0, machine_busy())]
+    if n_workers > 1:  # and every worker has added its peers' last deltas (sent every 0.5 s)
+
+        def shared() -> bool:
+            hs = [health(w) for w in workers]
+            return all(h and h["item_feed"]["learned"] + h["pipeline"]["learned"] >= args.events for h in hs)
+
+        wait("every worker to add its peers' deltas", shared, workers, every=0.05)
     cpu = [round(cpu_seconds(w.process.pid) - c, 2) for w, c in zip(workers, cpu0)]
     hs = [health(w) for w in workers]
     result = {"workers": n_workers, "events": args.events, "seconds": round(t1 - t0, 2),
+              "shared_after_s": round(time.monotonic() - t1, 2),
               "events_per_s": round(args.events / (t1 - t0)),
               "partitions_per_worker": [len(h["partitions"]) for h in hs],
               "learned_per_worker": [h["pipeline"]["learned"] for h in hs],
-              # what each worker learned item-side from its peers' partitions (the item feed)
+              # what each worker added item-side from its peers' deltas (the item feed), how fresh, and what it sent
               "peer_events_per_worker": [(h.get("item_feed") or {}).get("learned", 0) for h in hs],
-              "cpu_s_per_worker": cpu}
+              "item_delta_lag_p99_ms": [(h.get("item_feed") or {}).get("lag_p99_ms") for h in hs],
+              "delta_bytes_per_own_event": [round(h["item_feed"]["sent"]["bytes"] / max(h["pipeline"]["learned"], 1), 1)
+                                            if h.get("item_feed") else None for h in hs],
+              "cpu_s_per_worker": cpu,
+              # the machine's cores in use while draining (workers, broker, database): 1.0 = all of them
+              "machine_busy_share": round(busy[0] / busy[1], 2) if busy[1] else None}
     return result, workers, env
 
 
@@ -299,6 +360,7 @@ def main() -> None:
                 **{f"ratio_{n}_vs_one": round(g["events_per_s"] / one["events_per_s"], 2)
                    for n, g in sorted(groups.items()) if n != 1}}
             out["cpu_per_event"] = {f"workers_{n}": cost_per_event(one, g) for n, g in sorted(groups.items()) if n != 1}
+            out["cpu_per_event"]["in_process"] = sharing_in_process(args.events)
             a, b = workers
             try:
                 out.update(rebalances(a, b, env, tmp, db, args))

@@ -147,7 +147,7 @@ class WorkerMetrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
         self.item_delta_lag_seconds = Histogram(
             "recstream_item_delta_lag_seconds", "time from a peer learning events to their item-side counts "
-            "being added here", registry=self.registry, buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0))
+            "being added here", registry=self.registry, buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0))
         self.registry.register(_StateCollector(snapshot))
 
     def render(self) -> bytes:

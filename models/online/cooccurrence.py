@@ -32,11 +32,14 @@ _NO_WINDOW = np.zeros(0, dtype=np.int32)
 
 class Counted(NamedTuple):
     """Counts `CoOccurrence.learn` made, in item rows: (item, companion) pairs, each pair's near weight, and
-    (item, successor) pairs."""
+    (item, successor) pairs; and what the shift watch saw (new pairs with a user's newest item, how many of them
+    were known companions), so a peer's watch sees the whole stream as one worker's does."""
 
     pairs: np.ndarray
     near: np.ndarray
     nexts: np.ndarray
+    paired: int = 0
+    known: int = 0
 
 #: the arrays with a row per item
 _PER_ITEM = ("nbr", "cnt", "err", "near", "item_count", "nxt", "nxt_cnt", "nxt_err")
@@ -162,12 +165,17 @@ class CoOccurrence:
         if self.shift_watch is not None and self.shift_watch.observe(paired, known):
             self._fade(self.shift_fade)
         self._age(int(positive.sum()))
-        return Counted(pairs[:n_pairs], near[:n_pairs], nexts[:n_next]) if record else None
+        return Counted(pairs[:n_pairs], near[:n_pairs], nexts[:n_next], paired, known) if record else None
 
     def apply(self, counted: Counted, pair_counts: np.ndarray, next_counts: np.ndarray, rows: np.ndarray,
-              positives: np.ndarray) -> None:
+              positives: np.ndarray, watch: np.ndarray) -> None:
         """Add what a peer counted (`counted`, each pair `pair_counts` times and each successor `next_counts`
-        times) and its positive events per item (`positives` at item `rows`): its `learn`, summed."""
+        times) and its positive events per item (`positives` at item `rows`): its `learn`, summed. `watch`: what
+        its shift watch saw, (paired, known) per chunk it learned, which this one sees too."""
+        if self.shift_watch is not None:
+            noticed = [self.shift_watch.observe(int(p), int(k)) for p, k in watch]  # every chunk, as the sender did
+            if any(noticed):
+                self._fade(self.shift_fade)
         top = max((int(a.max()) + 1 for a in (counted.pairs, counted.nexts, rows) if a.size), default=0)
         if not top:
             return

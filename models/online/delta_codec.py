@@ -25,7 +25,7 @@ MAGIC = b"RSD1"
 #: (field, dtype, columns, which header count sizes it)
 _ARRAYS = (("pop_items", "<i4", 1, "n"), ("pop_values", "<f8", 1, "n"), ("pop_counts", "<f4", 1, "n"),
            ("pairs", "<i4", 2, "m"), ("pair_counts", "<f4", 1, "m"), ("pair_near", "<f4", 1, "m"),
-           ("nexts", "<i4", 2, "k"), ("next_counts", "<f4", 1, "k"))
+           ("nexts", "<i4", 2, "k"), ("next_counts", "<f4", 1, "k"), ("watch", "<i4", 2, "w"))
 _INDICES = ("pop_items", "pairs", "nexts")
 
 
@@ -40,7 +40,8 @@ class Part(NamedTuple):
 def encode(delta: ItemDelta, part: Part) -> bytes:
     header = {"items": delta.items, "events": delta.events, "positives": delta.positives, "t0": delta.t0,
               "ends": delta.ends, "learned_at": delta.learned_at, "message": part.message, "part": part.index,
-              "parts": part.of, "n": len(delta.pop_items), "m": len(delta.pairs), "k": len(delta.nexts)}
+              "parts": part.of, "n": len(delta.pop_items), "m": len(delta.pairs), "k": len(delta.nexts),
+              "w": len(delta.watch)}
     head = json.dumps(header, separators=(",", ":")).encode()
     arrays = [np.ascontiguousarray(getattr(delta, name), dtype=dtype).tobytes() for name, dtype, _, _ in _ARRAYS]
     return b"".join([MAGIC, struct.pack("<I", len(head)), head, *arrays])
@@ -76,7 +77,7 @@ def decode(data: bytes) -> tuple[ItemDelta, Part]:
 def _check_header(h: object) -> None:
     if not isinstance(h, dict):
         raise DeltaFormatError("delta header is not an object")
-    counts = ("events", "positives", "part", "parts", "n", "m", "k")
+    counts = ("events", "positives", "part", "parts", "n", "m", "k", "w")
     if any(not isinstance(h.get(c), int) or h[c] < 0 for c in counts):
         raise DeltaFormatError(f"delta header needs non-negative integers {', '.join(counts)}")
     if not isinstance(h.get("items"), list) or not all(isinstance(i, str) for i in h["items"]):

@@ -51,6 +51,9 @@ class ItemDelta:
     #: (item, successor) pairs, `next_counts` times each
     nexts: np.ndarray = field(default_factory=lambda: _PAIRS)
     next_counts: np.ndarray = field(default_factory=lambda: _F32)
+    #: what the sender's shift watch saw, a row per learned chunk: (new pairs with a user's newest item, how many
+    #: of them were known companions)
+    watch: np.ndarray = field(default_factory=lambda: _PAIRS)
     #: where the owner's learning of each "topic:partition" stood after these events (the next offset)
     ends: dict[str, int] = field(default_factory=dict)
     #: wall-clock time the first of these events was learned (how fresh a peer's knowledge is)
@@ -67,6 +70,7 @@ class ItemDelta:
             cut = slice(start, start + max_pairs)
             first = k == 0
             part = replace(self, events=self.events if first else 0, positives=self.positives if first else 0,
+                           watch=self.watch if first else self.watch[:0],
                            pop_items=self.pop_items if first else self.pop_items[:0],
                            pop_values=self.pop_values if first else self.pop_values[:0],
                            pop_counts=self.pop_counts if first else self.pop_counts[:0],
@@ -126,8 +130,8 @@ class ItemSideLog:
         t0 = float(ts.max())
         pop_rows, (values, counts) = _summed(rows, weights * np.exp2((ts - t0) / self.half_life),
                                              (weights > 0).astype(np.float64))
-        c = Counted(*(np.concatenate(a) for a in zip(*self._counted, strict=True))) if self._counted else \
-            Counted(_PAIRS, _F32, _PAIRS)
+        c = Counted(*(np.concatenate(a) for a in list(zip(*self._counted, strict=True))[:3])) if self._counted \
+            else Counted(_PAIRS, _F32, _PAIRS)
         pairs = np.sort(c.pairs, axis=1).astype(np.int64)  # counted both ways: (a, b) and (b, a) are one pair
         top = max(int(rows.max()), int(pairs.max(initial=0)), int(c.nexts.max(initial=0))) + 1
         pair_keys, (pair_counts, near) = _summed(pairs[:, 0] * top + pairs[:, 1], np.ones(len(pairs)), c.near)
@@ -139,8 +143,9 @@ class ItemSideLog:
         at[used] = np.arange(len(used), dtype=np.int32)
         delta = ItemDelta([item_ids[r] for r in used], self.events, int(counts.sum()), t0, at[pop_rows], values,
                           counts.astype(np.float32), at[pair_rows], pair_counts.astype(np.float32),
-                          near.astype(np.float32), at[next_rows], next_counts.astype(np.float32), dict(ends),
-                          self.first_at or 0.0)
+                          near.astype(np.float32), at[next_rows], next_counts.astype(np.float32),
+                          np.array([(x.paired, x.known) for x in self._counted], dtype=np.int32).reshape(-1, 2),
+                          dict(ends), self.first_at or 0.0)
         self._clear()
         return delta
 
@@ -164,5 +169,5 @@ def apply_delta(rec: ItemSide, delta: ItemDelta) -> None:
     if rec.cooccurrence is not None:
         counted = Counted(rows[delta.pairs].astype(np.int32), delta.pair_near, rows[delta.nexts].astype(np.int32))
         rec.cooccurrence.apply(counted, delta.pair_counts, delta.next_counts, pop_rows,
-                               delta.pop_counts.astype(np.float64))
+                               delta.pop_counts.astype(np.float64), delta.watch)
     rec.peer_events_learned += delta.events

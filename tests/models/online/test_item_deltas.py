@@ -95,7 +95,7 @@ def _frame(header: dict, arrays: bytes = b"") -> bytes:
 
 
 GOOD = {"items": ["a"], "events": 1, "positives": 1, "t0": T, "ends": {}, "learned_at": 0.0, "message": "m",
-        "part": 0, "parts": 1, "n": 1, "m": 0, "k": 0}
+        "part": 0, "parts": 1, "n": 1, "m": 0, "k": 0, "w": 0}
 ONE_POP = np.array([0], "<i4").tobytes() + np.array([1.0], "<f8").tobytes() + np.array([1.0], "<f4").tobytes()
 
 
@@ -114,3 +114,23 @@ def test_a_bad_delta_is_refused_with_a_reason(data, why):
     with pytest.raises(DeltaFormatError, match=why):
         decode(data)
     assert decode(_frame(GOOD, ONE_POP))[0].pop_values.tolist() == [1.0]
+
+
+def test_a_peer_notices_a_taste_shift_in_the_owners_users():
+    """The shift watch of a worker adding deltas sees the owner's pairs: it fades once, soon after the shift."""
+    from recstream.models.data.synthetic import SyntheticSpec, generate
+
+    cfg = OnlineConfig(prequential_sample=0)
+    for shift_at, shifts in ((20_000, 1), (None, 0)):
+        events = list(generate(SyntheticSpec(events=40_000, seed=7, shift_at=shift_at)))
+        owner, peer = OnlineRecommender(cfg), OnlineRecommender(cfg)
+        owner.item_log = ItemSideLog(cfg.popularity_half_life_s)
+        faded_at = None
+        for i in range(0, len(events), 10):  # chunks of 10, a delta every 500 events
+            owner.learn(events[i:i + 10])
+            if i % 500 == 490:
+                apply_delta(peer, owner.item_log.take(owner.item_ids, {}))
+            if faded_at is None and peer.cooccurrence.shifts:
+                faded_at = i
+        assert peer.cooccurrence.shifts == shifts == owner.cooccurrence.shifts
+        assert shifts == 0 or 20_000 <= faded_at < 25_000
