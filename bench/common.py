@@ -23,12 +23,17 @@ def rss_mb(pid: int | str = "self") -> float | None:
 
 def get(conn: http.client.HTTPConnection, path: str) -> dict:
     """GET `path` on a worker's API over a kept-alive connection; anything but 200 raises."""
+    return json.loads(get_text(conn, path))
+
+
+def get_text(conn: http.client.HTTPConnection, path: str) -> str:
+    """`get`'s body as text (e.g. /metrics)."""
     conn.request("GET", path)
     r = conn.getresponse()
     body = r.read()
     if r.status != 200:
         raise RuntimeError(f"{path}: {r.status} {body[:200]!r}")
-    return json.loads(body)
+    return body.decode()
 
 
 def latencies(conn: http.client.HTTPConnection, n: int, rate: float, users: list[str],

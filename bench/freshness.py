@@ -20,15 +20,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import add_smoke, get, latencies, shrink
+from common import add_smoke, get, get_text, latencies, shrink
 from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from recstream.models.data.interaction import Interaction
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.store.db import create_db_engine, upgrade
+from recstream.monitors.metrics import quantile_ms
 from recstream.stream.app.launcher import running_worker
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 from recstream.stream.kafka.produce import event_json, produce
@@ -95,16 +98,52 @@ def freshness(conn: http.client.HTTPConnection, s: Settings, probes: int) -> lis
     return fresh
 
 
+def run_queue_s(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of every thread of `pid` so far (schedstat)."""
+    on = waited = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "schedstat").read_text().split()
+        except OSError:  # a thread that has ended
+            continue
+        on, waited = on + int(fields[0]) / 1e9, waited + int(fields[1]) / 1e9
+    return on, waited
+
+
+def served_p99_ms(conn: http.client.HTTPConnection, before: list[tuple[float, float]]) -> tuple[float | None, list]:
+    """The worker's own p99 of GET /recommendations (its request histogram) since the `before` reading."""
+    now = [(float(s.labels["le"]), s.value) for m in text_string_to_metric_families(get_text(conn, "/metrics"))
+           if m.name == "recstream_request_seconds" for s in m.samples if s.name.endswith("_bucket")]
+    if not before:
+        return None, now
+    return quantile_ms([(le, c - b) for (le, c), (_, b) in zip(now, before)], 0.99), now
+
+
+def where_requests_wait(conn: http.client.HTTPConnection, pid: int, run: Callable[[], list[float]]) -> tuple:
+    """`run()`'s latencies, with the worker's handler p99 over the same requests and its run-queue wait."""
+    _, before = served_p99_ms(conn, [])
+    q0 = run_queue_s(pid)
+    xs = run()
+    q1 = run_queue_s(pid)
+    p99, _ = served_p99_ms(conn, before)
+    on, waited = q1[0] - q0[0], q1[1] - q0[1]
+    return xs, {"handler_p99_ms": p99, "worker_cpu_s": round(on, 2), "worker_runnable_waiting_s": round(waited, 2),
+                "waiting_share": round(waited / (on + waited), 3) if on + waited else None}
+
+
 def measure(args: argparse.Namespace, s: Settings, env: dict[str, str], tmp: str) -> dict:
-    with running_worker(env, Path(tmp) / "worker.log"):
+    with running_worker(env, Path(tmp) / "worker.log") as worker:
         conn = http.client.HTTPConnection("127.0.0.1", s.serving.web_port, timeout=10)
         n_items = warm_up(conn, s, args.items, args.warm_events)
         users = [f"u{i}" for i in range(0, 5_000, 7)]
-        idle = latencies(conn, args.requests, args.request_rate, users)
+        pid = worker.process.pid
+        idle, idle_where = where_requests_wait(conn, pid, lambda: latencies(conn, args.requests, args.request_rate,
+                                                                              users))
         load = Load(env, args.load_rate)
         time.sleep(3.0)  # let the load reach steady state
         fresh = freshness(conn, s, args.probes)
-        loaded = latencies(conn, args.requests, args.request_rate, users)
+        loaded, loaded_where = where_requests_wait(conn, pid, lambda: latencies(conn, args.requests,
+                                                                                  args.request_rate, users))
         load_sent = load.stop()
         health = get(conn, "/healthz")
     ms = {name: {"p50": round(pct(xs, 50) * 1e3, 3), "p99": round(pct(xs, 99) * 1e3, 3), "requests": len(xs),
@@ -116,6 +155,9 @@ def measure(args: argparse.Namespace, s: Settings, env: dict[str, str], tmp: str
                         "never_reflected_within_10s": sum(1 for x in fresh if x == float("inf")), "goal_p99": 1.0},
         "endpoint_latency_ms_idle": ms["idle"], "endpoint_latency_ms_under_load": ms["under_load"],
         "goal_endpoint_p99_ms": 10, "worker_pipeline": health["pipeline"],
+        # where a request's time goes: the worker's handler (its own histogram, bucket bounds), and how much of
+        # the time the worker's threads were runnable but waited for a core (other processes had them)
+        "where_requests_wait": {"idle": idle_where, "under_load": loaded_where},
     }
 
 

@@ -3,8 +3,9 @@
 `learn_one` costs ~16 us a call, nearly all of it Python overhead around a 32-float update; the worker learned
 ~18k events/s with one call per event. Here a chunk's keys are turned into matrix rows in Python (one dict
 lookup each) and the updates run as one compiled loop over the rows, in order (kernels.py): the result
-equals River's `learn_one` loop up to float rounding (tests/models/online/test_chunk_sgd.py), and new users and items
-draw their initial factors from River's initializer in the same order. (The version before this one updated
+equals River's `learn_one` loop up to float rounding (tests/models/online/test_chunk_sgd.py). New users draw their
+initial factors from River's initializer in the same order; a new item draws from River's normal seeded by the
+item's name, so every worker starts an item alike and can add the others' changes to it (item_deltas.py). (The version before this one updated
 "waves" of events sharing no user or item with NumPy array operations: ~20 waves a 200-event chunk, ~15 NumPy
 calls each, cost ~4 us an event; the compiled loop ~0.1 us.)
 
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import collections
 import copy
+import zlib
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 from river import optim, reco
@@ -35,11 +38,15 @@ class FactorRows:
     """
 
     def __init__(self, latents: dict[Hashable, np.ndarray], biases: dict[Hashable, float] | None, n_factors: int,
-                 keys: Sequence[Hashable] = ()) -> None:
+                 keys: Sequence[Hashable] = (), keyed: bool = False) -> None:
         self.latents = latents
         self.biases = biases
         #: River's initializer: drawing from it directly draws what `latents[new_key]` would, in the same order
         self.draw = latents.default_factory  # type: ignore[attr-defined]
+        #: `keyed`: a key's first factors come from its name (River's normal, seeded by it), the same on every
+        #: worker, wherever the key comes first (item rows: peers add each other's changes to them)
+        init = getattr(self.draw, "func", None)
+        self._keyed = (init.mu, init.sigma, (init.seed or 0) & 0xFFFFFFFF) if keyed and hasattr(init, "sigma") else None
         self.row: dict[Hashable, int] = {}
         #: each row's key (None: a released row, reused next)
         self.keys: list[Hashable] = []
@@ -91,8 +98,18 @@ class FactorRows:
         """The key's row, its factors drawn by River's initializer if it has none yet."""
         r = self.reserve(key)
         if not self.has[r]:
-            self.matrix[r], self.has[r] = self.draw(), True
+            self.matrix[r], self.has[r] = self.first_factors(key), True
         return r
+
+    def first_factors(self, key: Hashable) -> np.ndarray:
+        """A new key's factors: River's initializer's next draw, or (keyed rows) a draw seeded by the key."""
+        if self._keyed is None:
+            return self.draw()
+        from recstream.models.online import kernels
+
+        mu, sigma, seed = self._keyed
+        name = np.uint64((zlib.crc32(str(key).encode()) << 32) | seed)
+        return kernels.hashed_normals(name, self.matrix.shape[1], mu, sigma)
 
     def release(self, key: Hashable) -> int:
         """Forget `key` (its factors, bias and row, which the next new key reuses); its former row."""
@@ -165,9 +182,24 @@ class ChunkLearner:
             self.l2, self.l2b = model.l2, 0.0
         self.loss = _loss_code(model.loss)
         self.users = FactorRows(model.u_latents, getattr(model, "u_biases", None), model.n_factors, user_keys)
-        self.items = FactorRows(model.i_latents, getattr(model, "i_biases", None), model.n_factors, item_keys)
+        self.items = FactorRows(model.i_latents, getattr(model, "i_biases", None), model.n_factors, item_keys,
+                                keyed=True)
         #: the user row of each event of the last `learn` call (what `learn_negatives` takes)
         self.last_user_rows = np.zeros(0, dtype=np.int64)
+        #: where changes to item rows are kept for peers (item_deltas.ItemSideLog; None: nobody to tell)
+        self.item_log: Any = None
+
+    def _item_steps(self, rows: np.ndarray) -> tuple | None:
+        """Before item `rows` are stepped: what they were, for `_item_stepped` (None when nobody is told)."""
+        if self.item_log is None:
+            return None
+        rows = np.unique(rows)
+        return rows, self.items.matrix[rows], self.items.bias[rows]  # (fancy indexing copies)
+
+    def _item_stepped(self, before: tuple | None) -> None:
+        if before is not None:
+            rows, m, b = before
+            self.item_log.stepped(rows, self.items.matrix[rows] - m, self.items.bias[rows] - b)
 
     def sync(self) -> None:
         """Bring River's bias dicts up to date (before anyone reads or pickles the River model)."""
@@ -204,8 +236,10 @@ class ChunkLearner:
             means = y  # unused
         from recstream.models.online import kernels  # loaded by __init__ already (see _loss_code)
 
+        before = self._item_steps(ixa)
         kernels.learn_in_order(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, uxa, ixa, y, means,
                                *self._step_args())
+        self._item_stepped(before)
         self.last_user_rows = uxa
 
     def learn_negatives(self, user_rows: np.ndarray, item_rows: np.ndarray) -> None:
@@ -225,8 +259,10 @@ class ChunkLearner:
         users, items = np.asarray(user_rows, dtype=np.int64), np.asarray(item_rows, dtype=np.int64)
         from recstream.models.online import kernels
 
+        before = self._item_steps(items)
         kernels.learn_summed_negatives(U_side.matrix, I_side.matrix, U_side.bias, I_side.bias, users, items,
                                        mean, *self._step_args())
+        self._item_stepped(before)
 
 
 def without_factors(model: reco.base.Ranker) -> reco.base.Ranker:

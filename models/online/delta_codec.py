@@ -22,11 +22,14 @@ from recstream.models.online.item_deltas import ItemDelta
 __all__ = ["Part", "decode", "encode"]
 
 MAGIC = b"RSD1"
-#: (field, dtype, columns, which header count sizes it)
+#: (field, dtype, columns (or the header field that says), which header count sizes it)
 _ARRAYS = (("pop_items", "<i4", 1, "n"), ("pop_values", "<f8", 1, "n"), ("pop_counts", "<f4", 1, "n"),
            ("pairs", "<i4", 2, "m"), ("pair_counts", "<f4", 1, "m"), ("pair_near", "<f4", 1, "m"),
-           ("nexts", "<i4", 2, "k"), ("next_counts", "<f4", 1, "k"), ("watch", "<i4", 2, "w"))
-_INDICES = ("pop_items", "pairs", "nexts")
+           ("nexts", "<i4", 2, "k"), ("next_counts", "<f4", 1, "k"), ("watch", "<i4", 2, "w"),
+           ("factor_items", "<i4", 1, "f"), ("factors", "<f4", "dim", "f"), ("factor_bias", "<f4", 1, "f"))
+_INDICES = ("pop_items", "pairs", "nexts", "factor_items")
+#: may be negative (changes), still finite
+_SIGNED = ("factors", "factor_bias")
 
 
 class Part(NamedTuple):
@@ -41,7 +44,7 @@ def encode(delta: ItemDelta, part: Part) -> bytes:
     header = {"items": delta.items, "events": delta.events, "positives": delta.positives, "t0": delta.t0,
               "ends": delta.ends, "learned_at": delta.learned_at, "message": part.message, "part": part.index,
               "parts": part.of, "n": len(delta.pop_items), "m": len(delta.pairs), "k": len(delta.nexts),
-              "w": len(delta.watch)}
+              "w": len(delta.watch), "f": len(delta.factor_items), "dim": delta.factors.shape[1]}
     head = json.dumps(header, separators=(",", ":")).encode()
     arrays = [np.ascontiguousarray(getattr(delta, name), dtype=dtype).tobytes() for name, dtype, _, _ in _ARRAYS]
     return b"".join([MAGIC, struct.pack("<I", len(head)), head, *arrays])
@@ -59,13 +62,14 @@ def decode(data: bytes) -> tuple[ItemDelta, Part]:
     _check_header(h)
     arrays, at = {}, 8 + size
     for name, dtype, cols, count in _ARRAYS:
-        n = h[count] * cols
-        width = np.dtype(dtype).itemsize
-        if at + n * width > len(data):
+        width = h[cols] if isinstance(cols, str) else cols
+        n = h[count] * width
+        size = np.dtype(dtype).itemsize
+        if at + n * size > len(data):
             raise DeltaFormatError(f"delta ends inside {name}")
         a = np.frombuffer(data, dtype=dtype, count=n, offset=at).astype(dtype[1:])  # native, writable, its own
-        arrays[name] = a.reshape(-1, 2) if cols == 2 else a
-        at += n * width
+        arrays[name] = a.reshape(h[count], width) if width != 1 or isinstance(cols, str) else a
+        at += n * size
     if at != len(data):
         raise DeltaFormatError(f"{len(data) - at} bytes after the delta's arrays")
     _check_arrays(arrays, len(h["items"]))
@@ -77,7 +81,7 @@ def decode(data: bytes) -> tuple[ItemDelta, Part]:
 def _check_header(h: object) -> None:
     if not isinstance(h, dict):
         raise DeltaFormatError("delta header is not an object")
-    counts = ("events", "positives", "part", "parts", "n", "m", "k", "w")
+    counts = ("events", "positives", "part", "parts", "n", "m", "k", "w", "f", "dim")
     if any(not isinstance(h.get(c), int) or h[c] < 0 for c in counts):
         raise DeltaFormatError(f"delta header needs non-negative integers {', '.join(counts)}")
     if not isinstance(h.get("items"), list) or not all(isinstance(i, str) for i in h["items"]):
@@ -97,5 +101,5 @@ def _check_arrays(arrays: dict[str, np.ndarray], n_items: int) -> None:
         if a.size and (a.min() < 0 or a.max() >= n_items):
             raise DeltaFormatError(f"delta's {name} name items beyond its {n_items} ids")
     for name, a in arrays.items():
-        if name not in _INDICES and a.size and not (np.isfinite(a).all() and a.min() >= 0):
-            raise DeltaFormatError(f"delta's {name} must be finite and non-negative")
+        if name not in _INDICES and a.size and not (np.isfinite(a).all() and (name in _SIGNED or a.min() >= 0)):
+            raise DeltaFormatError(f"delta's {name} must be finite" + ("" if name in _SIGNED else " and non-negative"))

@@ -302,6 +302,34 @@ def cooccur_scores(out: np.ndarray, window: np.ndarray, weights: np.ndarray, nbr
         out[rows[j]] += scale * scores[j]
 
 
+@njit(cache=True, nogil=True)
+def _mix64(z: np.uint64) -> np.uint64:
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def hashed_normals(seed: np.uint64, n: int, mu: float, sigma: float) -> np.ndarray:
+    """`n` draws of N(mu, sigma) that depend on `seed` alone (splitmix64, then Box-Muller): every worker gives an
+    item the same starting factors, so the changes peers send (item_deltas.py) add up in one space."""
+    out = np.empty(n)
+    state = np.uint64(seed)
+    step = np.uint64(0x9E3779B97F4A7C15)
+    for j in range(0, n, 2):
+        state += step
+        a = _mix64(state)
+        state += step
+        b = _mix64(state)
+        u1 = (float(a >> np.uint64(11)) + 1.0) / 9007199254740993.0  # (0, 1]: log(u1) is finite
+        u2 = float(b >> np.uint64(11)) / 9007199254740992.0
+        r = np.sqrt(-2.0 * np.log(u1))
+        out[j] = mu + sigma * r * np.cos(2.0 * np.pi * u2)
+        if j + 1 < n:
+            out[j + 1] = mu + sigma * r * np.sin(2.0 * np.pi * u2)
+    return out
+
+
 def warm_up() -> None:
     """Compile (or load the cached machine code of) every kernel now, not on a worker's first batch."""
     m, b, rows, zeros = np.zeros((1, 1)), np.zeros(1), np.zeros(1, dtype=np.int64), np.zeros(1)
@@ -321,6 +349,7 @@ def warm_up() -> None:
     cooccur_apply(table, counts, counts.copy(), counts.copy(), table.copy(), counts.copy(), counts.copy(), no_log,
                   np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32), no_log, np.zeros(0, dtype=np.float32))
     cooccur_scores(zeros, window[0, :1], zeros, table, counts, counts.copy(), np.zeros(1), 1.0)
+    hashed_normals(np.uint64(1), 2, 0.0, 1.0)
     from recstream.models.online import pool
 
     pool.warm_up()

@@ -70,8 +70,6 @@ class OnlineRecommender:
         self.events_learned = 0
         #: events of other workers' users learned item-side only (item_deltas.apply_delta)
         self.peer_events_learned = 0
-        #: where this worker's own item-side counts are kept for its peers (None: no peers to tell)
-        self.item_log: ItemSideLog | None = None
         self.negatives = NegativeSampler(self._rng, cfg.negatives, cfg.negative_sampling)
         self.prequential = Prequential(cfg.prequential_sample, cfg.prequential_max_per_s)
         self._targets = EventTargets(cfg)
@@ -87,8 +85,7 @@ class OnlineRecommender:
         state = self.__dict__.copy()
         # The learner's rows, not River's dicts (a pickle of a million small arrays took 15 s and twice the
         # bytes); the target cache is derived from the config.
-        del state["_targets"], state["_learner"]
-        state.pop("item_log", None)  # the unsent counts belong to the running worker, not to a checkpoint
+        del state["_targets"], state["_learner"]  # (with the item log: unsent counts are the running worker's)
         state["factor_rows"] = {"users": self._learner.users.__getstate__(), "items": self._learner.items.__getstate__()}
         state["_model"] = without_factors(self._model)
         return state
@@ -96,7 +93,6 @@ class OnlineRecommender:
     def __setstate__(self, state: dict) -> None:
         rows = state.pop("factor_rows", None)
         self.__dict__.update(upgrade_state(state))  # checkpoints written by older versions, brought up to date
-        self.item_log = None
         self._targets = EventTargets(self.config)
         if rows is not None:
             learner = ChunkLearner(self._model)
@@ -108,18 +104,27 @@ class OnlineRecommender:
         upgrade_users(self)
 
     # ---- bookkeeping -------------------------------------------------------------------------------------
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
-
-    @property
-    def n_users(self) -> int:
-        return self.seen.n_users
+    n_items = property(lambda self: len(self.item_ids))
+    n_users = property(lambda self: self.seen.n_users)
 
     @property
     def user_factors(self) -> FactorRows:
         """Each user's row: factors and bias (users.py evicts and readmits users through it)."""
         return self._learner.users
+
+    @property
+    def item_factors(self) -> FactorRows:
+        """Each item's row: factors and bias (peers' changes are added to them, item_deltas.py)."""
+        return self._learner.items
+
+    @property
+    def item_log(self) -> ItemSideLog | None:
+        """Where this worker's own item-side counts and factor changes are kept for its peers (None: nobody)."""
+        return self._learner.item_log
+
+    @item_log.setter
+    def item_log(self, log: ItemSideLog | None) -> None:
+        self._learner.item_log = log
 
     def holds(self, user_id: str) -> bool:
         """Whether this learner holds the user (learned, or readmitted, and not evicted since)."""
@@ -195,14 +200,13 @@ class OnlineRecommender:
     def _learn_item_side(self, cols: InteractionColumns, rows: list[int], targets: list[float]) -> None:
         # Popularity counts what users liked (measured on the MovieLens replay: counting low ratings too lost
         # 0.3 pt of Recall@10).
-        weights = np.maximum(np.array(targets, dtype=np.float64), 0.0)
+        weights, log = np.maximum(np.array(targets, dtype=np.float64), 0.0), self.item_log
         item_rows, ts = np.array(rows, dtype=np.int64), np.array(cols.ts, dtype=np.float64)
         self.popularity.add(item_rows, weights, ts)
-        counted = None
-        if self.cooccurrence is not None:
-            counted = self.cooccurrence.learn(cols.user_ids, rows, weights > 0, record=self.item_log is not None)
-        if self.item_log is not None:
-            self.item_log.add(item_rows, weights, ts, counted, time.time())
+        co = self.cooccurrence
+        counted = co.learn(cols.user_ids, rows, weights > 0, record=log is not None) if co is not None else None
+        if log is not None:
+            log.add(item_rows, weights, ts, counted, time.time())
 
     def learn_feedback(self, feedback: Sequence[Feedback]) -> None:
         """Learn reactions to served lists (see feedback.py): clicks and purchases as positives (once, however

@@ -110,16 +110,16 @@ class PeerFeed:
             self.offset = r.offset + 1
             try:
                 delta, part = decode(r.value or b"")
+                if part.index == 0:
+                    self._adding = part.message if self._wanted(delta.ends) else None
+                if self._adding != part.message:
+                    self.skipped += 1
+                    continue
+                self.apply(delta)
             except DeltaFormatError as exc:
                 self.refused += 1
                 log.warning("item delta at offset %d refused: %s", r.offset, exc)
                 continue
-            if part.index == 0:
-                self._adding = part.message if self._wanted(delta.ends) else None
-            if self._adding != part.message:
-                self.skipped += 1
-                continue
-            self.apply(delta)
             self.added += 1
             if self.observe_lag is not None and part.index == 0 and delta.learned_at:
                 self.observe_lag(max(time.time() - delta.learned_at, 0.0))

@@ -63,9 +63,34 @@ def test_a_peer_applying_deltas_counts_what_the_owner_counted(max_pairs):
         o, p = owner.item_row(item), peer.item_row(item)
         assert peer.cooccurrence.item_count[p] == owner.cooccurrence.item_count[o]
         assert peer.popularity.scores_at(np.array([p]))[0] == pytest.approx(owner.popularity.scores_at(np.array([o]))[0])
+    for item in owner.item_ids:  # the owner's item factors: the same start, its changes added (as float32)
+        o, p = owner.item_factors.row[item], peer.item_factors.row[item]
+        np.testing.assert_allclose(peer.item_factors.matrix[p], owner.item_factors.matrix[o], atol=1e-5)
+        assert peer.item_factors.bias[p] == pytest.approx(owner.item_factors.bias[o], abs=1e-5)
     assert peer.peer_events_learned == 600 and peer.n_users == 0 and not peer.cooccurrence.user_row
     # Ranked the same for a user the peer knows nothing of: popularity alone
     assert peer.recommend("nobody", 10).items == owner.recommend("nobody", 10).items
+
+
+def test_workers_exchanging_deltas_hold_the_same_item_factors():
+    """Each learns its own users; item factors start alike (seeded by the item's name) and each adds the other's
+    changes, so both hold one set of item factors: every change made to it, by either."""
+    events = stream(2000, seed=5)
+    a, b = OnlineRecommender(CFG), OnlineRecommender(CFG)
+    for w in (a, b):
+        w.item_log = ItemSideLog(CFG.popularity_half_life_s)
+    for start in range(0, len(events), 100):
+        chunk = events[start:start + 100]
+        a.learn([e for e in chunk if int(e.user_id[1:]) % 2 == 0], evaluate=False)
+        b.learn([e for e in chunk if int(e.user_id[1:]) % 2 == 1], evaluate=False)
+        from_a, from_b = (w.item_log.take(w.item_ids, {}) for w in (a, b))
+        apply_delta(b, from_a)
+        apply_delta(a, from_b)
+    assert sorted(a.item_ids) == sorted(b.item_ids)
+    for item in a.item_ids:
+        np.testing.assert_allclose(a.item_factors.matrix[a.item_row(item)], b.item_factors.matrix[b.item_row(item)],
+                                   atol=1e-4)
+    assert a.n_users + b.n_users == 30 and not set(a.user_ids) & set(b.user_ids)
 
 
 def test_a_delta_carries_pair_sums_not_one_row_per_count():
@@ -95,7 +120,7 @@ def _frame(header: dict, arrays: bytes = b"") -> bytes:
 
 
 GOOD = {"items": ["a"], "events": 1, "positives": 1, "t0": T, "ends": {}, "learned_at": 0.0, "message": "m",
-        "part": 0, "parts": 1, "n": 1, "m": 0, "k": 0, "w": 0}
+        "part": 0, "parts": 1, "n": 1, "m": 0, "k": 0, "w": 0, "f": 0, "dim": 0}
 ONE_POP = np.array([0], "<i4").tobytes() + np.array([1.0], "<f8").tobytes() + np.array([1.0], "<f4").tobytes()
 
 
@@ -134,3 +159,11 @@ def test_a_peer_notices_a_taste_shift_in_the_owners_users():
                 faded_at = i
         assert peer.cooccurrence.shifts == shifts == owner.cooccurrence.shifts
         assert shifts == 0 or 20_000 <= faded_at < 25_000
+
+
+def test_item_factors_of_another_dimension_are_refused():
+    owner, other = OnlineRecommender(CFG), OnlineRecommender(OnlineConfig(n_factors=6))
+    owner.item_log = ItemSideLog(CFG.popularity_half_life_s)
+    owner.learn(stream(50, seed=2), evaluate=False)
+    with pytest.raises(DeltaFormatError, match="4 dimensions, this model 6"):
+        apply_delta(other, decode(encode(owner.item_log.take(owner.item_ids, {}), Part("m", 0, 1)))[0])
