@@ -66,14 +66,17 @@ class ItemDelta:
     learned_at: float = 0.0
 
     def split(self, max_pairs: int) -> list[ItemDelta]:
-        """Parts of at most `max_pairs` pairs, successors and factor rows each, every part with only the items it
-        names; popularity and the event counts travel in the first."""
-        n = max(len(self.pairs), len(self.nexts), len(self.factor_items))
-        if n <= max_pairs:
+        """Parts of at most `max_pairs` pairs and successors each, and as many bytes of factor rows (a pair is
+        16 bytes, a factor row 8 + 4 a dimension), every part with only the items it names; popularity, the
+        event counts and the shift watch travel in the first."""
+        per_factor = max(max_pairs * 16 // (8 + 4 * self.factors.shape[1]), 1)
+        n = max(-(-len(self.pairs) // max_pairs), -(-len(self.nexts) // max_pairs),
+                -(-len(self.factor_items) // per_factor), 1)
+        if n == 1:
             return [self]
         parts = []
-        for k, start in enumerate(range(0, n, max_pairs)):
-            cut = slice(start, start + max_pairs)
+        for k in range(n):
+            cut, rows = slice(k * max_pairs, (k + 1) * max_pairs), slice(k * per_factor, (k + 1) * per_factor)
             first = k == 0
             part = replace(self, events=self.events if first else 0, positives=self.positives if first else 0,
                            watch=self.watch if first else self.watch[:0],
@@ -82,8 +85,8 @@ class ItemDelta:
                            pop_counts=self.pop_counts if first else self.pop_counts[:0],
                            pairs=self.pairs[cut], pair_counts=self.pair_counts[cut], pair_near=self.pair_near[cut],
                            nexts=self.nexts[cut], next_counts=self.next_counts[cut],
-                           factor_items=self.factor_items[cut], factors=self.factors[cut],
-                           factor_bias=self.factor_bias[cut])
+                           factor_items=self.factor_items[rows], factors=self.factors[rows],
+                           factor_bias=self.factor_bias[rows])
             parts.append(part.compact())
         return parts
 
@@ -148,8 +151,9 @@ class ItemSideLog:
         return distinct, summed[:, :-1], summed[:, -1]
 
     @property
-    def pairs(self) -> int:
-        return sum(len(c.pairs) for c in self._counted)
+    def rows(self) -> int:
+        """Pairs and factor changes kept (several per chunk each: a size to send by)."""
+        return sum(len(c.pairs) for c in self._counted) + sum(len(r) for r, _, _ in self._steps)
 
     def take(self, item_ids: Sequence[str], ends: dict[str, int]) -> ItemDelta | None:
         """The sums since the last take, by item id (None when nothing was learned); the log starts afresh."""

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 class DeltaPublisher:
     def __init__(self, producer: AIOKafkaProducer, topic: str, half_life: float, every_s: float = 0.5,
-                 max_pairs: int = 20_000, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_pairs: int = 12_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.producer, self.topic = producer, topic
         self.every_s, self.max_pairs, self.clock = every_s, max_pairs, clock
         self.log = ItemSideLog(half_life)
@@ -50,7 +50,7 @@ class DeltaPublisher:
     async def after_batch(self, recommender: OnlineRecommender, learned: dict[str, int]) -> None:
         """Send the counts since the last send when due (`learned`: the ingest loop's offsets, which the counts
         reflect)."""
-        if not self.log.events or (self.clock() - self._last < self.every_s and self.log.pairs < self.max_pairs):
+        if not self.log.events or (self.clock() - self._last < self.every_s and self.log.rows < self.max_pairs):
             return
         ends = {k: v for k, v in learned.items() if self._sent_ends.get(k) != v}
         delta = self.log.take(recommender.item_ids, ends)

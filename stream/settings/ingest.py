@@ -28,8 +28,9 @@ class IngestSettings(Component):
                               "and add theirs (popularity, co-occurrence), on the item deltas topic")
     share_items_every_s: float = Field(0.5, gt=0, description="how often a worker sends its item-side counts, "
                                        "seconds (checked after each batch)")
-    # A pair is 16 bytes: 20k pairs ~ 320 KB, a Kafka message well under the 1 MB default limit.
-    share_items_max_pairs: int = Field(20_000, ge=100, description="item pairs per delta message; more are "
+    # A pair is 16 bytes (a factor row 136 at 32 dimensions, counted alike): 12k ~ 190 KB of arrays and up to 24k
+    # item ids a part, a Kafka message under its 1 MB default limit.
+    share_items_max_pairs: int = Field(12_000, ge=100, description="item pairs per delta message; more are "
                                        "sent at once, in several parts")
     learn_feedback: bool = Field(True, description="learn reactions to served lists: clicks and purchases as "
                                  "positives, ignored impressions and skips as exposure negatives")

@@ -71,17 +71,19 @@ def test_a_worker_sends_its_counts_when_due_with_the_offsets_they_reach():
         assert producer.sent == []  # not due yet
         rec.learn(buys("u1", "bc", 1), evaluate=False)
         await pub.after_batch(rec, {"b:0": 3, "b:1": 7})
-        # due by size before its time: 3 pairs, 2 a part: two parts of one message
+        # due by size before its time: 3 pairs, 2 a part (and 3 item factor rows, 1 a part): parts of one message
         parts = [decode(v) for _, v in producer.sent]
-        assert [p.index for _, p in parts] == [0, 1] and len({p.message for _, p in parts}) == 1
+        assert [p.index for _, p in parts] == [0, 1, 2] and len({p.message for _, p in parts}) == 1
+        assert sum(len(d.pairs) for d, _ in parts) == 3 and all(len(d.factor_items) == 1 for d, _ in parts)
         assert parts[0][0].ends == {"b:0": 3, "b:1": 7} and parts[0][0].events == 3
         rec.learn(buys("u2", "ab"), evaluate=False)
         clock.now = 3.0
         await pub.after_batch(rec, {"b:0": 5, "b:1": 7})
         last, _ = decode(producer.sent[-1][1])
         assert last.ends == {"b:0": 5}  # only the partitions it advanced
+        sent = len(producer.sent)
         await pub.after_batch(rec, {"b:0": 5, "b:1": 7})
-        assert len(producer.sent) == 3 and pub.state()["sent"] == 2  # nothing new learned: nothing sent
+        assert len(producer.sent) == sent and pub.state()["sent"] == 2  # nothing new learned: nothing sent
 
     asyncio.run(run())
 
