@@ -12,6 +12,7 @@ themselves stay stored and learned in full by this worker (a derived, approximat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -24,7 +25,7 @@ from recstream.models.online.delta_codec import Part, encode
 from recstream.models.online.item_deltas import ItemSideLog
 from recstream.models.online.recommender import OnlineRecommender
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class DeltaPublisher:
@@ -53,30 +54,39 @@ class DeltaPublisher:
         if not self.log.events or (self.clock() - self._last < self.every_s and self.log.rows < self.max_pairs):
             return
         ends = {k: v for k, v in learned.items() if self._sent_ends.get(k) != v}
-        delta = self.log.take(recommender.item_ids, ends)
+        log, self.log = self.log, ItemSideLog(self.log.half_life)
+        recommender.item_log = self.log
         self._last = self.clock()
-        if delta is None:
+        message = f"{self._name}-{self._count}"
+        # Summed and encoded in a thread (~2 us an event, milliseconds a delta): requests go on meanwhile (NumPy's
+        # sorts let go of the GIL). Nothing learns meanwhile: the ingest loop is waiting for this hook.
+        encoded = await asyncio.to_thread(self._encoded, log, recommender.item_ids, ends, message)
+        if not encoded:
             return
         self._sent_ends.update(ends)
-        parts = delta.split(self.max_pairs)
-        message = f"{self._name}-{self._count}"
         self._count += 1
         try:
-            for k, part in enumerate(parts):
-                data = encode(part, Part(message, k, len(parts)))
+            for data in encoded:
                 sent = await self.producer.send(self.topic, data)
                 sent.add_done_callback(self._acked)
                 self.bytes += len(data)
         except KafkaError as exc:  # the broker is away: the ingest loop reports it; peers miss this delta
             self.failed += 1
-            log.warning("item delta not sent (%s): peers miss %d events' item-side counts", exc, delta.events)
+            logger.warning("item delta not sent (%s): peers miss its item-side counts", exc)
             return
         self.sent += 1
 
-    def _acked(self, sent) -> None:
+    def _encoded(self, log: ItemSideLog, item_ids: list[str], ends: dict[str, int], message: str) -> list[bytes]:
+        delta = log.take(item_ids, ends)
+        if delta is None:
+            return []
+        parts = delta.split(self.max_pairs)
+        return [encode(part, Part(message, k, len(parts))) for k, part in enumerate(parts)]
+
+    def _acked(self, sent: asyncio.Future) -> None:
         if not sent.cancelled() and sent.exception() is not None:
             self.failed += 1
-            log.warning("item delta not acknowledged: %s", sent.exception())
+            logger.warning("item delta not acknowledged: %s", sent.exception())
 
     def state(self) -> dict:
         return {"sent": self.sent, "failed": self.failed, "bytes": self.bytes}
