@@ -92,28 +92,28 @@ class ItemDelta:
 
     def compact(self) -> ItemDelta:
         """The same delta naming only the items its arrays use."""
-        used = np.unique(np.concatenate([self.pop_items, self.pairs.ravel(), self.nexts.ravel(),
+        used = _distinct(np.concatenate([self.pop_items, self.pairs.ravel(), self.nexts.ravel(),
                                          self.factor_items]).astype(np.int64))
         if len(used) == len(self.items):
             return self
         at = np.full(len(self.items), -1, dtype=np.int32)
         at[used] = np.arange(len(used), dtype=np.int32)
-        return replace(self, items=[self.items[i] for i in used], pop_items=at[self.pop_items],
+        return replace(self, items=list(map(self.items.__getitem__, used.tolist())), pop_items=at[self.pop_items],
                        pairs=at[self.pairs], nexts=at[self.nexts], factor_items=at[self.factor_items])
 
 
-def _summed_rows(rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct rows, the rows of `values` summed per row): sorted and reduced, not np.add.at (~10x slower)."""
-    order = np.argsort(rows, kind="stable")
-    rows, values = rows[order], values[order]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    return rows[starts], np.add.reduceat(values, starts, axis=0)
-
-
 def _summed(keys: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(distinct keys, each of `values` summed per key)."""
-    distinct, inverse = np.unique(keys, return_inverse=True)
-    return distinct, [np.bincount(inverse, weights=v, minlength=len(distinct)) for v in values]
+    """(distinct keys, each of `values` summed per key, rows of a 2-d one): sorted and reduced (np.unique's
+    hashing with an inverse, and np.add.at, took most of a delta's time)."""
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
+    return keys[starts], [np.add.reduceat(v[order], starts) if len(starts) else np.zeros(0) for v in values]
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
 class ItemSideLog:
@@ -147,7 +147,7 @@ class ItemSideLog:
         if not self._steps:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0)), np.zeros(0)
         rows, factors, bias = (np.concatenate(a) for a in zip(*self._steps, strict=True))
-        distinct, summed = _summed_rows(rows, np.column_stack([factors, bias]))
+        distinct, (summed,) = _summed(rows, np.column_stack([factors, bias]))
         return distinct, summed[:, :-1], summed[:, -1]
 
     @property
@@ -173,10 +173,10 @@ class ItemSideLog:
         next_rows = np.stack([next_keys // top, next_keys % top], axis=1)
         factor_rows, factors, factor_bias = self._factor_changes()  # (negatives: items not among the events)
         top = max(top, int(factor_rows.max(initial=0)) + 1)
-        used = np.unique(np.concatenate([pop_rows, pair_rows.ravel(), next_rows.ravel(), factor_rows]))
+        used = _distinct(np.concatenate([pop_rows, pair_rows.ravel(), next_rows.ravel(), factor_rows]))
         at = np.full(top, -1, dtype=np.int32)
         at[used] = np.arange(len(used), dtype=np.int32)
-        delta = ItemDelta([item_ids[r] for r in used], self.events, int(counts.sum()), t0, at[pop_rows], values,
+        delta = ItemDelta(list(map(item_ids.__getitem__, used.tolist())), self.events, int(counts.sum()), t0, at[pop_rows], values,
                           counts.astype(np.float32), at[pair_rows], pair_counts.astype(np.float32),
                           near.astype(np.float32), at[next_rows], next_counts.astype(np.float32),
                           np.array([(x.paired, x.known) for x in self._counted], dtype=np.int32).reshape(-1, 2),
