@@ -9,7 +9,10 @@ sums them over a short interval, and its peers add the sums to their own tables 
 
 What a peer gets is the owner's counts, summed: popularity exactly (each weight carried at the interval's
 latest event time), companion and successor counts as sums per pair, so a peer's bounded tables see one
-weighted update per pair instead of several of 1 (space-saving keeps the same heavy pairs either way). Peers
+weighted update per pair instead of several of 1 (space-saving keeps the same heavy pairs either way), and what
+the owner's shift watch saw, chunk by chunk. And how the owner's own steps changed item factors and biases:
+every worker starts an item from the same draw (chunk_sgd.py: seeded by its name), so each adding the others'
+changes keeps one set of item factors, learned by all users, each change arriving up to a delta late. Peers
 keep no window for the owner's users (memory a worker no longer spends on its peers' users).
 """
 
@@ -34,7 +37,8 @@ _F32 = np.zeros(0, dtype=np.float32)
 
 @dataclass
 class ItemDelta:
-    """Item-side counts of some events, by item id: every index below is a position in `items`."""
+    """Item-side counts and item-factor changes of some events, by item id: every index below is a position in
+    `items`."""
 
     items: list[str]
     #: events and positive events behind it
@@ -176,12 +180,12 @@ class ItemSideLog:
         used = _distinct(np.concatenate([pop_rows, pair_rows.ravel(), next_rows.ravel(), factor_rows]))
         at = np.full(top, -1, dtype=np.int32)
         at[used] = np.arange(len(used), dtype=np.int32)
-        delta = ItemDelta(list(map(item_ids.__getitem__, used.tolist())), self.events, int(counts.sum()), t0, at[pop_rows], values,
-                          counts.astype(np.float32), at[pair_rows], pair_counts.astype(np.float32),
-                          near.astype(np.float32), at[next_rows], next_counts.astype(np.float32),
-                          np.array([(x.paired, x.known) for x in self._counted], dtype=np.int32).reshape(-1, 2),
-                          at[factor_rows], factors.astype(np.float32), factor_bias.astype(np.float32),
-                          dict(ends), self.first_at or 0.0)
+        f32 = np.float32
+        delta = ItemDelta(
+            list(map(item_ids.__getitem__, used.tolist())), self.events, int(counts.sum()), t0, at[pop_rows], values,
+            counts.astype(f32), at[pair_rows], pair_counts.astype(f32), near.astype(f32), at[next_rows],
+            next_counts.astype(f32), np.array([(x.paired, x.known) for x in self._counted], dtype=np.int32).reshape(-1, 2),
+            at[factor_rows], factors.astype(f32), factor_bias.astype(f32), dict(ends), self.first_at or 0.0)
         self._clear()
         return delta
 
