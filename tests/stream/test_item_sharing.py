@@ -168,3 +168,29 @@ def test_a_checkpoint_from_before_deltas_keeps_its_peer_positions():
         {"offset": None, "positions": {"beh:1": 40, "beh:3": 7}}
     saved = {"offset": 12, "positions": {"beh:1": 50}}
     assert peer_positions({"item_deltas": saved}, "beh") == saved
+
+
+def test_a_delta_the_broker_refuses_is_counted_and_sending_goes_on():
+    from aiokafka.errors import KafkaConnectionError
+
+    class Down(FakeProducer):
+        down = True
+
+        async def send(self, topic: str, value: bytes) -> asyncio.Future:
+            if self.down:
+                raise KafkaConnectionError("broker away")
+            return await super().send(topic, value)
+
+    async def run() -> None:
+        producer, rec = Down(), OnlineRecommender(CFG)
+        pub = DeltaPublisher(producer, "d", CFG.popularity_half_life_s, every_s=0.0)
+        pub.attach(rec)
+        rec.learn(buys("u", "ab"), evaluate=False)
+        await pub.after_batch(rec, {"b:0": 2})
+        assert pub.state()["failed"] == 1 and pub.state()["sent"] == 0
+        producer.down = False
+        rec.learn(buys("v", "cd"), evaluate=False)
+        await pub.after_batch(rec, {"b:0": 4})
+        assert pub.state()["sent"] == 1 and decode(producer.sent[0][1])[0].ends == {"b:0": 4}
+
+    asyncio.run(run())
