@@ -26,12 +26,11 @@ from pathlib import Path
 import numpy as np
 from common import add_smoke, get, get_text, latencies, shrink
 from kafka import KafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from recstream.models.data.interaction import Interaction
 from recstream.models.data.synthetic import SyntheticSpec, generate
 from recstream.models.store.db import create_db_engine, upgrade
-from recstream.monitors.metrics import quantile_ms
+from recstream.monitors.metrics import parse, quantile_ms
 from recstream.stream.app.launcher import running_worker
 from recstream.stream.kafka.broker import EmbeddedBroker, free_port
 from recstream.stream.kafka.produce import event_json, produce
@@ -112,8 +111,9 @@ def run_queue_s(pid: int) -> tuple[float, float]:
 
 def served_p99_ms(conn: http.client.HTTPConnection, before: list[tuple[float, float]]) -> tuple[float | None, list]:
     """The worker's own p99 of GET /recommendations (its request histogram) since the `before` reading."""
-    now = [(float(s.labels["le"]), s.value) for m in text_string_to_metric_families(get_text(conn, "/metrics"))
-           if m.name == "recstream_request_seconds" for s in m.samples if s.name.endswith("_bucket")]
+    prefix = "recstream_request_seconds_bucket{le="
+    now = [(float(name[len(prefix):-1]), value) for name, value in parse(get_text(conn, "/metrics")).items()
+           if name.startswith(prefix)]
     if not before:
         return None, now
     return quantile_ms([(le, c - b) for (le, c), (_, b) in zip(now, before)], 0.99), now

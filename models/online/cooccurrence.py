@@ -28,6 +28,8 @@ from recstream.models.online.config import OnlineConfig, check_cooccurrence
 from recstream.models.online.shift import ShiftWatch
 
 _NO_WINDOW = np.zeros(0, dtype=np.int32)
+#: what `learn` passes the kernel for its count log when nothing is recorded
+_NO_LOG = (np.zeros((0, 2), dtype=np.int32), np.zeros(0, dtype=np.float32), np.zeros((0, 2), dtype=np.int32))
 
 
 class Counted(NamedTuple):
@@ -156,9 +158,12 @@ class CoOccurrence:
         from recstream.models.online import kernels  # loaded with the learner (see chunk_sgd._loss_code)
 
         positive = np.asarray(positive, dtype=np.bool_)
-        n = int(positive.sum()) if record else 0
-        pairs, near, nexts = (np.empty((n * self.window, 2), dtype=np.int32), np.empty(n * self.window, dtype=np.float32),
-                              np.empty((n, 2), dtype=np.int32))
+        if record:
+            n = int(positive.sum())
+            pairs, near, nexts = (np.empty((n * self.window, 2), dtype=np.int32),
+                                  np.empty(n * self.window, dtype=np.float32), np.empty((n, 2), dtype=np.int32))
+        else:
+            pairs, near, nexts = _NO_LOG
         paired, known, n_pairs, n_next = kernels.cooccur_learn(
             self.recent, self.recent_len, self.nbr, self.cnt, self.err, self.near, self.item_count, user_rows, items,
             positive, self.near_decay, self.nxt, self.nxt_cnt, self.nxt_err, pairs, near, nexts)

@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 class DeltaPublisher:
-    def __init__(self, producer: AIOKafkaProducer, topic: str, half_life: float, every_s: float = 0.5,
-                 max_pairs: int = 12_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, producer: AIOKafkaProducer, topic: str, half_life: float, every_s: float, max_pairs: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.producer, self.topic = producer, topic
         self.every_s, self.max_pairs, self.clock = every_s, max_pairs, clock
         self.log = ItemSideLog(half_life)

@@ -21,7 +21,7 @@ class Topics(NamedTuple):
     feedback: str
     dead_letter: str
     items: str
-    item_deltas: str = "recstream.item-deltas"
+    item_deltas: str
 
     @classmethod
     def of(cls, kafka: KafkaSettings) -> Topics:

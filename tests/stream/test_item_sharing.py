@@ -14,9 +14,12 @@ from recstream.models.online.item_deltas import apply_delta
 from recstream.models.online.recommender import OnlineRecommender
 from recstream.stream.ingest.delta_publisher import DeltaPublisher
 from recstream.stream.ingest.peer_feed import PeerFeed
+from recstream.stream.settings import IngestSettings
 from recstream.stream.worker.state import peer_positions
 
 CFG = OnlineConfig(n_factors=4, negatives=0, prequential_sample=0.0)
+INGEST = IngestSettings()
+MAX_PAIRS = INGEST.share_items_max_pairs
 T = 1_767_225_600.0
 
 
@@ -89,7 +92,7 @@ def test_a_worker_sends_its_counts_when_due_with_the_offsets_they_reach():
 
 
 def test_a_restored_learner_starts_a_fresh_log():
-    pub = DeltaPublisher(FakeProducer(), "d", CFG.popularity_half_life_s)
+    pub = DeltaPublisher(FakeProducer(), "d", CFG.popularity_half_life_s, INGEST.share_items_every_s, MAX_PAIRS)
     old, new = OnlineRecommender(CFG), OnlineRecommender(CFG)
     pub.attach(old)
     old.learn(buys("u", "ab"), evaluate=False)
@@ -101,7 +104,7 @@ def deltas_of(batches: list[tuple[list[Interaction], dict[str, int]]]) -> list[M
     """Messages a worker would send for `batches` (events, offsets after them), one delta each."""
     async def run() -> list[Msg]:
         producer, rec = FakeProducer(), OnlineRecommender(CFG)
-        pub = DeltaPublisher(producer, "d", CFG.popularity_half_life_s, every_s=0.0)
+        pub = DeltaPublisher(producer, "d", CFG.popularity_half_life_s, every_s=0.0, max_pairs=MAX_PAIRS)
         pub.attach(rec)
         learned: dict[str, int] = {}
         for events, ends in batches:
@@ -183,7 +186,7 @@ def test_a_delta_the_broker_refuses_is_counted_and_sending_goes_on():
 
     async def run() -> None:
         producer, rec = Down(), OnlineRecommender(CFG)
-        pub = DeltaPublisher(producer, "d", CFG.popularity_half_life_s, every_s=0.0)
+        pub = DeltaPublisher(producer, "d", CFG.popularity_half_life_s, every_s=0.0, max_pairs=MAX_PAIRS)
         pub.attach(rec)
         rec.learn(buys("u", "ab"), evaluate=False)
         await pub.after_batch(rec, {"b:0": 2})

@@ -12,7 +12,7 @@ from recstream.stream.ingest.pipeline import Pipeline, RawRecord
 from recstream.stream.ingest.prepare import Preparer
 from recstream.stream.kafka.topics import Topics
 
-TOPICS = Topics("behaviour", "feedback", "dead-letter", "items")
+TOPICS = Topics("behaviour", "feedback", "dead-letter", "items", "item-deltas")
 
 
 class RecordingSink:
