@@ -23,6 +23,12 @@ from recstream.stream.ingest.rejections import Rejection
 
 __all__ = ["DeadLetterSink", "Pipeline", "PipelineStats", "RawRecord"]
 
+#: Loop turns given away after each chunk while requests arrive. A request needs about three before it is
+#: answered (bytes read, its handler task started, the answer written); with one, each of those turns came after
+#: another chunk, so a request waited ~3 chunks instead of at most one (freshness.py under load, this 2-core
+#: machine: p99 7.3-8.6 ms with one, 5.7-6.1 with three). An idle turn costs ~20 us.
+SERVING_YIELDS = 3
+
 
 class DeadLetterSink(Protocol):
     async def send_many(self, items: Sequence[tuple[Record, Rejection]]) -> None:
@@ -157,13 +163,14 @@ class Pipeline:
             fresh = fresh.take(self.recommender.feedback.drop_repeats(fresh.user_ids, fresh.item_ids))
         i = 0
         while i < len(fresh):
-            size = self.serving_chunk if time.monotonic() < self._serving_until else self.learn_chunk
+            serving = time.monotonic() < self._serving_until
+            size = self.serving_chunk if serving else self.learn_chunk
             chunk, i = fresh[i:i + size], i + size
             if self.before_learn is not None:
                 self.before_learn(chunk)
-                await asyncio.sleep(0)  # judging and learning a chunk are two waits for a request, not one
+                await _give_way(serving)  # judging and learning a chunk are two waits for a request, not one
             self.recommender.learn(chunk)
-            await asyncio.sleep(0)  # let waiting requests in between chunks
+            await _give_way(serving)
         if self.learn_feedback and prepared.feedback:
             self.recommender.learn_feedback(self._new_feedback(prepared.feedback))
         s = self.stats
@@ -185,3 +192,9 @@ class Pipeline:
     async def handle(self, records: Sequence[Record]) -> None:
         """Both halves, one after the other (tests; the ingest loop overlaps them across batches)."""
         await self.apply(records, await self.prepare(records))
+
+
+async def _give_way(serving: bool) -> None:
+    """Let waiting requests in between chunks: one loop turn, or SERVING_YIELDS while requests arrive."""
+    for _ in range(SERVING_YIELDS if serving else 1):
+        await asyncio.sleep(0)

@@ -164,6 +164,30 @@ def test_while_requests_arrive_it_learns_in_smaller_chunks(tmp_path):
     assert pipe.recommender.events_learned == 400
 
 
+def test_a_request_arriving_during_a_chunk_is_answered_before_the_next_chunk(tmp_path):
+    # An HTTP request needs a few loop turns (bytes read, handler task started, answer written): each turn it
+    # waited behind another chunk made it wait several chunks under load.
+    pipe, _ = make(tmp_path)
+    pipe.serving_chunk = 20
+    order = []
+
+    async def request():  # three loop turns, as aiohttp's
+        for _ in range(2):
+            await asyncio.sleep(0)
+        order.append("answered")
+
+    def judge(chunk):
+        order.append(f"chunk {len(order)}")
+        if len(order) == 1:
+            asyncio.get_running_loop().create_task(request())  # arrives while the first chunk is learned
+
+    pipe.before_learn = judge
+    pipe.serving()
+    asyncio.run(pipe.handle([good(i) for i in range(60)]))
+    assert order.index("answered") == 1, order
+    assert pipe.recommender.events_learned == 60
+
+
 def test_an_evicted_users_next_batch_is_learned_on_its_stored_state_as_if_it_never_left(tmp_path):
     from recstream.models.store.user_states import UserStates
     from recstream.stream.worker.eviction import Eviction
