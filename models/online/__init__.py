@@ -4,4 +4,5 @@ prequential probes, what each user has seen, what feedback teaches it, checkpoin
 __all__ = [
     "config", "recommender", "targets", "negatives", "chunk_sgd", "kernels", "cooccurrence", "shift", "popularity",
     "prequential", "seen", "pool", "users", "item_deltas", "delta_codec", "feedback", "checkpoint", "legacy", "replay", "arrays",
+    "ranking",
 ]

@@ -350,6 +350,7 @@ def warm_up() -> None:
                   np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32), no_log, np.zeros(0, dtype=np.float32))
     cooccur_scores(zeros, window[0, :1], zeros, table, counts, counts.copy(), np.zeros(1), 1.0)
     hashed_normals(np.uint64(1), 2, 0.0, 1.0)
-    from recstream.models.online import pool
+    from recstream.models.online import pool, ranking
 
     pool.warm_up()
+    ranking.warm_up()

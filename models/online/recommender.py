@@ -25,6 +25,7 @@ from recstream.models.online.legacy import upgrade_state, upgrade_users
 from recstream.models.online.negatives import NegativeSampler
 from recstream.models.online.popularity import DecayedPopularity
 from recstream.models.online.prequential import Prequential
+from recstream.models.online.ranking import best_rows
 from recstream.models.online.seen import SeenItems
 from recstream.models.online.targets import EventTargets
 
@@ -359,13 +360,8 @@ class OnlineRecommender:
 
     def top_k(self, scores: np.ndarray, k: int, source: str) -> Recommendation:
         """The `k` best finite entries of `scores` (one per item row) as a Recommendation."""
-        k_eff = min(k, len(scores))
-        if k_eff <= 0:
-            return Recommendation([], [], source)
-        top = np.argpartition(-scores, k_eff - 1)[:k_eff]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[np.isfinite(scores[top])]
-        return Recommendation([self.item_ids[r] for r in top], [float(scores[r]) for r in top], source)
+        top = best_rows(scores, k).tolist()
+        return Recommendation([self.item_ids[r] for r in top], scores[top].tolist(), source)
 
     def score_parts(self, user_id: str, rows: np.ndarray) -> dict[str, np.ndarray]:
         """The parts of this model's score of item `rows` for `user_id` (their sum is what `scores` ranks by):

@@ -8,21 +8,11 @@ from functools import lru_cache
 import numpy as np
 
 from recstream.models.deep.config import PAD
+from recstream.models.online.ranking import standardised
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.serving.ask import Ask
 from recstream.models.serving.hotswap import LoadedModel
 from recstream.models.serving.mix import ServedMix
-
-
-def _standardise(x: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(x)
-    if not finite.any():
-        return np.zeros_like(x)
-    v = x[finite]
-    sd = float(v.std())
-    out = (x - float(v.mean())) / (sd if sd > 0 else 1.0)
-    out[~finite] = 0.0
-    return out
 
 
 def deep_scores(online: OnlineRecommender, deep: LoadedModel | None, user_id: str) -> np.ndarray | None:
@@ -67,7 +57,7 @@ class Mixer:
         parts = np.zeros((3, len(scores)))
         for p, x in enumerate((scores, successors, deep)):
             if x is not None:
-                parts[p] = _standardise(x)
+                parts[p] = standardised(np.asarray(x, dtype=np.float64))
         self._set(parts, deep is not None, ignored, ~np.isfinite(scores))
 
     def _set(self, parts: np.ndarray, has_deep: bool, ignored: np.ndarray | None, seen: np.ndarray) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from recstream.models.online.arrays import values_at
+from recstream.models.online.ranking import best_rows
 from recstream.models.online.recommender import OnlineRecommender, Recommendation
 from recstream.models.serving.ask import Ask
 from recstream.models.serving.blend import Mixer, blend, deep_scores
@@ -51,14 +52,6 @@ def candidate_rows(online: OnlineRecommender, index: ItemIndex, query: np.ndarra
     if query is not None:
         parts.append(index.lists.probe(query, n_probe))
     return np.unique(np.concatenate(parts))
-
-
-def _best(scores: np.ndarray, n: int) -> np.ndarray:
-    """The rows of the `n` largest finite `scores`."""
-    finite = np.where(np.isfinite(scores), scores, -np.inf)
-    if len(finite) <= n:
-        return np.arange(len(finite))
-    return np.argpartition(-finite, n - 1)[:n]
 
 
 def _moments_standardised(values: np.ndarray, total: float, total_sq: float, count: int) -> np.ndarray:
@@ -101,7 +94,7 @@ def approximate_blend(online: OnlineRecommender, deep: LoadedModel | None, ask: 
     d = deep_scores(online, deep, user_id) if mix.deep > 0 else None
     extra = [sparse] if successors is None else [sparse, successors[0]]
     if d is not None:  # the deep part scores every item anyway: its own best are candidates too
-        extra.append(_best(d, DEEP_CANDIDATES))
+        extra.append(best_rows(d, DEEP_CANDIDATES))
     if allowed is not None:
         rows, every = allowed, True
     else:
@@ -123,12 +116,7 @@ def approximate_blend(online: OnlineRecommender, deep: LoadedModel | None, ask: 
 
 def _top(online: OnlineRecommender, rows: np.ndarray, scores: np.ndarray, k: int, source: str) -> Recommendation:
     """The `k` best finite `scores` (one per row of `rows`), as `OnlineRecommender.top_k` orders them."""
-    k = min(k, len(scores))
-    if k <= 0:
-        return Recommendation([], [], source)
-    top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.lexsort((rows[top], -scores[top]))]  # ties by row, as a stable sort over every row would
-    top = top[np.isfinite(scores[top])]
+    top = best_rows(scores, k)  # `rows` ascend, so ties go by row, as over every row
     return Recommendation([online.item_ids[r] for r in rows[top].tolist()], scores[top].tolist(), source)
 
 
