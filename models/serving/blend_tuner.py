@@ -10,7 +10,7 @@ co-occurrence do, each get their own mix (bench/served.py reports the mix each s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import product
 
 import numpy as np
@@ -92,6 +92,19 @@ class ServedJudge:
     def before_learning(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None],
                         events: InteractionColumns, served: Callable[[], ServedMix] | None = None) -> None:
         """Judge a sample of `events`' novel positives against the state before they are learned."""
+        for _ in self.judgements(online, choose, events, served):
+            pass
+
+    def judgements(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None],
+                   events: InteractionColumns, served: Callable[[], ServedMix] | None = None) -> Iterator[None]:
+        """`before_learning` a step at a time: one judged event a step (each scores every item, ~1 ms at 10k
+        items), so a worker lets waiting requests in between steps."""
+        for i in self._picks(online, events):
+            self.judge(online, choose, events.user_ids[i], events.item_ids[i], served() if served else None)
+            yield
+
+    def _picks(self, online: OnlineRecommender, events: InteractionColumns) -> list[int]:
+        """The sampled novel positives of `events` the budget allows judging now."""
         cfg, picks = online.config, []
         sample = thinned(self.sample, online.n_items, cfg.probe_cells_per_event)  # a judgement scores every item
         for i in np.flatnonzero(self._rng.random(len(events)) < sample).tolist():
@@ -102,8 +115,7 @@ class ServedJudge:
                 picks.append(i)
         if self.budget is not None and picks:
             picks = picks[:self.budget.grant(len(picks))]
-        for i in picks:
-            self.judge(online, choose, events.user_ids[i], events.item_ids[i], served() if served else None)
+        return picks
 
     def judge(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None], user: str,
               item: str, served: ServedMix | None = None) -> None:

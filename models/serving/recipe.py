@@ -8,7 +8,7 @@ worker serves, by construction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 
 import numpy as np
 
@@ -59,3 +59,8 @@ class ServedRecipe:
                         chunk: InteractionColumns) -> None:
         """Judge a sample of the chunk's novel positives against what is served now, before it is learned."""
         self.judge.before_learning(online, choose, chunk, lambda: self.mix)
+
+    def judgements(self, online: OnlineRecommender, choose: Callable[[str], LoadedModel | None],
+                   chunk: InteractionColumns) -> Iterator[None]:
+        """`before_learning`, one judged event a step (the worker serves requests between steps)."""
+        return self.judge.judgements(online, choose, chunk, lambda: self.mix)

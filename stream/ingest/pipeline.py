@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -75,7 +75,7 @@ class Pipeline:
     def __init__(self, preparer: BatchPreparer, recommender: OnlineRecommender, dead_letters: DeadLetterSink,
                  learn_chunk: int = 200, dedupe_window: int = 1_000_000, serving_chunk: int | None = None,
                  observe: Callable[[float], None] | None = None,
-                 before_learn: Callable[[InteractionColumns], None] | None = None,
+                 before_learn: Callable[[InteractionColumns], Iterable[object] | None] | None = None,
                  learn_feedback: bool = True,
                  store_items: Callable[[list[ItemRecord]], int] | None = None,
                  readmit: Callable[[OnlineRecommender, Sequence[str]], Awaitable[int]] | None = None) -> None:
@@ -90,7 +90,8 @@ class Pipeline:
         self.stats = PipelineStats()
         #: called with each batch's dead-letter + learn seconds (the worker's latency histogram)
         self.observe = observe
-        #: called with each chunk before it is learned (the worker's judge of what it serves)
+        #: called with each chunk before it is learned (the worker's judge of what it serves): the steps it
+        #: returns, if any, are taken one at a time with requests let in between
         self.before_learn = before_learn
         #: reactions to served lists are learned (clicks as positives, ignored impressions as negatives)
         self.learn_feedback = learn_feedback
@@ -167,8 +168,8 @@ class Pipeline:
             size = self.serving_chunk if serving else self.learn_chunk
             chunk, i = fresh[i:i + size], i + size
             if self.before_learn is not None:
-                self.before_learn(chunk)
-                await _give_way(serving)  # judging and learning a chunk are two waits for a request, not one
+                for _ in self.before_learn(chunk) or ():  # a step per judged event, each a wait for a request
+                    await _give_way(serving)
             self.recommender.learn(chunk)
             await _give_way(serving)
         if self.learn_feedback and prepared.feedback:

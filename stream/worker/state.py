@@ -7,6 +7,7 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -194,8 +195,8 @@ class WorkerState:
         log.info("online model restored from %s (%d events learned)", version.name,
                  ckpt.recommender.events_learned)
 
-    def _judge_served(self, chunk: InteractionColumns) -> None:
-        self.recipe.before_learning(self.recommender, self.deep.choose, chunk)
+    def _judge_served(self, chunk: InteractionColumns) -> Iterator[None]:
+        return self.recipe.judgements(self.recommender, self.deep.choose, chunk)
 
     @property
     def judge(self) -> ServedJudge:

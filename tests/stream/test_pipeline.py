@@ -188,6 +188,29 @@ def test_a_request_arriving_during_a_chunk_is_answered_before_the_next_chunk(tmp
     assert pipe.recommender.events_learned == 60
 
 
+def test_a_request_waits_for_one_judged_event_not_for_all_of_a_chunks(tmp_path):
+    # Each judged event scores every item (~1 ms at 10k items): a chunk's several were one wait for a request.
+    pipe, _ = make(tmp_path)
+    order = []
+
+    async def request():
+        for _ in range(2):
+            await asyncio.sleep(0)
+        order.append("answered")
+
+    def judgements(chunk):
+        for k in range(3):
+            order.append(f"judged {k}")
+            if not k and len(order) == 1:
+                asyncio.get_running_loop().create_task(request())
+            yield
+
+    pipe.before_learn = judgements
+    pipe.serving()
+    asyncio.run(pipe.handle([good(i) for i in range(10)]))
+    assert order[:3] == ["judged 0", "answered", "judged 1"], order
+
+
 def test_an_evicted_users_next_batch_is_learned_on_its_stored_state_as_if_it_never_left(tmp_path):
     from recstream.models.store.user_states import UserStates
     from recstream.stream.worker.eviction import Eviction
