@@ -45,6 +45,14 @@ def _coefficients(mixes: tuple[ServedMix, ...], has_deep: bool) -> np.ndarray:
     return np.array([(m if has_deep else ServedMix(m.successors, 0.0)).coefficients() for m in mixes])
 
 
+@lru_cache(maxsize=64)
+def _distinct_coefficients(mixes: tuple[ServedMix, ...], has_deep: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of `_coefficients` and, per mix, which one it is: without a deep part the tuner's 25
+    mixes are 5 (every deep share mixes the same), so judging one event costs a fifth."""
+    distinct, inverse = np.unique(_coefficients(mixes, has_deep), axis=0, return_inverse=True)
+    return distinct, inverse.reshape(-1)
+
+
 class Mixer:
     """The parts of a user's served scores, each standardised once, mixed by any `ServedMix`; seen items (-inf
     online) stay out. (The tuner judges many mixes per event: standardising for each cost that many passes.)
@@ -70,26 +78,27 @@ class Mixer:
         mixer._set(parts, has_deep, ignored, seen)
         return mixer
 
-    def _mixed(self, mixes: tuple[ServedMix, ...]) -> np.ndarray:
-        """A row of mixed scores per mix, the ignored items lowered."""
-        mixed = _coefficients(mixes, self.has_deep) @ self.parts
+    def _mixed(self, coefficients: np.ndarray) -> np.ndarray:
+        """A row of mixed scores per row of part weights, the ignored items lowered."""
+        mixed = coefficients @ self.parts
         if self.ignored is not None:
             mixed -= self.ignored * (np.ptp(mixed, axis=-1, keepdims=True) + 1.0)
         return mixed
 
     def at(self, mix: ServedMix) -> np.ndarray:
-        mixed = self._mixed((mix,))[0]
+        mixed = self._mixed(_coefficients((mix,), self.has_deep))[0]
         mixed[self.seen] = -np.inf
         return mixed
 
     def ranks_of(self, mixes: tuple[ServedMix, ...], row: int) -> np.ndarray:
         """For each mix, how many items score at least as high as item `row` (ties against it; a seen item
         ranks last): one matrix product for all of them."""
-        mixed = self._mixed(mixes)
         if self.seen[row]:
             return np.full(len(mixes), len(self.seen) + 1)
+        distinct, which = _distinct_coefficients(mixes, self.has_deep)
+        mixed = self._mixed(distinct)
         mixed[:, self.seen] = -np.inf
-        return np.count_nonzero(mixed >= mixed[:, row:row + 1], axis=1)
+        return np.count_nonzero(mixed >= mixed[:, row:row + 1], axis=1)[which]
 
 
 def mixed_scores(online: OnlineRecommender, deep: LoadedModel | None, user_id: str, exclude_seen: bool,

@@ -70,3 +70,20 @@ def test_the_judge_thins_its_sample_on_a_large_catalogue_as_the_prequential_prob
 
     assert judged(1e9) == 400  # within the budget: every sampled event judged
     assert 50 < judged(100.0) < 150  # 400 items, 100 item scores an event: about a quarter
+
+
+def test_ranks_for_many_mixes_at_once_are_each_mixs_own_rank():
+    # Without a deep part the tuner's mixes collapse to a few distinct ones, ranked once each.
+    from recstream.models.serving.blend import Mixer
+
+    rng = np.random.default_rng(3)
+    online, successors, deep = rng.normal(size=300), rng.normal(size=300), rng.normal(size=300)
+    online[::9] = -np.inf  # seen
+    ignored = np.zeros(300)
+    ignored[[5, 17]] = 1
+    mixes = MixTuner().candidates
+    for d in (None, deep):
+        mixer = Mixer(online, d, successors, ignored)
+        for row in (1, 2, 5, 120):
+            expected = [np.count_nonzero(mixer.at(m) >= mixer.at(m)[row]) for m in mixes]
+            assert mixer.ranks_of(mixes, row).tolist() == expected
