@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 
 def rss_mb(pid: int | str = "self") -> float | None:
     """Resident memory of process `pid` (Linux), MB; None when it is gone."""
@@ -64,3 +66,18 @@ def shrink(args: argparse.Namespace, **tiny: object) -> argparse.Namespace:
         for name, value in tiny.items():
             setattr(args, name, value)
     return args
+
+
+def percentile_interval(xs: list[float], q: float, block: int = 100, draws: int = 1000,
+                        seed: int = 0) -> tuple[float, float]:
+    """95% interval of the `q`th percentile of `xs` by a moving-block bootstrap: latencies in a row share the
+    machine's state (a busy second slows many), so blocks of `block` consecutive ones are resampled, not single
+    ones (which would give too narrow an interval)."""
+    a = np.asarray(xs, dtype=np.float64)
+    block = max(1, min(block, len(a) // 10))  # a smoke run's few requests still get an interval
+    rng, starts = np.random.default_rng(seed), np.arange(len(a) - block + 1)
+    n_blocks = len(a) // block
+    stats = [np.percentile(np.concatenate([a[s:s + block] for s in rng.choice(starts, n_blocks)]), q)
+             for _ in range(draws)]
+    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import add_smoke, get, get_text, latencies, shrink
+from common import add_smoke, get, get_text, latencies, percentile_interval, shrink
 from kafka import KafkaProducer
 
 from recstream.models.data.interaction import Interaction
@@ -146,7 +146,8 @@ def measure(args: argparse.Namespace, s: Settings, env: dict[str, str], tmp: str
                                                                                   args.request_rate, users))
         load_sent = load.stop()
         health = get(conn, "/healthz")
-    ms = {name: {"p50": round(pct(xs, 50) * 1e3, 3), "p99": round(pct(xs, 99) * 1e3, 3), "requests": len(xs),
+    ms = {name: {"p50": round(pct(xs, 50) * 1e3, 3), "p99": round(pct(xs, 99) * 1e3, 3),
+                 "p99_interval_95": [round(v * 1e3, 3) for v in percentile_interval(xs, 99)], "requests": len(xs),
                  "rate_per_s": args.request_rate} for name, xs in (("idle", idle), ("under_load", loaded))}
     return {
         "bench": "freshness", "items_ranked": n_items, "load_events_per_s": args.load_rate,
