@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from threadpoolctl import threadpool_limits
 
 from recstream.models.errors import DatabaseLost, TrainingBusy
+from recstream.models.memory import trim_memory
 from recstream.models.retrain.config import RetrainConfig
 from recstream.models.retrain.run import RetrainResult, retrain
 from recstream.models.serving.abtest import canary_report
@@ -75,6 +76,8 @@ class RetrainJobs:
             self.lost.append(exc)
         except DBAPIError as exc:  # before the run started: nothing to settle
             log.warning("retraining not started: the database is unavailable (%s)", type(exc.orig).__name__)
+        finally:
+            trim_memory()  # the training's tensors and frames are gone: give their pages back
         return None
 
     def _settle(self) -> None:
@@ -133,6 +136,7 @@ class DriftJob:
             log.exception("drift report failed")
             return None
         finally:
+            trim_memory()  # the report's frames are gone: give their pages back
             busy = time.monotonic() - started
             self._rest_until = time.monotonic() + busy * (1.0 / self.config.busy_share - 1.0)
         if result.skipped:

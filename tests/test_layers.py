@@ -18,7 +18,7 @@ FORBIDDEN = {
 }
 #: Within each top-level package, a unit (sub-package or top module) imports only units listed before it.
 ORDER = {
-    "models": ["errors", "stats", "data", "catalogue", "store", "artefacts", "online", "deep", "retrain", "serving", "evaluation"],
+    "models": ["errors", "stats", "memory", "data", "catalogue", "store", "artefacts", "online", "deep", "retrain", "serving", "evaluation"],
     "monitors": ["metrics", "drift", "schedule"],
     "stream": ["settings", "kafka", "ingest", "worker", "web", "client", "app", "cli"],
 }

@@ -11,11 +11,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from recstream.models.memory import trim_memory
 from recstream.models.store.dead_letters import DeadLetterLog
 from recstream.models.store.history import History
 from recstream.monitors.drift.reports import latest_summary, store_probes
 from recstream.stream.worker.samples import Sampler
 from recstream.stream.worker.state import WorkerState
+
+#: how often a worker hands freed heap memory back (models/memory.py); a trim of a ~600 MB heap is milliseconds,
+#: in a thread without the GIL
+TRIM_EVERY_S = 60.0
 
 log = logging.getLogger("recstream.worker")
 
@@ -110,7 +115,13 @@ def worker_services(state: WorkerState) -> list[Service]:
         Service("database probe", heartbeat_s, probe_database, "the database's state is unknown meanwhile"),
         Service("model-output probes", s.drift.probe_flush_s, record_outputs, "monitoring only: serving goes on"),
         Service("console history", s.console.sample_s, record_sample, "the console's charts miss these samples"),
+        Service("memory trim", TRIM_EVERY_S, _trim, "freed memory stays with the process meanwhile"),
     ]
+
+
+async def _trim() -> None:
+    """Checkpoints, evictions and deltas free large buffers in bursts: their pages go back to the OS."""
+    await in_thread(trim_memory)
 
 
 def eviction_services(state: WorkerState) -> list[Service]:
