@@ -74,6 +74,8 @@ def percentile_interval(xs: list[float], q: float, block: int = 100, draws: int 
     machine's state (a busy second slows many), so blocks of `block` consecutive ones are resampled, not single
     ones (which would give too narrow an interval)."""
     a = np.asarray(xs, dtype=np.float64)
+    if not len(a):
+        return float("nan"), float("nan")  # as `pct` gives for no latencies
     block = max(1, min(block, len(a) // 10))  # a smoke run's few requests still get an interval
     rng, starts = np.random.default_rng(seed), np.arange(len(a) - block + 1)
     n_blocks = len(a) // block

@@ -38,10 +38,12 @@ def _sift_down(values: np.ndarray, rows: np.ndarray, size: int) -> None:
 def best_rows(scores: np.ndarray, k: int) -> np.ndarray:
     """Rows of the `k` largest finite `scores`, best first; of equal scores the lower row first (a heap of the
     best k so far, its worst at the root: one pass, O(n log k))."""
-    values, rows, size = np.empty(max(k, 1)), np.empty(max(k, 1), dtype=np.int64), 0
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    values, rows, size = np.empty(k), np.empty(k, dtype=np.int64), 0
     for i in range(len(scores)):
         x = scores[i]
-        if not np.isfinite(x) or k <= 0:
+        if not np.isfinite(x):
             continue
         if size < k:
             j = size
@@ -81,6 +83,8 @@ def standardised(x: np.ndarray) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """Compile (or load) both for the dtypes a request passes."""
+    """Compile (or load) both for the dtypes a request passes: another would compile on a worker's first request
+    (a deep version's scores are float32: its best rows are candidates at a large catalogue)."""
     best_rows(np.zeros(2), 1)
+    best_rows(np.zeros(2, dtype=np.float32), 1)
     standardised(np.zeros(2))
